@@ -1,0 +1,149 @@
+# qt-vmm top-level build.
+#
+#   make              all binaries into $(BUILD) (default build/, or build/san with SAN=1)
+#   make test         unit + integration tests; ends with "N passed, N failed[, N skipped]"
+#   make kernel       the guest kernel (cached outside the tree, see kernel-config/)
+#   make demo         build everything and run a sample enclave
+#   make bench        benchmarks (QUICK=1 for one run each)
+#   make fuzz         libFuzzer targets (clang); FUZZ_SECONDS=N runs each for N seconds
+#   make clean        remove $(BUILD)
+#
+# Each component directory has a module.mk that declares its pieces with the variables below;
+# the templates at the end of this file turn them into rules. Nothing else needs editing to add
+# a component:
+#   LIBRARIES += name          name_SRCS (sources), name_LDLIBS (system libraries it needs)
+#   PROGRAMS  += name          name_SRCS, name_LIBS (our libraries, dependency order), name_LDLIBS
+#   STATIC_PROGRAMS += name    like PROGRAMS, but linked -static with its own flags (guest side)
+#   UNIT_TESTS += name         name_SRCS (doctest files), name_LIBS, name_LDLIBS
+#   FUZZERS += name            name_SRCS (one LLVMFuzzerTestOneInput), name_LIBSRCS (sources
+#                              compiled with clang + libFuzzer instrumentation), name_LDLIBS
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build/san
+else
+BUILD ?= build
+endif
+
+CXX ?= g++
+CC ?= gcc
+CXXSTD := -std=c++20
+WARN := -Wall -Wextra -Werror
+OPT := -O2 -g
+CPPFLAGS := -I. -MMD -MP -D_GNU_SOURCE
+CXXFLAGS := $(CXXSTD) $(OPT) $(WARN) -fno-strict-aliasing
+CFLAGS := -std=gnu11 $(OPT) $(WARN)
+LDFLAGS :=
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CXXFLAGS += $(SANFLAGS)
+CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+endif
+
+LIBRARIES :=
+PROGRAMS :=
+STATIC_PROGRAMS :=
+UNIT_TESTS :=
+FUZZERS :=
+
+.PHONY: all test kernel demo bench fuzz clean
+all:
+
+include $(sort $(wildcard */module.mk) $(wildcard */*/module.mk))
+
+# --- templates ------------------------------------------------------------------------------
+
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cc,$(BUILD)/obj/%.o,$(1)))
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+define library_template
+$(BUILD)/lib/lib$(1).a: $(call objs,$($(1)_SRCS))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+ALL_OBJS += $(call objs,$($(1)_SRCS))
+endef
+
+libfiles = $(foreach l,$(1),$(BUILD)/lib/lib$(l).a)
+libldlibs = $(foreach l,$(1),$($(l)_LDLIBS))
+# Our libraries in a group, so their order does not matter, then the system libraries they need.
+comma := ,
+linklibs = $(if $(1),-Wl$(comma)--start-group $(call libfiles,$(1)) -Wl$(comma)--end-group) $(call libldlibs,$(1))
+
+define program_template
+$(BUILD)/bin/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS))
+	@mkdir -p $$(@D)
+	$(CXX) $(LDFLAGS) -o $$@ $(call objs,$($(1)_SRCS)) $(call linklibs,$($(1)_LIBS)) $($(1)_LDLIBS)
+all: $(BUILD)/bin/$(1)
+ALL_OBJS += $(call objs,$($(1)_SRCS))
+endef
+
+# Guest-side programs: built without sanitizers, always -static, with the flags they ask for.
+define static_program_template
+$(BUILD)/guest/$(1): $($(1)_SRCS) $(MAKEFILE_LIST)
+	@mkdir -p $$(@D)
+	$(if $(filter %.c,$($(1)_SRCS)),$(CC) -std=gnu11,$(CXX) $(CXXSTD)) -I. $(WARN) $($(1)_FLAGS) -static \
+	  -o $$@ $($(1)_SRCS) $($(1)_LDLIBS)
+all: $(BUILD)/guest/$(1)
+endef
+
+define unit_test_template
+$(BUILD)/tests/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS))
+	@mkdir -p $$(@D)
+	$(CXX) $(LDFLAGS) -o $$@ $(call objs,$($(1)_SRCS)) $(call linklibs,$($(1)_LIBS)) $($(1)_LDLIBS)
+UNIT_TEST_BINS += $(BUILD)/tests/$(1)
+ALL_OBJS += $(call objs,$($(1)_SRCS))
+endef
+
+FUZZ_CXXFLAGS := $(CXXSTD) -O1 -g -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+define fuzzer_template
+$(BUILD)/fuzz/$(1): $($(1)_SRCS) $($(1)_LIBSRCS)
+	@mkdir -p $$(@D)
+	clang++ $(FUZZ_CXXFLAGS) -o $$@ $$^ $($(1)_LDLIBS)
+FUZZ_BINS += $(BUILD)/fuzz/$(1)
+endef
+
+$(foreach l,$(LIBRARIES),$(eval $(call library_template,$(l))))
+$(foreach p,$(PROGRAMS),$(eval $(call program_template,$(p))))
+$(foreach p,$(STATIC_PROGRAMS),$(eval $(call static_program_template,$(p))))
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_template,$(t))))
+$(foreach f,$(FUZZERS),$(eval $(call fuzzer_template,$(f))))
+
+-include $(ALL_OBJS:.o=.d)
+
+# --- top-level targets ----------------------------------------------------------------------
+
+kernel:
+	@kernel-config/build-kernel.sh
+
+unit-tests: $(UNIT_TEST_BINS)
+
+# The test runner takes the build directory and runs every unit-test binary and every
+# tests/integration/*.sh; see tests/run-tests.sh for the conventions (exit 77 = skip).
+test: all unit-tests kernel
+	@BUILD=$(abspath $(BUILD)) SAN=$(SAN) tests/run-tests.sh $(UNIT_TEST_BINS)
+
+demo: all kernel
+	@BUILD=$(abspath $(BUILD)) scripts/demo.sh
+
+bench: all kernel
+	@BUILD=$(abspath $(BUILD)) QUICK=$(QUICK) scripts/bench.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	  name=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$name \
+	    $$(test -d tests/fuzz-seeds/$$name && echo tests/fuzz-seeds/$$name) || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD)

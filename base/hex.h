@@ -1,0 +1,21 @@
+// base/hex.h — lower-case hex encoding and decoding of byte strings (PCRs, digests).
+//
+// Usage:
+//     std::string h = base::to_hex(digest.data(), digest.size());   // "6be47f83..."
+//     std::optional<std::vector<uint8_t>> raw = base::from_hex(h); // nullopt on bad input
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace base {
+
+std::string to_hex(const void* data, std::size_t size);
+inline std::string to_hex(const std::vector<std::uint8_t>& bytes) { return to_hex(bytes.data(), bytes.size()); }
+std::optional<std::vector<std::uint8_t>> from_hex(std::string_view text);
+
+} // namespace base

@@ -1,0 +1,7 @@
+# base/: primitives shared by every component (errors, files, hex).
+LIBRARIES += base
+base_SRCS := base/error.cc base/file.cc base/hex.cc
+
+UNIT_TESTS += base_test
+base_test_SRCS := base/base_test.cc tests/doctest_main.cc
+base_test_LIBS := base

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything qt-vmm needs to build, test and build its guest kernel on Debian 12.
+# Idempotent: packages already present are skipped; safe to run as often as you like.
+# Usage: sudo scripts/install-deps.sh      (CI runs it as root)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ make pkg-config git ca-certificates
+  # libraries linked into qt-vmm (see README "Dependencies")
+  libfdt-dev zlib1g-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev
+  # guest kernel build
+  linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod
+  # software-emulated enclave path and its tests
+  qemu-system-x86
+  # fuzzing (make fuzz) and sanitizers
+  clang libclang-rt-14-dev
+  # tests: image tooling checks, benchmark plots
+  tar gzip jq gnuplot-nox
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (apt-get); try: sudo $0" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,4 @@
+# tests/guests/: small guest programs the integration tests boot.
+STATIC_PROGRAMS += kernel_probe
+kernel_probe_SRCS := tests/guests/kernel_probe.c
+kernel_probe_FLAGS := -O2 -pthread

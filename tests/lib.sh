@@ -1,0 +1,47 @@
+# tests/lib.sh — helpers sourced by every integration test (tests/integration/*.sh).
+#
+# A test is a bash script: exit 0 = pass, `skip "reason"` = skipped (exit 77), anything else =
+# fail. The runner exports BUILD, QT_VMM (the binary), TOP (the source tree), KERNEL (the cached
+# guest bzImage, empty if not built) and TEST_TMP (a fresh directory removed afterwards).
+#
+#   source "$TOP/tests/lib.sh"
+#   need_kernel; need_qemu
+#   expect_contains "$output" "Run /init"
+set -euo pipefail
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+need_kernel() { [ -n "${KERNEL:-}" ] && [ -f "$KERNEL" ] || fail "guest kernel missing; run: make kernel"; }
+need_qemu() { command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing; run scripts/install-deps.sh"; }
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root (run make test as root)"; }
+need_kvm() {
+  [ -e /dev/kvm ] || skip "no /dev/kvm on this host"
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not accessible to $(id -un)"
+}
+
+# expect_contains TEXT NEEDLE [WHAT]: fails, showing the text, unless NEEDLE occurs in TEXT.
+expect_contains() {
+  if ! grep -qF -- "$2" <<<"$1"; then
+    echo "---- output ----" >&2; echo "$1" | tail -n 40 >&2; echo "----------------" >&2
+    fail "${3:-output} does not contain: $2"
+  fi
+}
+expect_not_contains() {
+  if grep -qF -- "$2" <<<"$1"; then fail "${3:-output} unexpectedly contains: $2"; fi
+}
+
+# make_initramfs DIR OUT: a newc cpio of DIR (sorted, owned by root) — for tests that need a
+# ramdisk before qt-vmm's own image builder is involved.
+make_initramfs() {
+  (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$2"
+}
+
+# qemu_tcg KERNEL INITRD CMDLINE [extra qemu args...]: boots under software emulation with the
+# microvm machine, console on stdout; QEMU exits when the guest reboots (reboot=t, -no-reboot).
+qemu_tcg() {
+  local kernel=$1 initrd=$2 cmdline=$3; shift 3
+  qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off -accel tcg -cpu max \
+    -m 256 -smp 2 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+    -kernel "$kernel" -initrd "$initrd" -append "$cmdline" "$@"
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs every qt-vmm test and prints one summary line: "N passed, N failed[, N skipped]".
+#
+#   tests/run-tests.sh UNIT_TEST_BINARY...     (make test calls this)
+#
+# Unit tests: each doctest binary counts its test cases.
+# Integration tests: every tests/integration/*.sh is one test, run with a fresh TEST_TMP and a
+# timeout (TEST_TIMEOUT, default 600 s). Exit 0 = passed, 77 = skipped (the test prints
+# "SKIP: <reason>", shown here), anything else = failed (the tail of its log is shown).
+# Full logs: $BUILD/test-logs/. TESTS=glob runs only matching integration tests (e.g. TESTS='eif_*').
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+: "${BUILD:?BUILD must name the build directory}"
+export BUILD QT_VMM="$BUILD/bin/qt-vmm" TOP="$top"
+KERNEL=$("$top/kernel-config/build-kernel.sh" --path 2>/dev/null || true)
+export KERNEL
+logs="$BUILD/test-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+for bin in "$@"; do
+  name=$(basename "$bin")
+  log="$logs/$name.log"
+  "$bin" --no-colors=true >"$log" 2>&1
+  status=$?
+  line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -n1)
+  p=$(sed -nE 's/.*\| *([0-9]+) passed.*/\1/p' <<<"$line")
+  f=$(sed -nE 's/.*\| *([0-9]+) failed.*/\1/p' <<<"$line")
+  s=$(sed -nE 's/.*\| *([0-9]+) skipped.*/\1/p' <<<"$line")
+  if [ -z "$p" ]; then
+    p=0 f=1 s=0   # crashed before doctest could report: count the binary as one failure
+  fi
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  if [ "$f" -ne 0 ]; then
+    echo "FAIL unit $name ($f failed) — log: $log"
+    tail -n 40 "$log" | sed 's/^/    /'
+    failures+=("$name")
+  else
+    echo "ok   unit $name ($p test cases)"
+  fi
+done
+
+pattern="${TESTS:-*}"
+for t in "$here"/integration/$pattern.sh; do
+  [ -f "$t" ] || continue
+  name=$(basename "$t" .sh)
+  log="$logs/$name.log"
+  export TEST_TMP
+  TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qt-vmm-test-$name.XXXXXX")
+  start=$(date +%s.%N)
+  timeout --kill-after=10 "${TEST_TIMEOUT:-600}" bash "$t" >"$log" 2>&1 </dev/null
+  status=$?
+  secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+  case "$status" in
+    0)  passed=$((passed + 1)); echo "ok   $name (${secs} s)" ;;
+    77) skipped=$((skipped + 1))
+        reason=$(grep -E '^SKIP: ' "$log" | tail -n1 | cut -c7-)
+        echo "skip $name: ${reason:-no reason given}" ;;
+    *)  failed=$((failed + 1)); failures+=("$name")
+        [ "$status" -eq 124 ] && echo "FAIL $name (timed out after ${TEST_TIMEOUT:-600} s) — log: $log" \
+                              || echo "FAIL $name (exit $status, ${secs} s) — log: $log"
+        tail -n 30 "$log" | sed 's/^/    /' ;;
+  esac
+  rm -rf "$TEST_TMP"
+done
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+[ "${#failures[@]}" -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$summary"
+[ "$failed" -eq 0 ]
