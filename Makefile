@@ -120,8 +120,14 @@ $(foreach f,$(FUZZERS),$(eval $(call fuzzer_template,$(f))))
 
 # --- top-level targets ----------------------------------------------------------------------
 
+# The kernel lives in a cache outside the tree; $(BUILD)/kernel/ gets links to it so that
+# qt-vmm finds it beside its own binary ($(BUILD)/bin/../kernel/bzImage).
 kernel:
 	@kernel-config/build-kernel.sh
+	@k=$$(kernel-config/build-kernel.sh --path) && mkdir -p $(BUILD)/kernel && \
+	  ln -sfn $$k $(BUILD)/kernel/bzImage && ln -sfn $$(dirname $$k)/vmlinux $(BUILD)/kernel/vmlinux && \
+	  ln -sfn $$(dirname $$k)/config $(BUILD)/kernel/bzImage.config && \
+	  echo "kernel: $$k (linked as $(BUILD)/kernel/bzImage)"
 
 unit-tests: $(UNIT_TEST_BINS)
 
