@@ -63,9 +63,9 @@ TEST_CASE("tsv is tab separated without a header")
 
 TEST_CASE("yaml renders nested values; none renders nothing")
 {
-    qtvmm::Json v = { { "digest", "SHA384" }, { "PCR0", "ab" }, { "List", { 1, 2 } }, { "Null", nullptr } };
+    qtvmm::Json v = { { "digest", "SHA384" }, { "PCR0", "ab" }, { "List", { 1, 2 } }, { "Missing", nullptr } };
     std::string text = format_output(v, OutputFormat::Yaml);
-    CHECK(text == "digest: \"SHA384\"\nPCR0: \"ab\"\nList:\n  - 1\n  - 2\nNull: ~\n");
+    CHECK(text == "digest: \"SHA384\"\nPCR0: \"ab\"\nList:\n  - 1\n  - 2\nMissing: ~\n");
     std::string colored = format_output(v, OutputFormat::Yamlc);
     CHECK(colored.find("\x1b[94mdigest\x1b[0m: \"SHA384\"") != std::string::npos);
     CHECK(format_output(v, OutputFormat::None).empty());
