@@ -1,0 +1,11 @@
+# tests/apps/: small static apps the guest-init boot tests (tests/integration/init_*.sh) package
+# as the enclave's application.
+STATIC_PROGRAMS += app_echo_env app_crash app_sleep app_zombie
+app_echo_env_SRCS := tests/apps/app_echo_env.c
+app_echo_env_FLAGS := -O2
+app_crash_SRCS := tests/apps/app_crash.c
+app_crash_FLAGS := -O2
+app_sleep_SRCS := tests/apps/app_sleep.c
+app_sleep_FLAGS := -O2
+app_zombie_SRCS := tests/apps/app_zombie.c
+app_zombie_FLAGS := -O2
