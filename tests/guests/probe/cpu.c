@@ -1,0 +1,191 @@
+/* tests/guests/probe/cpu.c — CPU state the probe owns once C runs: its own GDT (kernel and user
+ * segments, a TSS with RSP0), an IDT whose 32 exception vectors print the vector, error code,
+ * RIP and CS and power off, and an identity map of 0-4 GiB in 2 MiB pages (user-accessible, for
+ * the usermode check) that map_identity() extends on demand (RAM above 4 GiB, far MMIO).
+ * Power off = 0xFE to port 0x64 (keyboard-controller reset, what qt-vmm treats as the end);
+ * if the VMM ignores that, a triple fault (or with probe.fallback=hlt, cli; hlt forever). */
+#include "probe.h"
+
+#define PT_POOL_PAGES 48
+#define PTE_P 0x1ull
+#define PTE_RW 0x2ull
+#define PTE_US 0x4ull
+#define PTE_PS 0x80ull
+#define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
+#define PTE_ADDR 0x000ffffffffff000ull
+#define TWO_MIB 0x200000ull
+
+struct Tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __attribute__((packed));
+
+struct IdtGate {
+    uint16_t offset_lo, selector;
+    uint8_t ist, type_attr;
+    uint16_t offset_mid;
+    uint32_t offset_hi, zero;
+} __attribute__((packed));
+
+struct DescriptorPointer {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+static uint64_t pt_pool[PT_POOL_PAGES][512] __attribute__((aligned(4096), section(".noinit")));
+static unsigned pt_used;
+static uint64_t *pml4;
+static uint8_t ring0_stack[8192] __attribute__((aligned(16), section(".noinit")));
+static struct Tss tss;
+static uint64_t gdt[8];
+static struct IdtGate idt[32];
+int (*g_exception_hook)(struct ExceptionFrame *f);
+int g_fallback_hlt;
+
+static uint64_t *alloc_table(void)
+{
+    if (pt_used >= PT_POOL_PAGES)
+        return 0;
+    uint64_t *t = pt_pool[pt_used++];
+    memset(t, 0, 4096);
+    return t;
+}
+
+static uint64_t *next_level(uint64_t *table, unsigned index)
+{
+    if (!(table[index] & PTE_P)) {
+        uint64_t *t = alloc_table();
+        if (!t)
+            return 0;
+        table[index] = (uint64_t)t | PTE_TABLE;
+    }
+    return (uint64_t *)(table[index] & PTE_ADDR);
+}
+
+int map_identity(uint64_t addr, uint64_t size)
+{
+    uint64_t limit = 1ull << max_phys_addr_bits();
+    uint64_t start = addr & ~(TWO_MIB - 1);
+    uint64_t end = addr + (size ? size : 1);
+    if (end < addr || end > limit)
+        return 0;
+    for (uint64_t a = start; a < end; a += TWO_MIB) {
+        uint64_t *pdpt = next_level(pml4, (a >> 39) & 511);
+        uint64_t *pd = pdpt ? next_level(pdpt, (a >> 30) & 511) : 0;
+        if (!pd)
+            return 0;
+        uint64_t *pde = &pd[(a >> 21) & 511];
+        if (!(*pde & PTE_P))
+            *pde = a | PTE_TABLE | PTE_PS;
+    }
+    return 1;
+}
+
+uint64_t max_phys_addr_bits(void)
+{
+    uint32_t r[4];
+    cpuid(0x80000000, 0, r);
+    if (r[0] < 0x80000008)
+        return 36;
+    cpuid(0x80000008, 0, r);
+    return r[0] & 0xff;
+}
+
+uint64_t tsc_khz(void)
+{
+    uint32_t r[4];
+    cpuid(0x40000000, 0, r);
+    if (r[0] >= 0x40000010 && r[0] < 0x40000100) {
+        cpuid(0x40000010, 0, r);
+        if (r[0])
+            return r[0];
+    }
+    cpuid(0, 0, r);
+    uint32_t max = r[0];
+    if (max >= 0x15) {
+        cpuid(0x15, 0, r);
+        if (r[0] && r[1] && r[2])
+            return (uint64_t)r[2] * r[1] / r[0] / 1000;
+    }
+    if (max >= 0x16) {
+        cpuid(0x16, 0, r);
+        if (r[0])
+            return (uint64_t)r[0] * 1000;
+    }
+    return 0;
+}
+
+static void paging_init(void)
+{
+    pml4 = alloc_table();
+    map_identity(0, 1ull << 32);
+    map_identity(g_boot_params, 4096);
+    __asm__ volatile("mov %0, %%cr3" ::"r"(pml4) : "memory");
+}
+
+static void gdt_init(void)
+{
+    gdt[1] = 0x00af9a000000ffffull; /* 0x08 kernel code, 64-bit */
+    gdt[2] = 0x00cf92000000ffffull; /* 0x10 kernel data */
+    gdt[3] = 0x00cffa000000ffffull; /* 0x18 user code, 32-bit (SYSRET's STAR base) */
+    gdt[4] = 0x00cff2000000ffffull; /* 0x20 user data */
+    gdt[5] = 0x00affa000000ffffull; /* 0x28 user code, 64-bit */
+    uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
+    gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+             (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    gdt[7] = base >> 32;
+    tss.rsp[0] = (uint64_t)(ring0_stack + sizeof ring0_stack);
+    tss.iomap_base = sizeof tss;
+    struct DescriptorPointer gdtr = {sizeof gdt - 1, (uint64_t)gdt};
+    load_gdt_and_segments(&gdtr, SEL_KCODE, SEL_KDATA, SEL_TSS);
+}
+
+static void idt_init(void)
+{
+    for (unsigned v = 0; v < 32; v++) {
+        uint64_t h = (uint64_t)(exception_stubs + 16 * v);
+        idt[v] = (struct IdtGate){(uint16_t)h, SEL_KCODE, 0, 0x8e, (uint16_t)(h >> 16), (uint32_t)(h >> 32), 0};
+    }
+    struct DescriptorPointer idtr = {sizeof idt - 1, (uint64_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+void cpu_init(void)
+{
+    paging_init();
+    gdt_init();
+    idt_init();
+}
+
+void exception_handler(struct ExceptionFrame *f)
+{
+    static int nested;
+    if (nested++)
+        power_off();
+    uint64_t cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    print("PROBE exception vector=%lu error=0x%lx rip=0x%lx cs=0x%lx rsp=0x%lx cr2=0x%lx\n", f->vector,
+          f->error, f->rip, f->cs, f->rsp, cr2);
+    if (g_exception_hook)
+        g_exception_hook(f);
+    power_off();
+}
+
+void power_off(void)
+{
+    outb(0x64, 0xfe);
+    if (g_fallback_hlt)
+        halt_forever();
+    triple_fault();
+}
+
+void halt_forever(void)
+{
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
