@@ -1,0 +1,10 @@
+# vmm/host/ and vmm/placement/: what the host offers an enclave (CPU topology, hugepage pools
+# read from sysfs) and where an enclave goes (QingTian placement rules). Pure code with a
+# configurable sysfs root, so the unit tests run on fake sysfs trees.
+LIBRARIES += vmmhost
+vmmhost_SRCS := $(filter-out %_test.cc,$(wildcard vmm/host/*.cc vmm/placement/*.cc))
+QT_VMM_LIBS += vmmhost
+
+UNIT_TESTS += vmmhost_test
+vmmhost_test_SRCS := $(wildcard vmm/host/*_test.cc vmm/placement/*_test.cc) tests/doctest_main.cc
+vmmhost_test_LIBS := vmmhost base
