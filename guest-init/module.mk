@@ -20,3 +20,7 @@ UNIT_TESTS += init_test
 init_test_SRCS := guest-init/launch_files_test.cc guest-init/path_lookup_test.cc \
   guest-init/user_spec_test.cc guest-init/mount_plan_test.cc guest-init/status_protocol_test.cc \
   guest-init/vsock_client_test.cc $(GUEST_INIT_LOGIC) tests/doctest_main.cc
+
+FUZZERS += init_parsers_fuzz
+init_parsers_fuzz_SRCS := guest-init/launch_parsers_fuzz.cc
+init_parsers_fuzz_LIBSRCS := guest-init/launch_files.cc guest-init/user_spec.cc guest-init/status_protocol.cc
