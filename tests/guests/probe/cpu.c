@@ -1,7 +1,9 @@
 /* tests/guests/probe/cpu.c — CPU state the probe owns once C runs: its own GDT (kernel and user
  * segments, a TSS with RSP0), an IDT whose 32 exception vectors print the vector, error code,
- * RIP and CS and power off, and an identity map of 0-4 GiB in 2 MiB pages (user-accessible, for
- * the usermode check) that map_identity() extends on demand (RAM above 4 GiB, far MMIO).
+ * RIP and CS and power off, and identity-mapped page tables (user-accessible, for the usermode
+ * check; 1 GiB pages when the CPU has them, else 2 MiB) that start with the first 2 MiB and the
+ * zero page and that map_identity() extends wherever the probe looks (command line, initrd, RAM
+ * samples, MMIO).
  * Power off = 0xFE to port 0x64 (keyboard-controller reset, what qt-vmm treats as the end);
  * if the VMM ignores that, a triple fault (or with probe.fallback=hlt, cli; hlt forever). */
 #include "probe.h"
@@ -14,6 +16,7 @@
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
 #define PTE_ADDR 0x000ffffffffff000ull
 #define TWO_MIB 0x200000ull
+#define ONE_GIB 0x40000000ull
 
 struct Tss {
     uint32_t reserved0;
@@ -40,6 +43,8 @@ struct DescriptorPointer {
 static uint64_t pt_pool[PT_POOL_PAGES][512] __attribute__((aligned(4096), section(".noinit")));
 static unsigned pt_used;
 static uint64_t *pml4;
+static uint64_t phys_limit;
+static int gib_pages; /* CPUID 0x80000001 EDX.26: 1 GiB pages, far fewer entries to write */
 static uint8_t ring0_stack[8192] __attribute__((aligned(16), section(".noinit")));
 static struct Tss tss;
 static uint64_t gdt[8];
@@ -69,14 +74,22 @@ static uint64_t *next_level(uint64_t *table, unsigned index)
 
 int map_identity(uint64_t addr, uint64_t size)
 {
-    uint64_t limit = 1ull << max_phys_addr_bits();
     uint64_t start = addr & ~(TWO_MIB - 1);
     uint64_t end = addr + (size ? size : 1);
-    if (end < addr || end > limit)
+    if (end < addr || end > phys_limit)
         return 0;
     for (uint64_t a = start; a < end; a += TWO_MIB) {
         uint64_t *pdpt = next_level(pml4, (a >> 39) & 511);
-        uint64_t *pd = pdpt ? next_level(pdpt, (a >> 30) & 511) : 0;
+        if (!pdpt)
+            return 0;
+        uint64_t *pdpte = &pdpt[(a >> 30) & 511];
+        if (gib_pages && !(*pdpte & PTE_P))
+            *pdpte = (a & ~(ONE_GIB - 1)) | PTE_TABLE | PTE_PS;
+        if (*pdpte & PTE_PS) {
+            a = (a | (ONE_GIB - 1)) + 1 - TWO_MIB;
+            continue;
+        }
+        uint64_t *pd = next_level(pdpt, (a >> 30) & 511);
         if (!pd)
             return 0;
         uint64_t *pde = &pd[(a >> 21) & 511];
@@ -122,8 +135,18 @@ uint64_t tsc_khz(void)
 
 static void paging_init(void)
 {
+    uint32_t r[4];
+    cpuid(0x80000000, 0, r);
+    if (r[0] >= 0x80000001) {
+        cpuid(0x80000001, 0, r);
+        gib_pages = (r[3] >> 26) & 1;
+    }
+    phys_limit = 1ull << max_phys_addr_bits();
     pml4 = alloc_table();
-    map_identity(0, 1ull << 32);
+    /* Only what the probe itself runs in: the first 2 MiB (image, stacks, tables) and the zero
+     * page. Everything else (command line, initrd, RAM samples, MMIO) is mapped where it is used:
+     * writing 2048 entries for 0-4 GiB costs ~0.5 s of emulated instructions on a nested KVM. */
+    map_identity(0, TWO_MIB);
     map_identity(g_boot_params, 4096);
     __asm__ volatile("mov %0, %%cr3" ::"r"(pml4) : "memory");
 }

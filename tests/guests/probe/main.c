@@ -41,10 +41,12 @@ void probe_main(uint64_t boot_params)
     cpu_init();
     console_init();
 
-    char mode[32] = "report", fallback[8];
+    char mode[32] = "report", option[8];
     cmdline_get("probe.mode", mode, sizeof mode);
-    if (cmdline_get("probe.fallback", fallback, sizeof fallback) && str_eq(fallback, "hlt"))
+    if (cmdline_get("probe.fallback", option, sizeof option) && str_eq(option, "hlt"))
         g_fallback_hlt = 1;
+    if (cmdline_get("probe.uart", option, sizeof option) && str_eq(option, "outsb"))
+        g_uart_strings = 1;
     print("PROBE start entry=%u mode=%s\n", g_entry_kind, mode);
 
     if (str_eq(mode, "report"))

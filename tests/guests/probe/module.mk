@@ -18,11 +18,16 @@ PROBE_CFLAGS := -std=gnu11 -O2 $(WARN) -ffreestanding -nostdlib -fno-pic -fno-pi
   -fcf-protection=none -fno-jump-tables
 # Instructions this host's nested KVM cannot emulate (see README.md); the build fails if the
 # compiler ever emits one.
-PROBE_FORBIDDEN := popcnt|xsave|xrstor|cmpxchg16b|shrx|shlx|sarx|int3|xmm|ymm|movaps|movups
+PROBE_FORBIDDEN := popcnt|tzcnt|lzcnt|andn|blsr|bextr|pdep|pext|xsave|xrstor|cmpxchg16b|shrx|shlx|sarx|int3|xmm|ymm|movaps|movups
 
 $(PROBE_OUT)/%.o: $(PROBE_DIR)/%.c $(PROBE_DIR)/probe.h $(PROBE_DIR)/module.mk
 	@mkdir -p $(@D)
-	$(CC) $(PROBE_CFLAGS) -c $< -o $@
+	$(CC) $(PROBE_CFLAGS) -I$(PROBE_OUT) -c $< -o $@
+
+$(PROBE_OUT)/lib.o: $(PROBE_OUT)/crc32_table.h
+$(PROBE_OUT)/crc32_table.h: $(PROBE_DIR)/gen_crc32_table.py
+	@mkdir -p $(@D)
+	python3 $< $@
 
 $(PROBE_OUT)/%.o: $(PROBE_DIR)/%.S $(PROBE_DIR)/module.mk
 	@mkdir -p $(@D)
@@ -30,7 +35,7 @@ $(PROBE_OUT)/%.o: $(PROBE_DIR)/%.S $(PROBE_DIR)/module.mk
 
 $(PROBE_OUT)/probe.elf: $(PROBE_OBJS) $(PROBE_DIR)/probe.ld
 	ld -nostdlib -static -no-pie -z noexecstack --no-warn-rwx-segments -T $(PROBE_DIR)/probe.ld -o $@ $(PROBE_OBJS)
-	@if objdump -d $@ | grep -Ew '$(PROBE_FORBIDDEN)'; then \
+	@if objdump -d -j .text $@ | grep -Ew '$(PROBE_FORBIDDEN)'; then \
 	  echo "probe: forbidden instruction in $@ (see above)" >&2; rm -f $@; exit 1; fi
 
 $(BUILD)/guest/probe.bzImage: $(PROBE_OUT)/probe.elf

@@ -51,15 +51,15 @@ static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t
 /* --- libc subset (lib.c) -------------------------------------------------------------------- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
-size_t strlen(const char *s);
+size_t strlen(const char *s); /* console.c: a word at a time */
 uint32_t crc32(uint32_t crc, const void *data, size_t n); /* zlib-compatible: crc32(0, p, n) */
 
 /* --- console (console.c): 16550 at 0x3F8, output only ------------------------------------- */
+extern int g_uart_strings; /* probe.uart=outsb: rep outsb bursts instead of one outb per byte */
 void console_init(void);
 void console_write(const char *s, size_t n);
 void print(const char *fmt, ...);               /* %s %c %u %lu %x %lx %08x %016lx %% */
 void vprint(const char *fmt, va_list ap);
-size_t format(char *buf, size_t size, const char *fmt, ...); /* returns length, NUL-terminated */
 
 /* --- boot_params (bootparams.c) ------------------------------------------------------------- */
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
