@@ -74,6 +74,13 @@ for entry in 64 32; do
   check_report "$out" "$entry" "$shim shim.entry=$entry probe.mode=report $marker"
 done
 
+echo "== RAM test with a sample every 2 MiB, console through rep outsb"
+out=$(boot "$shim" "$probe,$initrd" "probe.mode=report probe.mem_samples=1024 probe.uart=outsb")
+expect_contains "$out" "PROBE mem_test=ok samples=130 stride=0x200000"
+expect_contains "$out" "PROBE initrd_crc32=$want_crc"
+out=$(boot "$probe" "$initrd" "probe.mode=report probe.mem_samples=0")
+expect_contains "$out" "PROBE mem_test=skipped"
+
 echo "== usermode (64-bit entry and real-mode entry)"
 out=$(boot "$shim" "$probe" "probe.mode=usermode")
 echo "$out"
@@ -103,6 +110,13 @@ out=$(boot "$probe" "$initrd" "probe.mode=firstio" -device isa-debug-exit,iobase
 [ "$status" -eq $(((0x42 << 1) | 1)) ] || fail "isa-debug-exit on port 0x80 gave status $status, want 133"
 out=$(boot "$probe" "$initrd" "probe.mode=firstio")
 [ -z "$out" ] || fail "firstio printed something: $out"
+for entry in 64 32; do
+  status=0
+  out=$(boot "$shim" "$probe" "shim.entry=$entry probe.mode=firstio" -device isa-debug-exit,iobase=0x80,iosize=1) || status=$?
+  [ "$status" -eq 133 ] || fail "$entry-bit entry: isa-debug-exit on port 0x80 gave status $status, want 133"
+  out=$(boot "$shim" "$probe" "shim.entry=$entry probe.mode=firstio")
+  [ -z "$out" ] || fail "$entry-bit entry: firstio printed something: $out"
+done
 
 echo "== console"
 out=$(boot "$probe" "$initrd" "probe.mode=console probe.lines=200")
@@ -136,6 +150,12 @@ echo "== hlt keeps the guest alive"
 run_until "$TEST_TMP/hlt.log" "PROBE hlt" "probe.mode=hlt"
 sleep 1
 kill -0 "$qpid" || fail "QEMU ended although the guest only halts"
+kill "$qpid"; wait "$qpid" || true
+
+echo "== probe.fallback=hlt: power off ends in cli; hlt when port 0x64 does nothing (QEMU microvm)"
+run_until "$TEST_TMP/fallback.log" "PROBE done" "probe.mode=report probe.fallback=hlt probe.mem_samples=0"
+sleep 1
+kill -0 "$qpid" || fail "QEMU ended although the fallback is hlt"
 kill "$qpid"; wait "$qpid" || true
 
 echo "== unknown mode is reported"

@@ -47,6 +47,8 @@ void probe_main(uint64_t boot_params)
         g_fallback_hlt = 1;
     if (cmdline_get("probe.uart", option, sizeof option) && str_eq(option, "outsb"))
         g_uart_strings = 1;
+    if (str_eq(mode, "firstio")) /* the early check could not read the command line */
+        power_off();
     print("PROBE start entry=%u mode=%s\n", g_entry_kind, mode);
 
     if (str_eq(mode, "report"))
@@ -67,8 +69,6 @@ void probe_main(uint64_t boot_params)
         print("PROBE hlt\n");
         halt_forever();
     }
-    if (str_eq(mode, "firstio")) /* only reached when the early check could not read the cmdline */
-        power_off();
     print("PROBE error unknown_mode=%s\n", mode);
     power_off();
 }
