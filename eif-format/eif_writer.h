@@ -32,6 +32,8 @@
 
 namespace eif {
 
+inline constexpr std::size_t kChunkSizeForFiles = 1 << 20;
+
 // Receives consecutive chunks of a section's data.
 using ChunkSink = std::function<void(const void* data, std::size_t size)>;
 

@@ -92,7 +92,6 @@ private:
 
     Target m_target { Target::None };
     bool m_seen_ramdisk { false };
-    bool m_pcr1_taken { false };
     Sha384 m_all;                 // PCR0 content
     std::optional<Sha384> m_boot; // PCR1 content, forked from m_all at the first app ramdisk
     Sha384 m_app;                 // PCR2 content

@@ -90,7 +90,5 @@ struct CertificateInfo {
 };
 CertificateInfo describe_certificate(const std::string& pem);
 
-// PCR8 of a PEM certificate (same as pcr_of_certificate_pem).
-Digest certificate_pcr(const std::string& pem);
 
 } // namespace eif

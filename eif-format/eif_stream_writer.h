@@ -1,0 +1,54 @@
+// eif-format/eif_stream_writer.h — the one-pass section writer shared by write_eif() and
+// sign_eif(): sections are appended back to back after a placeholder header; every data byte
+// is written once and fed once to the CRC-32 and the PCR measurer. A section header (whose size
+// is known only when its data ends) and the file header are patched afterwards with pwrite;
+// their CRCs are merged in with zlib's crc32_combine, so nothing is read back.
+//
+// Usage:
+//     base::AtomicFile file("out.eif");
+//     eif::StreamingWriter w(file);
+//     w.add(eif::SectionType::Kernel, eif::SectionSource::file("bzImage"));
+//     ...
+//     eif::Measurements m = w.measure();     // after the last measured section
+//     w.add(eif::SectionType::Signature, eif::SectionSource::bytes(sig));
+//     w.finish(eif::EifHeader {});           // version/flags/defaults from the template
+//     file.commit();
+#pragma once
+
+#include "base/file.h"
+#include "eif-format/eif_layout.h"
+#include "eif-format/eif_writer.h"
+#include "eif-format/pcr.h"
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace eif {
+
+std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t size);
+std::uint32_t crc32_concat(std::uint32_t first, std::uint32_t second, std::uint64_t second_size);
+
+class StreamingWriter {
+public:
+    explicit StreamingWriter(base::AtomicFile& file);
+
+    void add(SectionType type, const SectionSource& source);
+    // PCR0/1/2 of the sections added so far; call once, before adding unmeasured trailers.
+    Measurements measure();
+    const Digest& pcr0() const { return m_measurer.pcr0(); }
+    // Writes the header: num_sections, offsets, sizes and CRC filled in; the other fields
+    // (version, flags, default_mem, default_cpus) come from `base`.
+    void finish(EifHeader base);
+
+private:
+    base::AtomicFile& m_file;
+    ImageMeasurer m_measurer;
+    bool m_measured { false };
+    std::uint64_t m_position { kHeaderSize };
+    std::uint32_t m_body_crc { 0 };
+    std::uint64_t m_body_size { 0 };
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> m_sections; // offset, size
+};
+
+} // namespace eif
