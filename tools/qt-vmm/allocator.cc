@@ -1,0 +1,133 @@
+// qt-vmm allocator: the host's hugepage pools for enclaves (like Nitro's allocator service).
+//
+//   qt-vmm allocator [--show]                                   pools per node (no root needed)
+//   qt-vmm allocator --mem 256 --hugepage-size 2M --numa-node 0  make 128 free 2 MiB pages (root)
+//   qt-vmm allocator --mem 256 --hugepage-size 2M --release      give up to 128 free pages back
+//
+// Reserving grows nr_hugepages only by what is missing (free pages already there count), then
+// re-reads what the kernel granted; if it granted fewer, the pool is put back and the command
+// fails with HUGEPAGES_NOT_GRANTED and the figures. Releasing only gives back free pages, so
+// pages a running enclave uses stay. Without --hugepage-size the size follows the placement
+// default for --mem (1G for whole GiB, else 2M up to 512 MiB, else 1G); without --numa-node the
+// node with the most CPUs outside CPU 0's core is used. QT_VMM_SYSFS_ROOT (tests) points it at a
+// fake sysfs tree and lifts the root check.
+#include "base/error.h"
+#include "tools/qt-vmm/command.h"
+#include "vmm/host/cpu_list.h"
+#include "vmm/host/cpu_topology.h"
+#include "vmm/host/hugepage_pool.h"
+#include "vmm/host/sysfs.h"
+#include "vmm/placement/placement.h"
+
+#include <memory>
+#include <unistd.h>
+
+namespace {
+
+using namespace vmm::host;
+
+struct AllocatorOptions {
+    std::uint64_t memory_mib { 0 };
+    std::string page_size;
+    int numa_node { -1 };
+    bool release { false };
+    bool show { false };
+};
+
+// CPUs of a node that an enclave may use (everything but CPU 0's core).
+std::vector<int> enclave_cpus(const CpuTopology& topology, int node)
+{
+    std::vector<int> out;
+    for (const auto* core : topology.cores_of_node(node)) {
+        bool parent = std::find(core->cpus.begin(), core->cpus.end(), 0) != core->cpus.end();
+        if (!parent)
+            out.insert(out.end(), core->cpus.begin(), core->cpus.end());
+    }
+    return out;
+}
+
+int default_node(const CpuTopology& topology, const HugepagePools& pools)
+{
+    int best = -1;
+    std::size_t best_cpus = 0;
+    for (int node : pools.nodes()) {
+        std::size_t n = enclave_cpus(topology, node).size();
+        if (best < 0 || n > best_cpus) {
+            best = node;
+            best_cpus = n;
+        }
+    }
+    if (best < 0)
+        throw base::Error(base::ErrorKind::Resource, "HUGEPAGES_UNSUPPORTED",
+            "this kernel exposes no hugepage pools in sysfs (" + sysfs_root() + "/kernel/mm/hugepages); it needs CONFIG_HUGETLBFS");
+    return best;
+}
+
+qtvmm::Json show_pools(const std::string& root)
+{
+    auto topology = CpuTopology::read(root);
+    auto pools = HugepagePools::read(root);
+    qtvmm::Json rows = qtvmm::Json::array();
+    for (const auto& pool : pools.pools()) {
+        rows.push_back(qtvmm::Json {
+            { "NumaNode", pool.node },
+            { "HugepageSize", hugepage_size_name(pool.page_size) },
+            { "Total", pool.total },
+            { "Free", pool.free },
+            { "Surplus", pool.surplus },
+            { "FreeMiB", pool.free_bytes() / kMiB },
+            { "CPUs", format_cpu_list(topology.cpus_of_node(pool.node)) },
+            { "EnclaveCPUs", format_cpu_list(enclave_cpus(topology, pool.node)) },
+        });
+    }
+    return rows;
+}
+
+qtvmm::Json change_pool(const std::string& root, const AllocatorOptions& opts, const qtvmm::Cli& cli)
+{
+    if (::geteuid() != 0 && !sysfs_root_overridden())
+        throw base::Error(base::ErrorKind::Permission, "ALLOCATOR_NEEDS_ROOT",
+            "reserving or releasing hugepages writes nr_hugepages in sysfs and needs root; run it with sudo (qt-vmm allocator --show works without root)");
+    if (opts.memory_mib == 0)
+        throw base::Error(base::ErrorKind::Usage, "ALLOCATOR_NO_MEMORY", "--mem must be at least 1 MiB");
+    std::uint64_t page_size = opts.page_size.empty() ? vmm::placement::default_page_size(opts.memory_mib) : parse_hugepage_size(opts.page_size);
+    int node = opts.numa_node >= 0 ? opts.numa_node : default_node(CpuTopology::read(root), HugepagePools::read(root));
+    const std::uint64_t page_mib = page_size / kMiB;
+    if (opts.memory_mib > (UINT64_MAX - page_mib) / kMiB)
+        throw base::Error(base::ErrorKind::Usage, "ALLOCATOR_BAD_MEMORY", "--mem " + std::to_string(opts.memory_mib) + " is too large");
+    std::uint64_t pages = (opts.memory_mib + page_mib - 1) / page_mib;
+    cli.detail((opts.release ? "releasing up to " : "making sure there are ") + std::to_string(pages) + " free "
+        + hugepage_size_name(page_size) + " pages on node " + std::to_string(node));
+    PoolChange change = opts.release ? release_hugepages(root, node, page_size, pages) : reserve_hugepages(root, node, page_size, pages);
+    return qtvmm::Json {
+        { "NumaNode", change.node },
+        { "HugepageSize", hugepage_size_name(change.page_size) },
+        { "MemoryMiB", opts.memory_mib },
+        { "Requested", change.requested },
+        { opts.release ? "Released" : "Reserved", change.changed },
+        { "Free", change.free },
+        { "Total", change.total },
+    };
+}
+
+} // namespace
+
+static qtvmm::CommandRegistration reg("allocator", "Show, reserve or release the hugepage pools enclaves use (reserve/release need root)",
+    [](CLI::App& cmd, qtvmm::Cli& cli) {
+        auto opts = std::make_shared<AllocatorOptions>();
+        auto* mem = cmd.add_option("--mem", opts->memory_mib, "MiB of enclave memory to reserve (or release) pages for");
+        cmd.add_option("--hugepage-size", opts->page_size, "2M or 1G (default: 1G for whole GiB, else 2M up to 512 MiB, else 1G)")->needs(mem);
+        cmd.add_option("--numa-node", opts->numa_node, "NUMA node (default: the node with the most CPUs outside CPU 0's core)")
+            ->check(CLI::NonNegativeNumber)
+            ->needs(mem);
+        cmd.add_flag("--release", opts->release, "Give back up to that many free pages instead of reserving")->needs(mem);
+        cmd.add_flag("--show", opts->show, "Print the pools per node (default without --mem)")->excludes(mem);
+        cmd.callback([&cli, opts] {
+            std::string root = sysfs_root();
+            if (opts->memory_mib == 0 && !opts->show && opts->page_size.empty()) {
+                cli.print(show_pools(root));
+                return;
+            }
+            cli.print(change_pool(root, *opts, cli));
+        });
+    });
