@@ -97,8 +97,11 @@ void early_setup()
         apply_mount_step(step); // if /dev cannot be mounted there is no console to complain on
     open_console();
 
-    if (int error = bring_up_loopback())
+    bool assigned_address = false;
+    if (int error = bring_up_loopback(&assigned_address))
         say("init: warning: cannot bring up the loopback interface lo: %s", strerror(error));
+    else if (assigned_address)
+        say("init: note: lo came up without an address; assigned 127.0.0.1/8");
     if (int error = set_hostname(kHostname))
         say("init: warning: cannot set the hostname: %s", strerror(error));
 }

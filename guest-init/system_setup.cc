@@ -66,8 +66,9 @@ int switch_root(const char* new_root)
     return 0;
 }
 
-int bring_up_loopback()
+int bring_up_loopback(bool* assigned_address)
 {
+    *assigned_address = false;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno;
@@ -89,6 +90,7 @@ int bring_up_loopback()
         if (ioctl(fd, SIOCSIFADDR, &ifr) != 0) {
             error = errno;
         } else {
+            *assigned_address = true;
             addr->sin_addr.s_addr = htonl(0xff000000);
             if (ioctl(fd, SIOCSIFNETMASK, &ifr) != 0)
                 error = errno;

@@ -4,7 +4,7 @@
 //
 //   for (const MountStep& step : new_root_mount_plan()) apply_mount_step(step);
 //   if (int e = switch_root("/rootfs")) fail(...);
-//   bring_up_loopback();
+//   bool assigned; bring_up_loopback(&assigned);
 #pragma once
 
 #include <string>
@@ -25,8 +25,9 @@ int apply_mount_step(const MountStep& step);
 // keep working inside, unlike pivot-less chroot).
 int switch_root(const char* new_root);
 
-// Brings lo up; if the kernel did not give it 127.0.0.1/8, assigns it.
-int bring_up_loopback();
+// Brings lo up. The kernel gives lo 127.0.0.1/8 by itself when it goes up (checked in the boot
+// tests); if it ever did not, this assigns it and sets *assigned_address.
+int bring_up_loopback(bool* assigned_address);
 
 int set_hostname(const char* name);
 
