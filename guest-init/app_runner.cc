@@ -18,11 +18,9 @@ namespace {
 constexpr int kForwardedSignals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 struct ChildFailure {
-    int step;
+    StartStep step;
     int error;
 };
-
-constexpr const char* kSteps[] = { "setgroups", "setgid", "setuid", "stdin", "exec" };
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings)
 {
@@ -34,7 +32,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings)
     return out;
 }
 
-[[noreturn]] void child_fail(int pipe_fd, int step)
+[[noreturn]] void child_fail(int pipe_fd, StartStep step)
 {
     ChildFailure failure { step, errno };
     (void)!write(pipe_fd, &failure, sizeof failure);
@@ -53,25 +51,46 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings)
     setsid();
 
     if (setgroups(group_count, groups) != 0)
-        child_fail(pipe_fd, 0);
+        child_fail(pipe_fd, StartStep::SetGroups);
     if (setgid(app.user.gid) != 0)
-        child_fail(pipe_fd, 1);
+        child_fail(pipe_fd, StartStep::SetGid);
     if (setuid(app.user.uid) != 0)
-        child_fail(pipe_fd, 2);
+        child_fail(pipe_fd, StartStep::SetUid);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0)
-        child_fail(pipe_fd, 3);
+        child_fail(pipe_fd, StartStep::Stdin);
     if (null_fd != STDIN_FILENO) {
         dup2(null_fd, STDIN_FILENO);
         close(null_fd);
     }
     execve(app.program.c_str(), argv, envp);
-    child_fail(pipe_fd, 4);
+    child_fail(pipe_fd, StartStep::Exec);
 }
 
 void ignore_signal(int) { }
 
 } // namespace
+
+const char* start_step_name(StartStep step)
+{
+    switch (step) {
+    case StartStep::Pipe:
+        return "pipe";
+    case StartStep::Fork:
+        return "fork";
+    case StartStep::SetGroups:
+        return "setgroups";
+    case StartStep::SetGid:
+        return "setgid";
+    case StartStep::SetUid:
+        return "setuid";
+    case StartStep::Stdin:
+        return "stdin";
+    case StartStep::Exec:
+        return "exec";
+    }
+    return "?";
+}
 
 void block_init_signals()
 {
@@ -100,13 +119,13 @@ StartResult start_app(const AppLaunch& app)
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         result.error = errno;
-        result.step = "pipe";
+        result.step = StartStep::Pipe;
         return result;
     }
     pid_t pid = fork();
     if (pid < 0) {
         result.error = errno;
-        result.step = "fork";
+        result.step = StartStep::Fork;
         close(fds[0]);
         close(fds[1]);
         return result;
@@ -128,7 +147,7 @@ StartResult start_app(const AppLaunch& app)
         while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) { }
         result.pid = -1;
         result.error = failure.error;
-        result.step = failure.step >= 0 && failure.step < int(sizeof kSteps / sizeof kSteps[0]) ? kSteps[failure.step] : "child";
+        result.step = failure.step;
     }
     return result;
 }

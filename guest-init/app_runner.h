@@ -23,10 +23,14 @@ struct AppLaunch {
     UserResolution user;
 };
 
+// The step of starting the app that failed.
+enum class StartStep { Pipe, Fork, SetGroups, SetGid, SetUid, Stdin, Exec };
+const char* start_step_name(StartStep step);
+
 struct StartResult {
     pid_t pid = -1;
-    int error = 0;           // errno of the failed step, 0 = the app runs
-    const char* step = "";   // "fork", "setgroups", "setgid", "setuid", "stdin", "exec"
+    int error = 0;                     // errno of the failed step, 0 = the app runs
+    StartStep step = StartStep::Exec;  // meaningful when error != 0
 };
 
 // Blocks every signal in PID 1 (they are taken with sigwaitinfo in supervise_app).

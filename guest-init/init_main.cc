@@ -226,13 +226,19 @@ int main()
     StartResult started = start_app(app);
     if (started.error) {
         const char* what = app.program.c_str();
-        if (!strcmp(started.step, "exec") && started.error == ENOENT)
-            fail(InitError::AppNotFound, ENOENT, "app '%s' not found (or its interpreter is missing)", what);
-        if (!strcmp(started.step, "exec"))
+        switch (started.step) {
+        case StartStep::Exec:
+            if (started.error == ENOENT)
+                fail(InitError::AppNotFound, ENOENT, "app '%s' not found (or its interpreter is missing)", what);
             fail(InitError::ExecFailed, started.error, "cannot execute '%s': %s", what, strerror(started.error));
-        if (!strncmp(started.step, "set", 3))
-            fail(InitError::BadUser, started.error, "cannot switch to user %u:%u (%s): %s", app.user.uid, app.user.gid, started.step, strerror(started.error));
-        fail(InitError::Internal, started.error, "cannot start the app (%s): %s", started.step, strerror(started.error));
+        case StartStep::SetGroups:
+        case StartStep::SetGid:
+        case StartStep::SetUid:
+            fail(InitError::BadUser, started.error, "cannot switch to user %u:%u (%s): %s", app.user.uid, app.user.gid,
+                start_step_name(started.step), strerror(started.error));
+        default:
+            fail(InitError::Internal, started.error, "cannot start the app (%s): %s", start_step_name(started.step), strerror(started.error));
+        }
     }
     finish(supervise_app(started.pid));
 }

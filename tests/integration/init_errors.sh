@@ -28,6 +28,7 @@ app_not_found() { write_cmd no-such-app; }
 path_not_found() { write_cmd /usr/bin/nope; }
 not_executable() { printf 'just text\n' > "$R1/rootfs/usr/bin/text"; chmod 0755 "$R1/rootfs/usr/bin/text"; write_cmd text; }
 no_exec_bit() { install -m 0644 "$BUILD/guest/app_echo_env" "$R1/rootfs/usr/bin/noexec"; write_cmd noexec; }
+missing_interpreter() { printf '#!/usr/bin/python3\nprint(1)\n' > "$R1/rootfs/usr/bin/script"; chmod 0755 "$R1/rootfs/usr/bin/script"; write_cmd script; }
 missing_rootfs() { rm -rf "$R1/rootfs"; }
 unknown_user() { echo ghost > "$R1/user"; }
 unknown_group() { echo app:ghosts > "$R1/user"; }
@@ -39,6 +40,7 @@ check_error app_not_found "init: error: app 'no-such-app' not found in PATH=/usr
 check_error path_not_found "init: error: app '/usr/bin/nope' not found"
 check_error not_executable "init: error: cannot execute '/usr/bin/text': Exec format error"
 check_error no_exec_bit "init: error: app 'noexec' found in PATH=/usr/bin but not executable"
+check_error missing_interpreter "init: error: app '/usr/bin/script' not found (or its interpreter is missing)"
 check_error missing_rootfs "init: error: /rootfs is missing"
 check_error unknown_user "init: error: user 'ghost' not found in the image's /etc/passwd"
 check_error unknown_group "init: error: group 'ghosts' not found in the image's /etc/group"
