@@ -1,0 +1,204 @@
+#include "tools/image/layer_reader.h"
+
+#include "base/error.h"
+#include "base/file.h"
+#include "base/hex.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <exception>
+#include <openssl/evp.h>
+#include <vector>
+
+namespace image {
+
+namespace {
+
+constexpr std::size_t kReadSize = 1 << 20;
+
+class Sha256 {
+public:
+    Sha256()
+        : m_ctx(EVP_MD_CTX_new())
+    {
+        if (!m_ctx || EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) != 1)
+            throw base::Error(base::ErrorKind::Internal, "IMG_SHA256", "cannot initialise SHA-256 (OpenSSL)");
+    }
+    ~Sha256() { EVP_MD_CTX_free(m_ctx); }
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+    void update(const void* data, std::size_t size) { EVP_DigestUpdate(m_ctx, data, size); }
+    std::string finish()
+    {
+        unsigned char out[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(m_ctx, out, &len);
+        return "sha256:" + base::to_hex(out, len);
+    }
+
+private:
+    EVP_MD_CTX* m_ctx;
+};
+
+// Feeds libarchive from a BlobRange in 1 MiB reads, hashing every byte on the way.
+struct Feed {
+    const BlobRange* range;
+    std::uint64_t position { 0 };
+    std::vector<char> buffer = std::vector<char>(kReadSize);
+    Sha256 sha {};
+    std::exception_ptr error {};
+
+    std::size_t next()
+    {
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kReadSize, range->size - position));
+        if (n > 0) {
+            base::pread_exact(range->fd, buffer.data(), n, range->offset + position, range->name);
+            sha.update(buffer.data(), n);
+            position += n;
+        }
+        return n;
+    }
+};
+
+la_ssize_t feed_read(archive*, void* client, const void** out)
+{
+    auto* feed = static_cast<Feed*>(client);
+    try {
+        std::size_t n = feed->next();
+        *out = feed->buffer.data();
+        return static_cast<la_ssize_t>(n);
+    } catch (...) {
+        feed->error = std::current_exception(); // never unwind through libarchive's C frames
+        return -1;
+    }
+}
+
+struct ArchiveReader {
+    archive* a { archive_read_new() };
+    ~ArchiveReader() { archive_read_free(a); }
+};
+
+bool looks_compressed(const BlobRange& range)
+{
+    unsigned char magic[4] = {};
+    if (range.size < 4)
+        return false;
+    base::pread_exact(range.fd, magic, 4, range.offset, range.name);
+    bool gzip = magic[0] == 0x1f && magic[1] == 0x8b;
+    bool zstd = magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd;
+    bool xz = magic[0] == 0xfd && magic[1] == '7' && magic[2] == 'z' && magic[3] == 'X';
+    bool bzip2 = magic[0] == 'B' && magic[1] == 'Z' && magic[2] == 'h';
+    return gzip || zstd || xz || bzip2;
+}
+
+std::uint32_t id_field(la_int64_t value, const std::string& path, const char* what)
+{
+    if (value < 0 || value > 0xffffffffll)
+        throw base::Error(base::ErrorKind::InvalidInput, "IMG_LAYER_BAD_ENTRY",
+            "layer entry '" + path + "' has " + what + " " + std::to_string(value) + ", outside 0..4294967295");
+    return static_cast<std::uint32_t>(value);
+}
+
+} // namespace
+
+std::string sha256_digest(const void* data, std::size_t size)
+{
+    Sha256 sha {};
+    sha.update(data, size);
+    return sha.finish();
+}
+
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill)
+{
+    const std::string where = "layer " + std::to_string(index + 1) + " (" + blob.range.name + ")";
+    bool check = !blob.digest.empty() && !(blob.digest_is_diff_id && looks_compressed(blob.range));
+
+    Feed feed { .range = &blob.range };
+    ArchiveReader reader;
+    archive_read_support_format_tar(reader.a);
+    archive_read_support_format_empty(reader.a);
+    archive_read_support_filter_gzip(reader.a);
+    archive_read_support_filter_zstd(reader.a);
+    archive_read_support_filter_xz(reader.a);
+    archive_read_support_filter_bzip2(reader.a);
+
+    auto fail = [&](const std::string& what) -> void {
+        if (feed.error)
+            std::rethrow_exception(feed.error);
+        throw base::Error(base::ErrorKind::InvalidInput, "IMG_LAYER_BAD",
+            where + ": " + what + ": " + (archive_error_string(reader.a) ? archive_error_string(reader.a) : "unknown error")
+                + "; the layer is not a (gzip/zstd) tar or is damaged");
+    };
+
+    if (archive_read_open(reader.a, &feed, nullptr, feed_read, nullptr) != ARCHIVE_OK)
+        fail("cannot read");
+    for (;;) {
+        archive_entry* e = nullptr;
+        int r = archive_read_next_header(reader.a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r < ARCHIVE_WARN)
+            fail("bad tar header");
+        const char* raw_path = archive_entry_pathname(e);
+        if (!raw_path)
+            fail("entry without a name");
+        LayerEntry entry;
+        entry.path = raw_path;
+        entry.mode = static_cast<std::uint32_t>(archive_entry_perm(e)) & 07777;
+        entry.uid = id_field(archive_entry_uid(e), entry.path, "uid");
+        entry.gid = id_field(archive_entry_gid(e), entry.path, "gid");
+        std::uint64_t data_offset = 0;
+        if (const char* hl = archive_entry_hardlink(e)) {
+            entry.hardlink = true;
+            entry.link_target = hl;
+        } else {
+            switch (archive_entry_filetype(e)) {
+            case AE_IFDIR: entry.type = NodeType::Directory; break;
+            case AE_IFLNK:
+                entry.type = NodeType::Symlink;
+                entry.link_target = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
+                break;
+            case AE_IFCHR: entry.type = NodeType::CharDevice; break;
+            case AE_IFBLK: entry.type = NodeType::BlockDevice; break;
+            case AE_IFIFO: entry.type = NodeType::Fifo; break;
+            case AE_IFREG: entry.type = NodeType::Regular; break;
+            default: continue; // sockets and unknown types cannot be packed into an initramfs
+            }
+            entry.rdev_major = static_cast<std::uint32_t>(archive_entry_rdevmajor(e));
+            entry.rdev_minor = static_cast<std::uint32_t>(archive_entry_rdevminor(e));
+        }
+        if (!entry.hardlink && entry.type == NodeType::Regular) {
+            entry.size = static_cast<std::uint64_t>(archive_entry_size(e));
+            data_offset = spill.size();
+            std::uint64_t written = 0;
+            const void* block = nullptr;
+            size_t len = 0;
+            la_int64_t off = 0;
+            for (;;) {
+                int d = archive_read_data_block(reader.a, &block, &len, &off);
+                if (d == ARCHIVE_EOF)
+                    break;
+                if (d < ARCHIVE_WARN)
+                    fail("cannot read the data of '" + entry.path + "'");
+                if (static_cast<std::uint64_t>(off) < written || static_cast<std::uint64_t>(off) + len > entry.size)
+                    fail("bad data block in '" + entry.path + "'");
+                spill.append_zeros(static_cast<std::uint64_t>(off) - written); // sparse holes
+                spill.append(block, len);
+                written = static_cast<std::uint64_t>(off) + len;
+            }
+            spill.append_zeros(entry.size - written);
+        }
+        tree.apply(index, entry, data_offset);
+    }
+    if (feed.error)
+        std::rethrow_exception(feed.error);
+    // libarchive stops at the end-of-archive marker; hash whatever follows too.
+    while (feed.next() > 0) {
+    }
+    std::string actual = feed.sha.finish();
+    if (check && actual != blob.digest)
+        throw base::Error(base::ErrorKind::InvalidInput, "IMG_BLOB_DIGEST_MISMATCH",
+            where + " has digest " + actual + " but the image expects " + blob.digest + "; the image is corrupt or was modified");
+}
+
+} // namespace image

@@ -1,0 +1,32 @@
+// tools/image/layer_reader.h — reads one image layer (a tar, plain, gzip or zstd, detected by its
+// magic bytes) with libarchive, merges its entries into a FileTree and stores file contents in a
+// SpillFile, while checking the layer blob's sha256 digest over the very bytes it reads.
+//
+// Usage:
+//     image::LayerBlob blob { .range = store.find(path), .digest = "sha256:ab12…" };
+//     image::read_layer(blob, /*index=*/0, tree, spill);     // throws on a digest mismatch
+#pragma once
+
+#include "tools/image/blob_store.h"
+#include "tools/image/file_tree.h"
+#include "tools/image/spill_file.h"
+
+#include <string>
+
+namespace image {
+
+struct LayerBlob {
+    BlobRange range;
+    // "sha256:<hex>" the bytes must hash to; empty = not checked.
+    std::string digest {};
+    // digest is the layer's uncompressed diff_id (docker-archive): checked only when the blob is
+    // stored uncompressed, which is how `docker save` writes layers.
+    bool digest_is_diff_id { false };
+};
+
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill);
+
+// "sha256:<hex>" of a byte range (used for manifests and configs).
+std::string sha256_digest(const void* data, std::size_t size);
+
+} // namespace image

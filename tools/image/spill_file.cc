@@ -1,0 +1,50 @@
+#include "tools/image/spill_file.h"
+
+#include "base/file.h"
+
+#include <algorithm>
+
+namespace image {
+
+namespace {
+constexpr std::size_t kBufferSize = 1 << 20;
+}
+
+SpillFile::SpillFile(const std::string& near_path)
+    : m_file(TempFile::create_near(near_path))
+{
+    m_buffer.reserve(kBufferSize);
+}
+
+void SpillFile::append(const void* data, std::size_t size)
+{
+    const char* p = static_cast<const char*>(data);
+    m_size += size;
+    if (m_buffer.size() + size > kBufferSize) {
+        flush();
+        if (size >= kBufferSize / 2) {
+            base::write_all(m_file.fd(), p, size, "scratch file");
+            return;
+        }
+    }
+    m_buffer.insert(m_buffer.end(), p, p + size);
+}
+
+void SpillFile::append_zeros(std::uint64_t count)
+{
+    static const char zeros[65536] = {};
+    while (count > 0) {
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(count, sizeof zeros));
+        append(zeros, n);
+        count -= n;
+    }
+}
+
+void SpillFile::flush()
+{
+    if (!m_buffer.empty())
+        base::write_all(m_file.fd(), m_buffer.data(), m_buffer.size(), "scratch file");
+    m_buffer.clear();
+}
+
+} // namespace image

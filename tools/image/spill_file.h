@@ -1,0 +1,36 @@
+// tools/image/spill_file.h — an append-only scratch file for the contents of an image's regular
+// files while its layers are merged (memory stays bounded however large the image is).
+//
+// Usage:
+//     image::SpillFile spill("/out/app.eif");       // scratch file beside the output
+//     std::uint64_t at = spill.size();
+//     spill.append(block, n);                      // buffered
+//     spill.flush();                               // before reading back with pread(spill.fd(), ...)
+#pragma once
+
+#include "tools/image/temp_file.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace image {
+
+class SpillFile {
+public:
+    explicit SpillFile(const std::string& near_path);
+
+    void append(const void* data, std::size_t size);
+    void append_zeros(std::uint64_t count);
+    void flush();
+    std::uint64_t size() const { return m_size; }
+    int fd() const { return m_file.fd(); }
+    const std::string& path() const { return m_file.path(); }
+
+private:
+    TempFile m_file;
+    std::vector<char> m_buffer;
+    std::uint64_t m_size { 0 };
+};
+
+} // namespace image

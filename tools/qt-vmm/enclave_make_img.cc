@@ -1,0 +1,50 @@
+// qt-vmm enclave make-img --docker-uri SRC --eif OUT: builds an enclave image file from a
+// container image without a Docker daemon (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE,
+// or NAME[:TAG] exported through a local docker/podman). Prints {"digest", "PCR0", "PCR1",
+// "PCR2"[, "PCR8"]}; progress goes to stderr. See tools/image/make_img.h.
+#include "tools/image/make_img.h"
+#include "tools/qt-vmm/command.h"
+
+#include <memory>
+
+static qtvmm::CommandRegistration reg("enclave make-img", "Build an enclave image file (EIF) from a container image",
+    [](CLI::App& cmd, qtvmm::Cli& cli) {
+        struct Args {
+            image::MakeImgOptions options;
+            std::string name, version, metadata, private_key, certificate, kernel, cmdline;
+        };
+        auto args = std::make_shared<Args>();
+        cmd.add_option("--docker-uri", args->options.docker_uri,
+               "Image source: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], or NAME[:TAG] (via local docker/podman)")
+            ->required();
+        cmd.add_option("--eif", args->options.eif_path, "Output enclave image file")->required();
+        cmd.add_option("--private-key", args->private_key, "PEM private key to sign the image (with --signing-certificate)");
+        cmd.add_option("--signing-certificate", args->certificate, "PEM certificate matching --private-key");
+        cmd.add_option("--kernel", args->kernel, "Guest kernel bzImage (default: $QT_VMM_KERNEL, else <qt-vmm dir>/../kernel/bzImage)");
+        cmd.add_option("--cmdline", args->cmdline, std::string("Guest kernel command line (default: ") + image::kDefaultCmdline + ")");
+        cmd.add_option("--name", args->name, "Image name in the metadata (default: the image name without tag)");
+        cmd.add_option("--version", args->version, "Image version in the metadata (default: the image config digest)");
+        cmd.add_option("--metadata", args->metadata, "JSON file (≤ 4096 bytes) stored as custom metadata");
+        cmd.callback([&cli, args] {
+            image::MakeImgOptions o = args->options;
+            o.kernel_path = args->kernel.empty() ? image::default_kernel_path() : args->kernel;
+            o.init_path = image::default_init_path();
+            if (!args->cmdline.empty())
+                o.cmdline = args->cmdline;
+            if (!args->name.empty())
+                o.name = args->name;
+            if (!args->version.empty())
+                o.version = args->version;
+            if (!args->metadata.empty())
+                o.metadata_path = args->metadata;
+            if (!args->private_key.empty())
+                o.private_key = args->private_key;
+            if (!args->certificate.empty())
+                o.certificate = args->certificate;
+            eif::Measurements m = image::make_img(o, [&cli](const std::string& line) { cli.info(line); });
+            qtvmm::Json out { { "digest", "SHA384" }, { "PCR0", m.pcr0 }, { "PCR1", m.pcr1 }, { "PCR2", m.pcr2 } };
+            if (m.pcr8)
+                out["PCR8"] = *m.pcr8;
+            cli.print(out);
+        });
+    });
