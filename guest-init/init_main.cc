@@ -152,9 +152,11 @@ LaunchFiles read_launch_files()
 void enter_rootfs()
 {
     struct stat st;
-    if (stat("/rootfs", &st) != 0 || !S_ISDIR(st.st_mode))
-        fail(InitError::RootfsMissing, errno, "/rootfs is missing: the image has no root filesystem");
-    if (int error = switch_root("/rootfs"))
+    int error = stat("/rootfs", &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (error)
+        fail(InitError::RootfsMissing, error, "/rootfs is missing: the image has no root filesystem");
+    error = switch_root("/rootfs");
+    if (error)
         fail(InitError::Internal, error, "cannot switch into /rootfs: %s", strerror(error));
     run_mount_plan(new_root_mount_plan());
 }
