@@ -163,8 +163,12 @@ Json choose_manifest(const Json& index, const std::string& tag, const std::strin
     std::string list;
     for (const auto& n : names)
         list += (list.empty() ? "" : ", ") + n;
-    bad_image("IMG_AMBIGUOUS_IMAGE", where + " holds " + std::to_string(candidates.size()) + " images (" + platforms
-            + ") and none is linux/amd64; pick one with :TAG" + (list.empty() ? "" : " (tags: " + list + ")"));
+    bool any_platform = false;
+    for (const Json& d : candidates)
+        any_platform = any_platform || d.contains("platform");
+    bad_image("IMG_AMBIGUOUS_IMAGE", where + " holds " + std::to_string(candidates.size()) + " images"
+            + (any_platform ? " (" + platforms + ") and none is linux/amd64" : "") + "; pick one with :TAG"
+            + (list.empty() ? "" : " (tags: " + list + ")"));
 }
 
 void load_config(ResolvedImage& image, const std::string& bytes, const std::string& where)

@@ -122,9 +122,20 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
     archive_read_support_filter_xz(reader.a);
     archive_read_support_filter_bzip2(reader.a);
 
+    auto digest_mismatch = [&](const std::string& actual) {
+        return base::Error(base::ErrorKind::InvalidInput, "IMG_BLOB_DIGEST_MISMATCH",
+            where + " has digest " + actual + " but the image expects " + blob.digest + "; the image is corrupt or was modified");
+    };
     auto fail = [&](const std::string& what) -> void {
         if (feed.error)
             std::rethrow_exception(feed.error);
+        if (check) { // a damaged layer is most usefully reported as the digest mismatch it is
+            while (feed.next() > 0) {
+            }
+            std::string actual = feed.sha.finish();
+            if (actual != blob.digest)
+                throw digest_mismatch(actual);
+        }
         throw base::Error(base::ErrorKind::InvalidInput, "IMG_LAYER_BAD",
             where + ": " + what + ": " + (archive_error_string(reader.a) ? archive_error_string(reader.a) : "unknown error")
                 + "; the layer is not a (gzip/zstd) tar or is damaged");
@@ -197,8 +208,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
     }
     std::string actual = feed.sha.finish();
     if (check && actual != blob.digest)
-        throw base::Error(base::ErrorKind::InvalidInput, "IMG_BLOB_DIGEST_MISMATCH",
-            where + " has digest " + actual + " but the image expects " + blob.digest + "; the image is corrupt or was modified");
+        throw digest_mismatch(actual);
 }
 
 } // namespace image
