@@ -121,8 +121,9 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
     request.metadata = eif::build_metadata(meta);
     request.arch_flags = arch_flags;
     const std::string init_path = options.init_path;
-    request.ramdisks.push_back(eif::SectionSource::producer([init_path, mtime](const eif::ChunkSink& out) {
-        write_boot_ramdisk(init_path, mtime, out);
+    // The boot ramdisk always has mtime 0: PCR1 then names exactly kernel + cmdline + init.
+    request.ramdisks.push_back(eif::SectionSource::producer([init_path](const eif::ChunkSink& out) {
+        write_boot_ramdisk(init_path, 0, out);
     }));
     request.ramdisks.push_back(eif::SectionSource::producer([&tree, &spill, &launch, mtime](const eif::ChunkSink& out) {
         write_app_ramdisk(tree, spill.fd(), launch, mtime, out);

@@ -3,8 +3,9 @@
 // cmd/env (launch_config.h) and stream both ramdisks (ramdisk.h) into eif::write_eif, which
 // measures and (optionally) signs them and renames the finished file into place.
 //
-// Reproducible: the same inputs give a byte-identical EIF. Every cpio mtime and the metadata
-// BuildTime come from $SOURCE_DATE_EPOCH (0 / now when unset).
+// Reproducible: the same inputs give a byte-identical EIF. The app ramdisk's mtimes and the
+// metadata BuildTime come from $SOURCE_DATE_EPOCH (0 / now when unset); the boot ramdisk always
+// uses mtime 0, so PCR1 depends only on kernel, cmdline and init.
 //
 // Usage:
 //     image::MakeImgOptions o;
