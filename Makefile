@@ -11,7 +11,8 @@
 # Each component directory has a module.mk that declares its pieces with the variables below;
 # the templates at the end of this file turn them into rules. Nothing else needs editing to add
 # a component:
-#   LIBRARIES += name          name_SRCS (sources), name_LDLIBS (system libraries it needs)
+#   LIBRARIES += name          name_SRCS (sources), name_LDLIBS (system libraries it needs),
+#                              name_OBJS (extra objects with rules of their own, e.g. embedded blobs)
 #   PROGRAMS  += name          name_SRCS, name_LIBS (our libraries, dependency order), name_LDLIBS
 #   STATIC_PROGRAMS += name    like PROGRAMS, but linked -static with its own flags (guest side)
 #   UNIT_TESTS += name         name_SRCS (doctest files), name_LIBS, name_LDLIBS
@@ -65,7 +66,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 define library_template
-$(BUILD)/lib/lib$(1).a: $(call objs,$($(1)_SRCS))
+$(BUILD)/lib/lib$(1).a: $(call objs,$($(1)_SRCS)) $($(1)_OBJS)
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
 ALL_OBJS += $(call objs,$($(1)_SRCS))

@@ -1,0 +1,53 @@
+// qt-vmm enclave console: replays a debug-mode enclave's console, then follows it until Ctrl-C
+// or the enclave ends. Read-only: nothing typed here reaches the enclave.
+#include "base/error.h"
+#include "tools/qt-vmm/command.h"
+#include "vmm/enclave/control_protocol.h"
+#include "vmm/enclave/run_dir.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+qtvmm::CommandRegistration reg("enclave console", "Show a debug-mode enclave's console (read-only)", [](CLI::App& cmd, qtvmm::Cli& cli) {
+    auto id = std::make_shared<int>(-1);
+    auto no_follow = std::make_shared<bool>(false);
+    cmd.add_option("--enclave-id", *id, "The enclave")->required();
+    cmd.add_flag("--no-follow", *no_follow, "Print what the console holds and exit");
+    cmd.callback([id, no_follow, &cli] {
+        vmm::RunDir dir = vmm::RunDir::open();
+        std::string socket = dir.socket_path(*id);
+        if (::access(socket.c_str(), F_OK) != 0) {
+            // Ended debug-mode enclaves leave their last console behind (owner and root only).
+            std::string saved = dir.console_path(*id);
+            if (::access(saved.c_str(), F_OK) == 0) {
+                std::string text = base::read_file(saved, 64 << 20);
+                cli.info("Enclave " + std::to_string(*id) + " has ended; its console as it was at the end:");
+                base::write_all(1, text.data(), text.size(), "stdout");
+                return;
+            }
+            throw base::Error(base::ErrorKind::NotFound, "ENCLAVE_NOT_FOUND",
+                "no enclave with id " + std::to_string(*id) + " has a console to show; list them with qt-vmm enclave query");
+        }
+        base::UniqueFd stream = vmm::control_open(socket, vmm::Json { { "op", "console" } });
+        cli.info("Connecting to the console for enclave " + std::to_string(*id) + "...");
+        cli.info("Successfully connected to the console.");
+        char buffer[4096];
+        for (;;) {
+            if (*no_follow) {
+                // Stop once the replay is drained: no data for a moment means caught up.
+                timeval tv { 0, 300000 };
+                ::setsockopt(stream.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            }
+            ssize_t n = ::read(stream.get(), buffer, sizeof buffer);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            base::write_all(1, buffer, static_cast<std::size_t>(n), "stdout");
+        }
+    });
+});
+
+} // namespace

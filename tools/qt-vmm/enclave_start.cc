@@ -1,0 +1,46 @@
+// qt-vmm enclave start: launches an enclave from an EIF (see vmm/enclave/launcher.h).
+#include "base/error.h"
+#include "tools/qt-vmm/command.h"
+#include "vmm/enclave/launcher.h"
+
+namespace {
+
+struct StartOptions {
+    vmm::StartRequest request;
+    std::string hugepage_size;
+    std::uint64_t cid { 0 };
+    int numa_node { -1 };
+};
+
+qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", [](CLI::App& cmd, qtvmm::Cli& cli) {
+    auto options = std::make_shared<StartOptions>();
+    vmm::StartRequest& r = options->request;
+    cmd.add_option("--eif,--eif-path", r.eif_path, "EIF to run")->required()->check(CLI::ExistingFile);
+    cmd.add_option("--cpus", r.vcpus, "Number of vCPUs (whole physical cores, at most 62)")->capture_default_str();
+    cmd.add_option("--mem", r.memory_mib, "Memory in MiB (at least 128 and 4x the EIF size)")->capture_default_str();
+    cmd.add_option("--cid", options->cid, "Enclave vsock CID, 4..4294967294 (default: the lowest free from 4)");
+    cmd.add_flag("--debug-mode", r.debug_mode, "Allow reading the console (the image's PCRs are zero in attestations)");
+    cmd.add_option("--hugepage-size", options->hugepage_size, "2M or 1G (default: 1G when the size is a multiple of 1 GiB, else 2M)")
+        ->check(CLI::IsMember({ "2M", "1G" }));
+    cmd.add_option("--numa-node", options->numa_node, "NUMA node for memory and CPUs (default: one with room)");
+    cmd.add_flag("--allow-shared-cpus", r.allow_shared_cpus,
+        "Dev hosts: allow vCPUs on the parent's core, on other enclaves' cores, or on part of a core");
+    cmd.callback([options, &cli, &cmd] {
+        vmm::StartRequest request = options->request;
+        if (cmd.count("--cid"))
+            request.cid = options->cid;
+        if (cmd.count("--numa-node"))
+            request.numa_node = options->numa_node;
+        if (options->hugepage_size == "2M")
+            request.page_size = 2ull << 20;
+        else if (options->hugepage_size == "1G")
+            request.page_size = 1ull << 30;
+        cli.detail("Start allocating memory...");
+        vmm::Json info = vmm::start_enclave(request);
+        cli.info("Started enclave with enclave-cid: " + std::to_string(info.value("EnclaveCID", 0ull)) + ", memory: "
+            + std::to_string(info.value("MemoryMiB", 0ull)) + " MiB, cpu-ids: " + info["CPUIDs"].dump());
+        cli.print(info);
+    });
+});
+
+} // namespace

@@ -1,0 +1,69 @@
+// qt-vmm host-check: can this host run enclaves, and does its KVM need workarounds?
+// One entry per check with a verdict: ok, warn or fail (see README "host-check").
+#include "base/error.h"
+#include "tools/qt-vmm/command.h"
+#include "vmm/enclave/host_quirks.h"
+#include "vmm/host/cpu_list.h"
+#include "vmm/host/cpu_topology.h"
+#include "vmm/host/hugepage_pool.h"
+#include "vmm/kvm/kvm.h"
+
+namespace {
+
+qtvmm::Json check(const std::string& name, const std::string& verdict, const std::string& detail)
+{
+    return qtvmm::Json { { "Check", name }, { "Verdict", verdict }, { "Detail", detail } };
+}
+
+qtvmm::CommandRegistration reg("host-check", "Check that this host can run enclaves and how", [](CLI::App& cmd, qtvmm::Cli& cli) {
+    cmd.callback([&cli] {
+        qtvmm::Json checks = qtvmm::Json::array();
+        bool kvm_ok = false;
+        try {
+            vmm::KvmSystem kvm = vmm::KvmSystem::open();
+            kvm_ok = true;
+            checks.push_back(check("kvm-device", "ok", "/dev/kvm opened read-write, API version 12"));
+            std::string caps;
+            for (const auto& c : vmm::KvmSystem::required_capabilities())
+                caps += (caps.empty() ? "" : " ") + std::string(c.name);
+            checks.push_back(check("kvm-capabilities", "ok", caps));
+        } catch (const base::Error& e) {
+            checks.push_back(check("kvm-device", "fail", e.what()));
+        }
+
+        vmm::host::HugepagePools pools = vmm::host::HugepagePools::read();
+        std::string pool_text;
+        for (const auto& p : pools.pools())
+            pool_text += (pool_text.empty() ? "" : "; ") + std::string("node ") + std::to_string(p.node) + " "
+                + (p.page_size == vmm::host::kPageSize1G ? "1G" : "2M") + ": " + std::to_string(p.free) + " free of " + std::to_string(p.total);
+        bool any_free = false;
+        for (const auto& p : pools.pools())
+            any_free = any_free || p.free > 0;
+        checks.push_back(check("hugepages", any_free ? "ok" : "warn",
+            (pool_text.empty() ? std::string("no hugepage pools") : pool_text)
+                + (any_free ? "" : "; reserve some with: qt-vmm allocator --mem 512 --hugepage-size 2M")));
+
+        vmm::host::CpuTopology topology = vmm::host::CpuTopology::read();
+        const vmm::host::PhysicalCore* parent = topology.core_of(0);
+        std::vector<int> pool;
+        for (int cpu : topology.online_cpus())
+            if (!parent || topology.core_of(cpu) != parent)
+                pool.push_back(cpu);
+        checks.push_back(check("cpu-pool", pool.empty() ? "warn" : "ok",
+            std::to_string(topology.online_cpus().size()) + " CPUs online, " + std::to_string(topology.threads_per_core())
+                + " per core; enclave pool (not CPU 0's core): " + (pool.empty() ? std::string("empty, use --allow-shared-cpus") : vmm::host::format_cpu_list(pool))));
+
+        if (kvm_ok) {
+            vmm::HostQuirks q = vmm::run_user_mode_probe();
+            checks.push_back(check("guest-user-mode", q.user_mode == "ok" ? "ok" : "warn",
+                q.user_mode == "ok"
+                    ? "a probe guest ran ring 3 and a system call correctly (" + std::to_string(static_cast<int>(q.probe_ms)) + " ms)"
+                    : "this KVM cannot run guest user mode (" + q.detail
+                        + "): a nested, software-assisted KVM; enclaves start with the documented workarounds but their apps "
+                          "cannot run here, use --accel tcg"));
+        }
+        cli.print(checks);
+    });
+});
+
+} // namespace

@@ -1,0 +1,382 @@
+#include "vmm/enclave/enclave_daemon.h"
+
+#include "base/error.h"
+#include "vmm/enclave/control_protocol.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace vmm {
+
+struct EnclaveDaemon::Client {
+    base::UniqueFd fd;
+    uid_t uid { 0 };
+    std::string input;
+    bool console { false };
+    std::uint64_t console_position { 0 };
+    std::string pending; // console bytes not yet written
+};
+
+namespace {
+
+std::string utc_now()
+{
+    std::time_t now = std::time(nullptr);
+    std::tm tm {};
+    ::gmtime_r(&now, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+void send_all_nonblocking(int fd, const std::string& data)
+{
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0)
+            return;
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+void report(int ready_fd, const std::string& kind, const Json& body)
+{
+    std::string line = kind + " " + body.dump() + "\n";
+    [[maybe_unused]] ssize_t n = ::write(ready_fd, line.data(), line.size());
+}
+
+} // namespace
+
+EnclaveDaemon::EnclaveDaemon(RunDir run_dir, EnclaveSettings settings)
+    : m_run_dir(std::move(run_dir))
+    , m_settings(std::move(settings))
+{
+}
+
+EnclaveDaemon::~EnclaveDaemon() = default;
+
+int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
+{
+    std::string socket_path = m_run_dir.socket_path(m_settings.id);
+    try {
+        if (m_settings.debug_mode) {
+            m_console = std::make_unique<ConsoleBuffer>(m_settings.console_capacity);
+            m_settings.machine.console = m_console.get();
+        }
+        // Bind first, under the run-dir lock: the socket is what reserves our EnclaveID.
+        sockaddr_un address {};
+        address.sun_family = AF_UNIX;
+        if (socket_path.size() >= sizeof address.sun_path)
+            throw base::Error(base::ErrorKind::InvalidInput, "SOCKET_PATH", "run directory path too long: " + socket_path);
+        std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+        m_listen.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        ::unlink(socket_path.c_str());
+        if (::bind(m_listen.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+            base::throw_errno("CONTROL_SOCKET", "cannot bind", socket_path);
+        ::chmod(socket_path.c_str(), 0666);
+        if (::listen(m_listen.get(), 16) != 0)
+            base::throw_errno("CONTROL_SOCKET", "cannot listen on", socket_path);
+
+        m_machine = Machine::create(m_settings.machine, image);
+        lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
+
+        m_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        int exit_event = m_exit_event.get();
+        m_machine->set_on_exit([exit_event](const ExitInfo&) {
+            std::uint64_t one = 1;
+            [[maybe_unused]] ssize_t n = ::write(exit_event, &one, sizeof one);
+        });
+        m_start_time = utc_now();
+        m_machine->start();
+    } catch (const base::Error& e) {
+        ::unlink(socket_path.c_str());
+        report(ready_fd, "error", Json { { "code", e.code() }, { "kind", e.exit_status() }, { "message", e.what() } });
+        ::close(ready_fd);
+        return 1;
+    } catch (const std::exception& e) {
+        ::unlink(socket_path.c_str());
+        report(ready_fd, "error", Json { { "code", "INTERNAL" }, { "kind", 70 }, { "message", e.what() } });
+        ::close(ready_fd);
+        return 1;
+    }
+    report(ready_fd, "ok", describe());
+    ::close(ready_fd);
+    serve();
+    return 0;
+}
+
+Json EnclaveDaemon::describe() const
+{
+    const MachineConfig& m = m_settings.machine;
+    Json cpus = Json::array();
+    for (int c : m.host_cpus)
+        cpus.push_back(c);
+    ExitInfo state = m_machine ? m_machine->status() : ExitInfo {};
+    Json info {
+        { "EnclaveID", m_settings.id },
+        { "ProcessID", ::getpid() },
+        { "EnclaveCID", m_settings.cid },
+        { "NumberOfCPUs", m.vcpus },
+        { "CPUIDs", cpus },
+        { "MemoryMiB", m.memory_bytes >> 20 },
+        { "LaunchMode", m_settings.debug_mode ? "debug" : "production" },
+        { "State", state.kind == ExitKind::Running ? "RUNNING" : "TERMINATING" },
+        { "Accel", "kvm" },
+        { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
+        { "NumaNode", m.numa_node },
+        { "CPUIsolation", m_settings.cpus_isolated ? "isolated" : "shared" },
+        { "EifPath", m_settings.eif_path },
+        { "Measurements", m_settings.measurements },
+        { "StartTime", m_start_time },
+    };
+    if (m_machine) {
+        const LaunchTimings& t = m_machine->timings();
+        info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
+    }
+    return info;
+}
+
+void EnclaveDaemon::serve()
+{
+    m_epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    m_signals.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    auto watch = [this](int fd, std::uint32_t events) {
+        epoll_event e {};
+        e.events = events;
+        e.data.fd = fd;
+        ::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, fd, &e);
+    };
+    watch(m_listen.get(), EPOLLIN);
+    watch(m_exit_event.get(), EPOLLIN);
+    watch(m_signals.get(), EPOLLIN);
+    if (m_console)
+        watch(m_console->notify_fd(), EPOLLIN);
+
+    for (;;) {
+        epoll_event events[16];
+        int n = ::epoll_wait(m_epoll.get(), events, 16, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (int i = 0; i < n; ++i) {
+            int fd = events[i].data.fd;
+            if (fd == m_listen.get()) {
+                accept_client();
+            } else if (fd == m_exit_event.get()) {
+                finish(m_machine->wait());
+                return;
+            } else if (fd == m_signals.get()) {
+                signalfd_siginfo info;
+                [[maybe_unused]] ssize_t r = ::read(fd, &info, sizeof info);
+                m_machine->request_stop(ExitKind::Stopped, "the daemon received signal " + std::to_string(info.ssi_signo));
+            } else if (m_console && fd == m_console->notify_fd()) {
+                m_console->clear_notify();
+                for (auto& c : m_clients)
+                    if (c->console)
+                        pump_console(*c);
+            } else {
+                for (auto& c : m_clients) {
+                    if (c->fd.get() != fd)
+                        continue;
+                    if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+                        drop_client(fd);
+                    } else if (c->console) {
+                        if (events[i].events & EPOLLIN) {
+                            char sink[256];
+                            ssize_t r = ::read(fd, sink, sizeof sink);
+                            if (r <= 0) {
+                                drop_client(fd);
+                                break;
+                            }
+                        }
+                        pump_console(*c);
+                    } else {
+                        handle_client_input(*c);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+void EnclaveDaemon::accept_client()
+{
+    for (;;) {
+        int fd = ::accept4(m_listen.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        auto client = std::make_unique<Client>();
+        client->fd.reset(fd);
+        ucred cred {};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+            continue;
+        client->uid = cred.uid;
+        epoll_event e {};
+        e.events = EPOLLIN | EPOLLRDHUP;
+        e.data.fd = fd;
+        ::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, fd, &e);
+        if (m_clients.size() >= 64) {
+            send_all_nonblocking(fd, encode_line(error_reply("DAEMON_BUSY", 6, "too many control connections")));
+            continue;
+        }
+        m_clients.push_back(std::move(client));
+    }
+}
+
+void EnclaveDaemon::handle_client_input(Client& client)
+{
+    char buffer[1024];
+    ssize_t n = ::read(client.fd.get(), buffer, sizeof buffer);
+    if (n <= 0) {
+        drop_client(client.fd.get());
+        return;
+    }
+    client.input.append(buffer, static_cast<std::size_t>(n));
+    std::size_t newline = client.input.find('\n');
+    if (newline == std::string::npos) {
+        if (client.input.size() > 4096)
+            drop_client(client.fd.get());
+        return;
+    }
+    Json request = Json::parse(client.input.substr(0, newline), nullptr, false);
+    std::string op = request.is_object() ? request.value("op", std::string()) : std::string();
+    int fd = client.fd.get();
+    bool privileged = client.uid == 0 || client.uid == m_settings.owner_uid;
+
+    if (op == "describe") {
+        send_all_nonblocking(fd, encode_line(Json { { "ok", true }, { "enclave", describe() } }));
+        drop_client(fd);
+    } else if (op == "stop") {
+        if (!privileged) {
+            send_all_nonblocking(fd, encode_line(error_reply("NOT_OWNER", 9, "only the enclave's owner or root may stop it")));
+            drop_client(fd);
+            return;
+        }
+        m_stop_requester = fd;
+        m_machine->request_stop(ExitKind::Stopped, "stopped on request (uid " + std::to_string(client.uid) + ")");
+    } else if (op == "console") {
+        if (!m_console) {
+            send_all_nonblocking(fd, encode_line(error_reply("CONSOLE_NOT_DEBUG", 9,
+                "enclave " + std::to_string(m_settings.id) + " was not started with --debug-mode; its console cannot be read")));
+            drop_client(fd);
+        } else if (!privileged) {
+            send_all_nonblocking(fd, encode_line(error_reply("NOT_OWNER", 9, "only the enclave's owner or root may read its console")));
+            drop_client(fd);
+        } else if (m_console_viewer >= 0) {
+            send_all_nonblocking(fd, encode_line(error_reply("CONSOLE_BUSY", 6,
+                "another console viewer is attached to enclave " + std::to_string(m_settings.id) + "; only one is allowed at a time")));
+            drop_client(fd);
+        } else {
+            m_console_viewer = fd;
+            client.console = true;
+            send_all_nonblocking(fd, encode_line(Json { { "ok", true } }));
+            pump_console(client);
+        }
+    } else {
+        send_all_nonblocking(fd, encode_line(error_reply("BAD_REQUEST", 2, "unknown request")));
+        drop_client(fd);
+    }
+}
+
+void EnclaveDaemon::pump_console(Client& client)
+{
+    if (client.pending.empty()) {
+        std::uint64_t lost = 0;
+        std::string chunk;
+        client.console_position = m_console->read(client.console_position, chunk, lost);
+        if (lost)
+            client.pending = "\n[qt-vmm: " + std::to_string(lost) + " console bytes were overwritten before they could be shown]\n";
+        client.pending += chunk;
+    }
+    while (!client.pending.empty()) {
+        ssize_t n = ::send(client.fd.get(), client.pending.data(), client.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            drop_client(client.fd.get());
+            return;
+        }
+        client.pending.erase(0, static_cast<std::size_t>(n));
+    }
+    epoll_event e {};
+    e.events = EPOLLIN | EPOLLRDHUP | (client.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+    e.data.fd = client.fd.get();
+    ::epoll_ctl(m_epoll.get(), EPOLL_CTL_MOD, client.fd.get(), &e);
+    m_console->arm_notify();
+    if (client.pending.empty() && m_console->end_position() != client.console_position)
+        pump_console(client); // output arrived between the read and arming
+}
+
+void EnclaveDaemon::drop_client(int fd)
+{
+    if (fd == m_console_viewer)
+        m_console_viewer = -1;
+    if (fd == m_stop_requester)
+        m_stop_requester = -1;
+    ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+    std::erase_if(m_clients, [fd](const std::unique_ptr<Client>& c) { return c->fd.get() == fd; });
+}
+
+void EnclaveDaemon::finish(const ExitInfo& exit)
+{
+    // Give a console viewer the last output (blocking briefly is fine: the guest is gone).
+    for (auto& c : m_clients) {
+        if (!c->console)
+            continue;
+        std::uint64_t lost = 0;
+        std::string rest;
+        m_console->read(c->console_position, rest, lost);
+        c->pending += rest;
+        int flags = ::fcntl(c->fd.get(), F_GETFL);
+        ::fcntl(c->fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+        timeval tv { 2, 0 };
+        ::setsockopt(c->fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        [[maybe_unused]] ssize_t n = ::send(c->fd.get(), c->pending.data(), c->pending.size(), MSG_NOSIGNAL);
+    }
+    bool stopped_by_request = exit.kind == ExitKind::Stopped && m_stop_requester >= 0;
+    if (m_console && !stopped_by_request) {
+        // Debug mode: keep what the console holds, so `console` can still show why it ended.
+        std::uint64_t lost = 0;
+        std::string text;
+        m_console->read(0, text, lost);
+        try {
+            base::AtomicFile saved(m_run_dir.console_path(m_settings.id), 0600);
+            saved.write(text);
+            saved.commit();
+        } catch (const base::Error&) {
+        }
+    }
+    if (stopped_by_request) {
+        send_all_nonblocking(m_stop_requester, encode_line(Json { { "ok", true } }));
+    } else {
+        Json record = describe();
+        record["State"] = "TERMINATED";
+        record["Reason"] = exit_kind_name(exit.kind);
+        record["Detail"] = exit.detail;
+        record["EndTime"] = utc_now();
+        m_run_dir.write_record(m_settings.id, record);
+    }
+    ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
+    m_clients.clear();
+}
+
+} // namespace vmm

@@ -1,0 +1,73 @@
+// vmm/enclave/enclave_daemon.h — the process that owns one enclave for its whole life.
+//
+// `qt-vmm enclave start` forks this daemon (a new session, stdio on /dev/null, errors in
+// <run>/<id>.log). It builds the Machine (memory reserved, kernel and initrd loaded, vCPUs
+// pinned), binds <run>/<id>.sock, tells the starting command it is up through a pipe, then
+// serves control requests from an epoll loop until the guest ends or is stopped:
+//   describe  -> the enclave's JSON (anyone may ask)
+//   stop      -> ends the guest, answers, exits (owner or root)
+//   console   -> replay of the console ring then live output (owner or root, debug mode only,
+//                one viewer at a time; a slow viewer loses old bytes, never stalls the guest)
+// When the guest ends on its own the daemon writes <run>/<id>.json (why it ended, when, the
+// app's exit status once known) and exits; the kernel releases hugepages and CPUs with it.
+//
+// Usage (from the launcher, in the forked child):
+//     vmm::EnclaveDaemon daemon(std::move(settings));
+//     int status = daemon.run(ready_pipe_fd);   // never returns to the CLI code path
+#pragma once
+
+#include "vmm/enclave/run_dir.h"
+#include "vmm/vstate/machine.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vmm {
+
+struct EnclaveSettings {
+    int id { 0 };
+    std::uint64_t cid { 0 };
+    std::string eif_path;
+    Json measurements;             // {"PCR0":..., ...} computed by the launcher
+    bool debug_mode { false };
+    bool cpus_isolated { true };   // false when --allow-shared-cpus had to be used
+    MachineConfig machine;
+    uid_t owner_uid { 0 };
+    std::size_t console_capacity { 256 * 1024 };
+};
+
+class EnclaveDaemon {
+public:
+    EnclaveDaemon(RunDir run_dir, EnclaveSettings settings);
+    ~EnclaveDaemon();
+
+    // Builds and starts the VM, reports to `ready_fd` ("ok <json>\n" or "error <json>\n"), then
+    // serves until the enclave ends. Returns the process exit status.
+    int run(int ready_fd, RunDir::Lock& lock, const BootImage& image);
+
+private:
+    struct Client;
+    Json describe() const;
+    void serve();
+    void accept_client();
+    void handle_client_input(Client& client);
+    void pump_console(Client& client);
+    void drop_client(int fd);
+    void finish(const ExitInfo& exit);
+
+    RunDir m_run_dir;
+    EnclaveSettings m_settings;
+    std::unique_ptr<ConsoleBuffer> m_console;
+    std::unique_ptr<Machine> m_machine;
+    base::UniqueFd m_listen;
+    base::UniqueFd m_epoll;
+    base::UniqueFd m_exit_event;
+    base::UniqueFd m_signals;
+    std::vector<std::unique_ptr<Client>> m_clients;
+    int m_console_viewer { -1 };
+    std::string m_start_time;
+    int m_stop_requester { -1 };
+};
+
+} // namespace vmm

@@ -1,0 +1,201 @@
+#include "vmm/enclave/launcher.h"
+
+#include "base/error.h"
+#include "eif-format/eif_reader.h"
+#include "eif-format/signature.h"
+#include "vmm/enclave/enclave_daemon.h"
+#include "vmm/enclave/host_quirks.h"
+#include "vmm/host/cpu_topology.h"
+#include "vmm/host/hugepage_pool.h"
+#include "vmm/placement/placement.h"
+
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace vmm {
+
+namespace {
+
+std::vector<placement::RunningEnclave> running_enclaves(const std::vector<Json>& all)
+{
+    std::vector<placement::RunningEnclave> running;
+    for (const Json& e : all) {
+        if (e.value("State", std::string()) == "TERMINATED")
+            continue;
+        placement::RunningEnclave r;
+        r.enclave_id = e.value("EnclaveID", 0u);
+        r.cid = e.value("EnclaveCID", std::uint64_t(0));
+        if (e.contains("CPUIDs"))
+            for (const Json& c : e["CPUIDs"])
+                r.cpus.push_back(c.get<int>());
+        running.push_back(std::move(r));
+    }
+    return running;
+}
+
+std::uint64_t first_free_cid(const std::vector<placement::RunningEnclave>& running)
+{
+    std::uint64_t cid = placement::kMinCid;
+    for (bool taken = true; taken;) {
+        taken = false;
+        for (const auto& r : running)
+            if (r.cid == cid) {
+                taken = true;
+                ++cid;
+            }
+    }
+    return cid;
+}
+
+// Reads "ok {json}\n" or "error {json}\n" from the daemon; throws on error or if it died.
+Json wait_for_daemon(int fd)
+{
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    std::size_t space = text.find(' ');
+    if (space == std::string::npos)
+        throw base::Error(base::ErrorKind::Vm, "DAEMON_DIED", "the enclave daemon exited before reporting; see its log in the run directory");
+    Json body = Json::parse(text.substr(space + 1), nullptr, false);
+    if (text.compare(0, space, "ok") == 0 && body.is_object())
+        return body;
+    if (body.is_object())
+        throw base::Error(static_cast<base::ErrorKind>(body.value("kind", 70)), body.value("code", std::string("DAEMON_ERROR")),
+            body.value("message", std::string("the enclave daemon failed")));
+    throw base::Error(base::ErrorKind::Vm, "DAEMON_DIED", "malformed report from the enclave daemon");
+}
+
+} // namespace
+
+std::string vmm_cmdline_additions(bool nested_kvm_quirks)
+{
+    std::string extra;
+    if (nested_kvm_quirks)
+        extra += " noxsave nofsgsbase nopcid noinvpcid clearcpuid=popcnt,smap";
+    return extra;
+}
+
+Json start_enclave(const StartRequest& request)
+{
+    // 1. The image: strict structure, CRC, measurements, signing certificate validity.
+    eif::EifReader eif = eif::EifReader::open(request.eif_path);
+    eif::ScanResult scan = eif.scan();
+    if (!scan.crc_ok)
+        throw base::Error(base::ErrorKind::InvalidInput, "EIF_BAD_CRC",
+            request.eif_path + ": CRC-32 mismatch (stored " + std::to_string(scan.stored_crc) + ", computed "
+                + std::to_string(scan.computed_crc) + "); the file is damaged, rebuild or re-copy it");
+    Json measurements { { "HashAlgorithm", "Sha384 { ... }" }, { "PCR0", scan.measurements.pcr0 },
+        { "PCR1", scan.measurements.pcr1 }, { "PCR2", scan.measurements.pcr2 } };
+    if (auto index = eif.signature_index()) {
+        // As nitro-cli does before launch: the COSE signature and the certificate's validity.
+        eif::ParsedSignature signature = eif::parse_signature_section(eif.read_small_section(*index, 32768));
+        eif::SignatureCheck check = eif::verify_signature(signature, scan.pcr0, std::time(nullptr));
+        if (!check.ok())
+            throw base::Error(base::ErrorKind::Crypto, "EIF_SIGNATURE_INVALID",
+                request.eif_path + ": " + check.problem + "; re-sign the image with qt-vmm enclave sign");
+        measurements["PCR8"] = eif::to_hex(eif::pcr_of_certificate_pem(signature.certificate_pem));
+    }
+    struct stat st {};
+    ::fstat(eif.fd(), &st);
+    std::uint64_t eif_size = static_cast<std::uint64_t>(st.st_size);
+    std::string cmdline = eif.read_small_section(eif.cmdline_index(), 64 * 1024);
+
+    HostQuirks quirks = detect_host_quirks();
+
+    // 2. Under the lock: limits, CID, placement, ID; the daemon takes over the lock.
+    RunDir dir = RunDir::open();
+    RunDir::Lock lock = dir.lock();
+    std::vector<Json> all = dir.list_enclaves();
+    std::vector<placement::RunningEnclave> running = running_enclaves(all);
+    std::uint64_t cid = request.cid ? *request.cid : first_free_cid(running);
+    placement::check_new_enclave(cid, running);
+    placement::PlacementRequest want;
+    want.memory_mib = request.memory_mib;
+    want.eif_size = eif_size;
+    want.vcpus = request.vcpus;
+    want.page_size = request.page_size;
+    want.numa_node = request.numa_node;
+    want.allow_shared_cpus = request.allow_shared_cpus;
+    placement::Placement place = placement::plan_placement(want, host::CpuTopology::read(), host::HugepagePools::read(), running);
+    int id = dir.next_free_id();
+
+    EnclaveSettings settings;
+    settings.id = id;
+    settings.cid = cid;
+    settings.eif_path = request.eif_path;
+    settings.measurements = measurements;
+    settings.debug_mode = request.debug_mode;
+    settings.cpus_isolated = place.isolated;
+    settings.owner_uid = ::getuid();
+    settings.machine.vcpus = request.vcpus;
+    settings.machine.memory_bytes = place.memory_mib << 20;
+    settings.machine.page_size = place.page_size;
+    settings.machine.numa_node = place.numa_node;
+    settings.machine.host_cpus = place.cpus;
+    settings.machine.cmdline = cmdline + vmm_cmdline_additions(quirks.nested_kvm) + request.extra_cmdline;
+    settings.machine.cpuid_quirks.hide_cx16 = quirks.nested_kvm;
+    settings.machine.cpuid_quirks.hide_pv_ipi = quirks.nested_kvm;
+    settings.machine.int3_fixup = quirks.nested_kvm;
+
+    // The daemon reads kernel and initrd straight from the EIF into guest memory.
+    BootImage image;
+    image.kernel.resize(eif.section(eif.kernel_index()).size);
+    eif.read_section(eif.kernel_index(), image.kernel.data(), image.kernel.size());
+    image.initrd_size = eif.ramdisks_size();
+    const eif::EifReader* reader = &eif;
+    image.load_initrd = [reader](std::uint8_t* destination) { reader->read_ramdisks(destination, reader->ramdisks_size()); };
+
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+        base::throw_errno("PIPE", "cannot create", "a pipe to the enclave daemon");
+    std::fflush(nullptr);
+    pid_t child = ::fork();
+    if (child < 0)
+        base::throw_errno("FORK", "cannot fork", "the enclave daemon");
+    if (child == 0) {
+        // First child: new session, then fork the daemon so it is not a session leader.
+        ::close(pipe_fds[0]);
+        ::setsid();
+        pid_t daemon_pid = ::fork();
+        if (daemon_pid != 0)
+            ::_exit(daemon_pid < 0 ? 1 : 0);
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        std::string log = dir.path() + "/" + std::to_string(id) + ".log";
+        int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(log_fd >= 0 ? log_fd : null, 2);
+        ::umask(022);
+        if (::chdir("/") != 0)
+            ::_exit(1);
+        int status = 1;
+        try {
+            EnclaveDaemon daemon(dir, std::move(settings));
+            status = daemon.run(pipe_fds[1], lock, image);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "qt-vmm daemon: %s\n", e.what());
+        }
+        ::unlink(log.c_str());
+        ::_exit(status);
+    }
+    ::close(pipe_fds[1]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    Json info = wait_for_daemon(pipe_fds[0]);
+    ::close(pipe_fds[0]);
+    return info;
+}
+
+} // namespace vmm

@@ -1,0 +1,139 @@
+#include "vmm/enclave/run_dir.h"
+
+#include "base/error.h"
+#include "vmm/enclave/control_protocol.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <set>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vmm {
+
+namespace {
+
+// "<digits><suffix>" -> id, or -1.
+int parse_id(const std::string& name, const std::string& suffix)
+{
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return -1;
+    std::string digits = name.substr(0, name.size() - suffix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+        return -1;
+    return std::atoi(digits.c_str());
+}
+
+} // namespace
+
+RunDir RunDir::open()
+{
+    const char* env = std::getenv("QT_VMM_RUN_DIR");
+    RunDir dir;
+    dir.m_path = env && *env ? env : "/run/qt-vmm";
+    if (::mkdir(dir.m_path.c_str(), 0755) != 0 && errno != EEXIST)
+        base::throw_errno("RUN_DIR", "cannot create the run directory", dir.m_path + " (set QT_VMM_RUN_DIR to a writable directory)");
+    return dir;
+}
+
+RunDir::Lock RunDir::lock() const
+{
+    std::string path = m_path + "/.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        base::throw_errno("RUN_DIR_LOCK", "cannot open", path);
+    base::UniqueFd owned(fd);
+    while (::flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR)
+            base::throw_errno("RUN_DIR_LOCK", "cannot lock", path);
+    }
+    return Lock(std::move(owned));
+}
+
+std::string RunDir::socket_path(int id) const { return m_path + "/" + std::to_string(id) + ".sock"; }
+std::string RunDir::record_path(int id) const { return m_path + "/" + std::to_string(id) + ".json"; }
+std::string RunDir::console_path(int id) const { return m_path + "/" + std::to_string(id) + ".console"; }
+
+bool RunDir::remove_record(int id) const
+{
+    ::unlink(console_path(id).c_str());
+    return ::unlink(record_path(id).c_str()) == 0;
+}
+
+std::vector<Json> RunDir::list_enclaves() const
+{
+    std::set<int> sockets, records;
+    if (DIR* d = ::opendir(m_path.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (int id = parse_id(name, ".sock"); id >= 0)
+                sockets.insert(id);
+            if (int id = parse_id(name, ".json"); id >= 0)
+                records.insert(id);
+        }
+        ::closedir(d);
+    }
+    std::vector<Json> result;
+    for (int id : sockets) {
+        try {
+            Json reply = control_request(socket_path(id), Json { { "op", "describe" } });
+            result.push_back(reply.at("enclave"));
+            records.erase(id);
+        } catch (const base::Error& e) {
+            if (e.code() != "DAEMON_GONE")
+                continue; // alive but slow, or not ours to ask: leave it alone
+            // The daemon was killed: its socket is stale. Keep a record of what happened.
+            ::unlink(socket_path(id).c_str());
+            if (!records.count(id)) {
+                write_record(id, Json { { "EnclaveID", id }, { "State", "TERMINATED" },
+                                     { "Reason", "daemon-killed" },
+                                     { "Detail", "the enclave's daemon process died without cleaning up; its memory and CPUs were released by the kernel" } });
+                records.insert(id);
+            }
+        }
+    }
+    for (int id : records) {
+        std::string text;
+        try {
+            text = base::read_file(record_path(id), 1 << 20);
+        } catch (const base::Error&) {
+            continue;
+        }
+        Json record = Json::parse(text, nullptr, false);
+        if (record.is_object())
+            result.push_back(record);
+    }
+    std::sort(result.begin(), result.end(), [](const Json& a, const Json& b) { return a.value("EnclaveID", 0) < b.value("EnclaveID", 0); });
+    return result;
+}
+
+int RunDir::next_free_id() const
+{
+    std::set<int> used;
+    if (DIR* d = ::opendir(m_path.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            for (const char* suffix : { ".sock", ".json" }) {
+                if (int id = parse_id(name, suffix); id >= 0)
+                    used.insert(id);
+            }
+        }
+        ::closedir(d);
+    }
+    int id = 0;
+    while (used.count(id))
+        ++id;
+    return id;
+}
+
+void RunDir::write_record(int id, const Json& record) const
+{
+    base::AtomicFile file(record_path(id), 0644);
+    file.write(record.dump(2) + "\n");
+    file.commit();
+}
+
+} // namespace vmm

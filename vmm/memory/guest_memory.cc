@@ -1,0 +1,150 @@
+#include "vmm/memory/guest_memory.h"
+
+#include "base/error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <linux/mempolicy.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <utility>
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+
+namespace vmm {
+
+namespace {
+
+std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+int log2_exact(std::uint64_t value)
+{
+    int shift = 0;
+    while ((1ull << shift) < value)
+        ++shift;
+    return shift;
+}
+
+} // namespace
+
+GuestMemory GuestMemory::create(const Options& options)
+{
+    if (options.page_size != 4096 && options.page_size != (2ull << 20) && options.page_size != (1ull << 30))
+        throw base::Error(base::ErrorKind::InvalidInput, "MEM_PAGE_SIZE", "unsupported page size " + std::to_string(options.page_size) + "; use 2M or 1G");
+    if (options.size == 0 || options.size % options.page_size != 0)
+        throw base::Error(base::ErrorKind::InvalidInput, "MEM_SIZE",
+            "guest memory " + std::to_string(options.size) + " bytes is not a non-zero multiple of the page size " + std::to_string(options.page_size));
+
+    GuestMemory memory;
+    memory.m_size = options.size;
+    memory.m_page_size = options.page_size;
+    memory.m_mapping_size = options.size;
+
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    if (options.page_size != 4096)
+        flags |= MAP_HUGETLB | (log2_exact(options.page_size) << MAP_HUGE_SHIFT);
+    else
+        flags |= MAP_NORESERVE;
+    void* p = ::mmap(nullptr, options.size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED) {
+        int saved = errno;
+        if (options.page_size != 4096)
+            throw base::Error(base::ErrorKind::Resource, "HUGEPAGES_SHORT",
+                "cannot reserve " + mib(options.size) + " of " + (options.page_size == (1ull << 30) ? "1G" : "2M") + " hugepages: "
+                    + std::strerror(saved) + "; reserve them with: qt-vmm allocator --mem " + std::to_string(options.size >> 20)
+                    + " --hugepage-size " + (options.page_size == (1ull << 30) ? "1G" : "2M")
+                    + (options.numa_node >= 0 ? " --numa-node " + std::to_string(options.numa_node) : std::string()));
+        throw base::Error(base::ErrorKind::Resource, "MEM_MMAP", "cannot map " + mib(options.size) + " of guest memory: " + std::strerror(saved));
+    }
+    memory.m_base = static_cast<std::uint8_t*>(p);
+
+    if (options.numa_node >= 0) {
+        unsigned long mask[16] = {};
+        if (options.numa_node >= static_cast<int>(sizeof mask * 8))
+            throw base::Error(base::ErrorKind::InvalidInput, "MEM_NUMA_NODE", "NUMA node " + std::to_string(options.numa_node) + " is out of range");
+        mask[options.numa_node / 64] |= 1ul << (options.numa_node % 64);
+        // maxnode is node count + 1 because the kernel drops the last bit (see mbind(2) notes).
+        long rc = ::syscall(SYS_mbind, p, options.size, MPOL_BIND, mask, sizeof mask * 8 + 1, MPOL_MF_STRICT);
+        if (rc != 0)
+            throw base::Error(base::ErrorKind::Resource, "MEM_MBIND",
+                "cannot bind guest memory to NUMA node " + std::to_string(options.numa_node) + ": " + std::strerror(errno));
+    }
+    ::madvise(p, options.size, MADV_DONTDUMP);
+    if (options.lock && ::syscall(SYS_mlock2, p, options.size, MLOCK_ONFAULT) != 0)
+        throw base::Error(base::ErrorKind::Resource, "MEM_LOCK",
+            "cannot lock " + mib(options.size) + " of guest memory: " + std::strerror(errno) + "; raise RLIMIT_MEMLOCK (ulimit -l) or run as root");
+
+    std::uint64_t low = std::min(options.size, kMmioHoleStart);
+    memory.m_regions.push_back({ 0, low, 0 });
+    if (options.size > low)
+        memory.m_regions.push_back({ kFourGiB, options.size - low, low });
+    return memory;
+}
+
+GuestMemory::GuestMemory(GuestMemory&& other) noexcept
+    : m_base(std::exchange(other.m_base, nullptr))
+    , m_size(other.m_size)
+    , m_mapping_size(other.m_mapping_size)
+    , m_page_size(other.m_page_size)
+    , m_regions(std::move(other.m_regions))
+{
+}
+
+GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept
+{
+    if (this != &other) {
+        if (m_base)
+            ::munmap(m_base, m_mapping_size);
+        m_base = std::exchange(other.m_base, nullptr);
+        m_size = other.m_size;
+        m_mapping_size = other.m_mapping_size;
+        m_page_size = other.m_page_size;
+        m_regions = std::move(other.m_regions);
+    }
+    return *this;
+}
+
+GuestMemory::~GuestMemory()
+{
+    if (m_base)
+        ::munmap(m_base, m_mapping_size);
+}
+
+std::uint8_t* GuestMemory::translate(std::uint64_t guest_address, std::uint64_t length) const
+{
+    for (const Region& r : m_regions) {
+        if (guest_address < r.guest_address)
+            continue;
+        std::uint64_t offset = guest_address - r.guest_address;
+        if (offset > r.size || length > r.size - offset)
+            continue;
+        return m_base + r.host_offset + offset;
+    }
+    return nullptr;
+}
+
+void GuestMemory::write(std::uint64_t guest_address, const void* data, std::size_t length)
+{
+    std::uint8_t* p = translate(guest_address, length);
+    if (!p)
+        throw base::Error(base::ErrorKind::Vm, "MEM_OUT_OF_RANGE",
+            "write of " + std::to_string(length) + " bytes at guest address " + std::to_string(guest_address) + " is outside guest RAM");
+    std::memcpy(p, data, length);
+}
+
+void GuestMemory::read(std::uint64_t guest_address, void* data, std::size_t length) const
+{
+    std::uint8_t* p = translate(guest_address, length);
+    if (!p)
+        throw base::Error(base::ErrorKind::Vm, "MEM_OUT_OF_RANGE",
+            "read of " + std::to_string(length) + " bytes at guest address " + std::to_string(guest_address) + " is outside guest RAM");
+    std::memcpy(data, p, length);
+}
+
+} // namespace vmm

@@ -1,0 +1,310 @@
+#include "vmm/vstate/machine.h"
+
+#include "base/error.h"
+#include "vmm/arch/x86/boot_setup.h"
+#include "vmm/arch/x86/bzimage.h"
+#include "vmm/arch/x86/layout.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <pthread.h>
+#include <sched.h>
+
+namespace vmm {
+
+namespace {
+
+constexpr int kKickSignal = SIGUSR1;
+
+void install_kick_handler()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction action {};
+        action.sa_handler = [](int) {};
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = 0; // no SA_RESTART: KVM_RUN must return EINTR
+        ::sigaction(kKickSignal, &action, nullptr);
+    });
+}
+
+double ms_since(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string hex(std::uint64_t v)
+{
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+    return b;
+}
+
+} // namespace
+
+const char* exit_kind_name(ExitKind kind)
+{
+    switch (kind) {
+    case ExitKind::Running:
+        return "running";
+    case ExitKind::GuestReset:
+        return "guest-reset";
+    case ExitKind::TripleFault:
+        return "triple-fault";
+    case ExitKind::SystemEvent:
+        return "system-event";
+    case ExitKind::VcpuError:
+        return "vcpu-error";
+    case ExitKind::Stopped:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+Machine::Machine(const MachineConfig& config, GuestMemory memory)
+    : m_config(config)
+    , m_memory(std::move(memory))
+{
+}
+
+std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const BootImage& image)
+{
+    if (config.vcpus == 0 || config.vcpus > 254)
+        throw base::Error(base::ErrorKind::InvalidInput, "VCPU_COUNT", "vCPU count must be 1..254");
+    if (!config.host_cpus.empty() && config.host_cpus.size() != config.vcpus)
+        throw base::Error(base::ErrorKind::Internal, "VCPU_PINNING", "one host CPU per vCPU is needed for pinning");
+    // Validate the kernel before reserving anything.
+    x86::BzImage kernel = x86::BzImage::parse(image.kernel);
+
+    auto t = std::chrono::steady_clock::now();
+    GuestMemory memory = GuestMemory::create({ config.memory_bytes, config.page_size, config.numa_node, true });
+    std::unique_ptr<Machine> m(new Machine(config, std::move(memory)));
+    m->m_timings.memory_ms = ms_since(t);
+
+    t = std::chrono::steady_clock::now();
+    x86::BootLayout layout = x86::plan_boot(kernel, m->m_memory, image.initrd_size, config.cmdline);
+    m->m_kvm = std::make_unique<KvmSystem>(KvmSystem::open());
+    m->m_vm = std::make_unique<VmFd>(m->m_kvm->create_vm());
+    VmFd& vm = *m->m_vm;
+    vm.set_identity_map_address(x86::kIdentityMapAddress);
+    vm.set_tss_address(x86::kTssAddress);
+    vm.create_irqchip();
+    vm.create_pit();
+    std::uint32_t slot = 0;
+    for (const GuestMemory::Region& r : m->m_memory.regions())
+        vm.set_memory_region(slot++, r.guest_address, r.size, m->m_memory.host_base() + r.host_offset);
+
+    Machine* self = m.get();
+    ConsoleBuffer* console = config.console;
+    m->m_serial = std::make_unique<Serial16550>(
+        [self](bool level) { self->m_vm->set_irq_line(x86::kSerialIrq, level); },
+        [console](std::uint8_t byte) {
+            if (console)
+                console->append(byte);
+        });
+    m->m_keyboard = std::make_unique<KeyboardResetPort>(
+        [self] { self->request_stop(ExitKind::GuestReset, "the guest reset the machine (keyboard controller, reboot=k)"); });
+    m->m_bus.add_ports(x86::kSerialPort, 8, m->m_serial.get());
+    m->m_bus.add_ports(0x60, 5, m->m_keyboard.get());
+    m->m_bus.add_ports(0x70, 2, &m->m_cmos);
+    m->m_bus.add_ports(0x80, 1, &m->m_debug_port);
+    m->m_timings.vm_ms = ms_since(t);
+
+    t = std::chrono::steady_clock::now();
+    if (image.initrd_size) {
+        std::uint8_t* initrd = m->m_memory.translate(layout.initrd_address, image.initrd_size);
+        if (!initrd)
+            throw base::Error(base::ErrorKind::Internal, "INITRD_PLACEMENT", "initrd does not fit where it was planned");
+        image.load_initrd(initrd);
+    }
+    x86::write_boot_structures(m->m_memory, kernel, layout, config.cmdline, config.vcpus);
+    m->m_timings.load_ms = ms_since(t);
+
+    t = std::chrono::steady_clock::now();
+    CpuidTable supported = m->m_kvm->supported_cpuid();
+    for (unsigned i = 0; i < config.vcpus; ++i) {
+        VcpuFd cpu = vm.create_vcpu(i, m->m_kvm->vcpu_mmap_size());
+        cpu.set_cpuid(x86::guest_cpuid(supported, i, config.vcpus, config.cpuid_quirks));
+        if (i == 0)
+            x86::setup_boot_cpu(cpu, layout.entry_point);
+        x86::setup_local_interrupts(cpu);
+        m->m_vcpus.push_back(std::move(cpu));
+    }
+    m->m_timings.vcpus_ms = ms_since(t);
+    return m;
+}
+
+Machine::~Machine()
+{
+    request_stop(ExitKind::Stopped, "the VMM shut down");
+    for (std::thread& t : m_threads) {
+        if (t.joinable())
+            t.join();
+    }
+}
+
+void Machine::start()
+{
+    install_kick_handler();
+    m_thread_handles.resize(m_vcpus.size());
+    std::mutex started_lock;
+    std::condition_variable started;
+    std::size_t count = 0;
+    for (unsigned i = 0; i < m_vcpus.size(); ++i) {
+        m_threads.emplace_back([this, i, &started_lock, &started, &count] {
+            {
+                std::lock_guard guard(started_lock);
+                m_thread_handles[i] = pthread_self();
+                ++count;
+            }
+            started.notify_all();
+            vcpu_loop(i);
+        });
+        if (!m_config.host_cpus.empty()) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(m_config.host_cpus[i], &set);
+            pthread_setaffinity_np(m_threads.back().native_handle(), sizeof set, &set);
+        }
+        char name[16];
+        std::snprintf(name, sizeof name, "vcpu%u", i);
+        pthread_setname_np(m_threads.back().native_handle(), name);
+    }
+    std::unique_lock lock(started_lock);
+    started.wait(lock, [&] { return count == m_vcpus.size(); });
+}
+
+ExitInfo Machine::wait()
+{
+    {
+        std::unique_lock lock(m_state_lock);
+        m_state_changed.wait(lock, [this] { return m_exit.kind != ExitKind::Running; });
+    }
+    for (std::thread& t : m_threads) {
+        if (t.joinable())
+            t.join();
+    }
+    std::lock_guard guard(m_state_lock);
+    return m_exit;
+}
+
+ExitInfo Machine::status() const
+{
+    std::lock_guard guard(m_state_lock);
+    return m_exit;
+}
+
+void Machine::request_stop(ExitKind kind, std::string detail)
+{
+    bool first = false;
+    {
+        std::lock_guard guard(m_state_lock);
+        if (m_exit.kind == ExitKind::Running) {
+            m_exit = { kind, std::move(detail) };
+            first = true;
+        }
+    }
+    m_stopping.store(true);
+    for (std::size_t i = 0; i < m_vcpus.size(); ++i) {
+        m_vcpus[i].run_state()->immediate_exit = 1;
+        if (i < m_thread_handles.size() && m_thread_handles[i])
+            pthread_kill(m_thread_handles[i], kKickSignal);
+    }
+    if (first) {
+        m_state_changed.notify_all();
+        if (m_on_exit)
+            m_on_exit(status());
+    }
+}
+
+void Machine::vcpu_loop(unsigned index)
+{
+    VcpuFd& cpu = m_vcpus[index];
+    try {
+        while (!m_stopping.load()) {
+            if (!cpu.run())
+                continue; // interrupted: re-check m_stopping
+            if (!handle_exit(index, cpu))
+                break;
+        }
+    } catch (const std::exception& e) {
+        request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + ": " + e.what());
+    }
+}
+
+bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
+{
+    kvm_run* run = cpu.run_state();
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO: {
+        auto* data = reinterpret_cast<std::uint8_t*>(run) + run->io.data_offset;
+        for (std::uint32_t i = 0; i < run->io.count; ++i) {
+            std::uint8_t* item = data + i * run->io.size;
+            if (run->io.direction == KVM_EXIT_IO_OUT)
+                m_bus.port_write(run->io.port, item, run->io.size);
+            else
+                m_bus.port_read(run->io.port, item, run->io.size);
+        }
+        return true;
+    }
+    case KVM_EXIT_MMIO:
+        if (run->mmio.is_write)
+            m_bus.mmio_write(run->mmio.phys_addr, run->mmio.data, std::min<std::uint32_t>(run->mmio.len, 8));
+        else
+            m_bus.mmio_read(run->mmio.phys_addr, run->mmio.data, std::min<std::uint32_t>(run->mmio.len, 8));
+        return true;
+    case KVM_EXIT_SHUTDOWN:
+        request_stop(ExitKind::TripleFault, "vCPU " + std::to_string(index) + " triple-faulted (shutdown)");
+        return false;
+    case KVM_EXIT_SYSTEM_EVENT:
+        request_stop(ExitKind::SystemEvent, "system event " + std::to_string(run->system_event.type));
+        return false;
+    case KVM_EXIT_HLT:
+        request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + " halted with interrupts off");
+        return false;
+    case KVM_EXIT_INTERNAL_ERROR: {
+        std::string detail = "vCPU " + std::to_string(index) + ": KVM internal error, suberror " + std::to_string(run->internal.suberror);
+        if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+            && (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)
+            && run->emulation_failure.insn_size > 0) {
+            std::uint8_t first = run->emulation_failure.insn_bytes[0];
+            if (first == 0xcc && m_config.int3_fixup) {
+                // The host's emulator cannot run int3; deliver the #BP it would have raised.
+                kvm_regs regs = cpu.regs();
+                regs.rip += 1;
+                cpu.set_regs(regs);
+                kvm_vcpu_events events = cpu.events();
+                events.exception.injected = 1;
+                events.exception.nr = 3;
+                events.exception.has_error_code = 0;
+                events.exception.error_code = 0;
+                cpu.set_events(events);
+                m_int3_fixups.fetch_add(1);
+                return true;
+            }
+            detail += ", instruction bytes";
+            for (std::uint32_t i = 0; i < std::min<std::uint32_t>(run->emulation_failure.insn_size, 15); ++i) {
+                char b[4];
+                std::snprintf(b, sizeof b, " %02x", run->emulation_failure.insn_bytes[i]);
+                detail += b;
+            }
+        }
+        try {
+            detail += " at rip " + hex(cpu.regs().rip);
+        } catch (const std::exception&) {
+        }
+        request_stop(ExitKind::VcpuError, detail);
+        return false;
+    }
+    case KVM_EXIT_FAIL_ENTRY:
+        request_stop(ExitKind::VcpuError,
+            "vCPU " + std::to_string(index) + ": VM entry failed, reason " + hex(run->fail_entry.hardware_entry_failure_reason));
+        return false;
+    default:
+        request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + ": unexpected exit reason " + std::to_string(run->exit_reason));
+        return false;
+    }
+}
+
+} // namespace vmm

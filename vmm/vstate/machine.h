@@ -1,0 +1,122 @@
+// vmm/vstate/machine.h — one running microVM: guest memory, the KVM VM, its devices and one
+// thread per vCPU (pinned to a host CPU), from "create" to "why it ended".
+//
+// Design: everything that can fail (KVM, memory reservation, image sizes) fails in create(),
+// before any vCPU runs. The vCPU threads handle their own exits (port I/O, MMIO) through the
+// IoBus; anything that ends the guest — keyboard-controller reset (reboot=k), triple fault, a
+// system event, an emulation failure, or request_stop() from the outside — records the first
+// reason and kicks every vCPU out of KVM_RUN (immediate_exit + a signal), after which wait()
+// returns. A hostile guest can only reach the VMM through the bus, whose devices bounds-check
+// everything, and through exits that end the guest; nothing it does can end the VMM process.
+//
+// Usage:
+//     vmm::BootImage image{ kernel_bytes, initrd_size, [&](std::uint8_t* dst) { eif.read_ramdisks(dst, initrd_size); } };
+//     auto machine = vmm::Machine::create(config, image);
+//     machine->start();
+//     vmm::ExitInfo why = machine->wait();      // e.g. { ExitKind::GuestReset, "..." }
+#pragma once
+
+#include "vmm/arch/x86/vcpu_setup.h"
+#include "vmm/devices/console_buffer.h"
+#include "vmm/devices/io_bus.h"
+#include "vmm/devices/legacy_ports.h"
+#include "vmm/devices/serial_16550.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/memory/guest_memory.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vmm {
+
+enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, Stopped };
+const char* exit_kind_name(ExitKind kind);
+
+struct ExitInfo {
+    ExitKind kind { ExitKind::Running };
+    std::string detail;
+};
+
+struct MachineConfig {
+    unsigned vcpus { 1 };
+    std::uint64_t memory_bytes { 0 };
+    std::uint64_t page_size { 2ull << 20 };
+    int numa_node { -1 };
+    std::vector<int> host_cpus;   // vCPU i runs on host_cpus[i]; empty = not pinned
+    std::string cmdline;          // the full command line the guest sees
+    x86::CpuidQuirks cpuid_quirks;
+    bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (this-host.md)
+    ConsoleBuffer* console { nullptr }; // debug mode: where UART output goes; null = discarded
+};
+
+struct BootImage {
+    std::vector<std::uint8_t> kernel;                 // bzImage
+    std::uint64_t initrd_size { 0 };
+    std::function<void(std::uint8_t* destination)> load_initrd; // writes initrd_size bytes
+};
+
+struct LaunchTimings {
+    double memory_ms { 0 };  // reserve + map guest RAM
+    double vm_ms { 0 };      // KVM VM, irqchip, devices
+    double load_ms { 0 };    // kernel, initrd and boot structures into RAM
+    double vcpus_ms { 0 };   // create and configure vCPUs
+};
+
+class Machine {
+public:
+    static std::unique_ptr<Machine> create(const MachineConfig& config, const BootImage& image);
+    ~Machine();
+
+    void start();
+    // Blocks until the guest ended; returns the first reason recorded.
+    ExitInfo wait();
+    // Non-blocking variant: the current state (kind Running while the guest runs).
+    ExitInfo status() const;
+    void request_stop(ExitKind kind, std::string detail);
+
+    const LaunchTimings& timings() const { return m_timings; }
+    const MachineConfig& config() const { return m_config; }
+    GuestMemory& memory() { return m_memory; }
+    VmFd& vm() { return *m_vm; }
+    IoBus& bus() { return m_bus; }
+    const DebugPort& debug_port() const { return m_debug_port; }
+    std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
+    std::uint64_t int3_fixups() const { return m_int3_fixups.load(); }
+    // Called (from a vCPU or the stopping thread) once when the guest ends.
+    void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
+
+private:
+    Machine(const MachineConfig& config, GuestMemory memory);
+    void vcpu_loop(unsigned index);
+    bool handle_exit(unsigned index, VcpuFd& cpu);
+
+    MachineConfig m_config;
+    GuestMemory m_memory;
+    std::unique_ptr<KvmSystem> m_kvm;
+    std::unique_ptr<VmFd> m_vm;
+    std::vector<VcpuFd> m_vcpus;
+    std::vector<std::thread> m_threads;
+    std::vector<pthread_t> m_thread_handles;
+    IoBus m_bus;
+    std::unique_ptr<Serial16550> m_serial;
+    std::unique_ptr<KeyboardResetPort> m_keyboard;
+    CmosClock m_cmos;
+    DebugPort m_debug_port;
+    LaunchTimings m_timings;
+    std::function<void(const ExitInfo&)> m_on_exit;
+
+    mutable std::mutex m_state_lock;
+    std::condition_variable m_state_changed;
+    ExitInfo m_exit;
+    std::atomic<bool> m_stopping { false };
+    std::atomic<std::uint64_t> m_int3_fixups { 0 };
+};
+
+} // namespace vmm
