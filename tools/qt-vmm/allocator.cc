@@ -34,24 +34,12 @@ struct AllocatorOptions {
     bool show { false };
 };
 
-// CPUs of a node that an enclave may use (everything but CPU 0's core).
-std::vector<int> enclave_cpus(const CpuTopology& topology, int node)
-{
-    std::vector<int> out;
-    for (const auto* core : topology.cores_of_node(node)) {
-        bool parent = std::find(core->cpus.begin(), core->cpus.end(), 0) != core->cpus.end();
-        if (!parent)
-            out.insert(out.end(), core->cpus.begin(), core->cpus.end());
-    }
-    return out;
-}
-
 int default_node(const CpuTopology& topology, const HugepagePools& pools)
 {
     int best = -1;
     std::size_t best_cpus = 0;
     for (int node : pools.nodes()) {
-        std::size_t n = enclave_cpus(topology, node).size();
+        std::size_t n = topology.enclave_cpus(node).size();
         if (best < 0 || n > best_cpus) {
             best = node;
             best_cpus = n;
@@ -77,7 +65,7 @@ qtvmm::Json show_pools(const std::string& root)
             { "Surplus", pool.surplus },
             { "FreeMiB", pool.free_bytes() / kMiB },
             { "CPUs", format_cpu_list(topology.cpus_of_node(pool.node)) },
-            { "EnclaveCPUs", format_cpu_list(enclave_cpus(topology, pool.node)) },
+            { "EnclaveCPUs", format_cpu_list(topology.enclave_cpus(pool.node)) },
         });
     }
     return rows;
@@ -122,9 +110,9 @@ static qtvmm::CommandRegistration reg("allocator", "Show, reserve or release the
             ->needs(mem);
         cmd.add_flag("--release", opts->release, "Give back up to that many free pages instead of reserving")->needs(mem);
         cmd.add_flag("--show", opts->show, "Print the pools per node (default without --mem)")->excludes(mem);
-        cmd.callback([&cli, opts] {
+        cmd.callback([&cli, opts, mem] {
             std::string root = sysfs_root();
-            if (opts->memory_mib == 0 && !opts->show && opts->page_size.empty()) {
+            if (mem->count() == 0) {
                 cli.print(show_pools(root));
                 return;
             }

@@ -133,6 +133,22 @@ bool CpuTopology::has_node(int node) const
     return std::find(m_nodes.begin(), m_nodes.end(), node) != m_nodes.end();
 }
 
+bool CpuTopology::is_parent_core(const PhysicalCore& core)
+{
+    return std::find(core.cpus.begin(), core.cpus.end(), 0) != core.cpus.end();
+}
+
+std::vector<int> CpuTopology::enclave_cpus(int node) const
+{
+    std::vector<int> cpus;
+    for (const auto* core : cores_of_node(node)) {
+        if (!is_parent_core(*core))
+            cpus.insert(cpus.end(), core->cpus.begin(), core->cpus.end());
+    }
+    std::sort(cpus.begin(), cpus.end());
+    return cpus;
+}
+
 int CpuTopology::threads_per_core() const
 {
     std::size_t most = 1;

@@ -11,6 +11,7 @@
 //     for (const auto& core : topo.cores())
 //         printf("node %d core %d: %s\n", core.node, core.core_id, format_cpu_list(core.cpus).c_str());
 //     const PhysicalCore* parent = topo.core_of(0);              // CPU 0's core (the parent's)
+//     std::vector<int> usable = topo.enclave_cpus(0);             // node 0 minus CPU 0's core
 //     int smt = topo.threads_per_core();                          // 2 on a 2-way SMT host
 #pragma once
 
@@ -47,6 +48,10 @@ public:
     std::vector<int> cpus_of_node(int node) const;
     std::vector<const PhysicalCore*> cores_of_node(int node) const;
     bool has_node(int node) const;
+    // Whether the core holds CPU 0 — the parent's core, never given to an enclave by default.
+    static bool is_parent_core(const PhysicalCore& core);
+    // CPUs of the node outside CPU 0's core: the most an enclave could get there.
+    std::vector<int> enclave_cpus(int node) const;
     // The largest number of online siblings in one core (1 without SMT).
     int threads_per_core() const;
 

@@ -53,6 +53,7 @@ TEST_CASE("topology: this host's shape (2 CPUs, no SMT, one node)")
     CHECK(topo.node_of(1) == 0);
     CHECK(topo.node_of(7) == -1);
     CHECK(topo.core_of(7) == nullptr);
+    CHECK(topo.enclave_cpus(0) == std::vector<int> { 1 });
 }
 
 TEST_CASE("topology: 2-way SMT, two nodes, siblings grouped into cores")
@@ -73,6 +74,10 @@ TEST_CASE("topology: 2-way SMT, two nodes, siblings grouped into cores")
     CHECK(topo.core_of(12)->package == 1);
     CHECK(topo.cpus_of_node(1) == parse_cpu_list("4-7,12-15"));
     CHECK(topo.cores_of_node(0).size() == 4);
+    CHECK(CpuTopology::is_parent_core(*topo.core_of(8)));
+    CHECK_FALSE(CpuTopology::is_parent_core(*topo.core_of(1)));
+    CHECK(topo.enclave_cpus(0) == parse_cpu_list("1-3,9-11"));
+    CHECK(topo.enclave_cpus(1) == parse_cpu_list("4-7,12-15"));
 }
 
 TEST_CASE("topology: an offline sibling leaves a one-CPU core; offline CPUs are absent")

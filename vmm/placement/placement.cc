@@ -43,11 +43,6 @@ std::set<int> cpus_in_use(const std::vector<RunningEnclave>& running)
     return used;
 }
 
-bool is_parent_core(const host::PhysicalCore& core)
-{
-    return std::find(core.cpus.begin(), core.cpus.end(), 0) != core.cpus.end();
-}
-
 bool core_in_use(const host::PhysicalCore& core, const std::set<int>& used)
 {
     return std::any_of(core.cpus.begin(), core.cpus.end(), [&](int cpu) { return used.count(cpu) != 0; });
@@ -60,7 +55,7 @@ CpuChoice choose_cpus(const host::CpuTopology& topology, int node, unsigned vcpu
     // Isolated: whole cores, not the parent's, not touched by another enclave, lowest first.
     std::vector<int> picked;
     for (const auto* core : cores) {
-        if (is_parent_core(*core) || core_in_use(*core, used))
+        if (host::CpuTopology::is_parent_core(*core) || core_in_use(*core, used))
             continue;
         choice.free_cpus.insert(choice.free_cpus.end(), core->cpus.begin(), core->cpus.end());
         if (picked.size() + core->cpus.size() <= vcpus)
@@ -83,7 +78,7 @@ CpuChoice choose_cpus(const host::CpuTopology& topology, int node, unsigned vcpu
                 continue;
             if (used.count(cpu))
                 busy.push_back(cpu);
-            else if (is_parent_core(*core))
+            else if (host::CpuTopology::is_parent_core(*core))
                 parent.insert(parent.begin(), cpu); // descending, so CPU 0 comes last
             else
                 order.push_back(cpu);                // part-used core: its other siblings are free
@@ -97,7 +92,7 @@ CpuChoice choose_cpus(const host::CpuTopology& topology, int node, unsigned vcpu
     choice.cpus.assign(order.begin(), order.begin() + vcpus);
     for (int cpu : choice.cpus) {
         const host::PhysicalCore* core = topology.core_of(cpu);
-        if (core && is_parent_core(*core))
+        if (core && host::CpuTopology::is_parent_core(*core))
             choice.shares_parent_core = true;
         if (used.count(cpu) || (core && core_in_use(*core, used)))
             choice.shares_enclave_cpus = true;
