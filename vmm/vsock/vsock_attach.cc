@@ -1,0 +1,25 @@
+// VsockDevice::attach: the KVM wiring, kept apart so tests and the fuzzer need no Machine.
+#include "vmm/vsock/vsock_device.h"
+
+#include "base/error.h"
+#include "vmm/vstate/machine.h"
+
+namespace vmm {
+
+std::unique_ptr<VsockDevice> VsockDevice::attach(Machine& machine, const VsockConfig& config)
+{
+    auto device = create(std::make_unique<virtio::GuestMemoryRam>(machine.memory()), config);
+    machine.bus().add_mmio(config.mmio_base, virtio::mmio::kSize, &device->transport());
+    for (std::uint16_t q = 0; q < device->queue_count(); ++q) {
+        try {
+            machine.vm().add_mmio_ioeventfd(device->kick_fd(q), config.mmio_base + virtio::mmio::kQueueNotify, 4, q);
+        } catch (const base::Error&) {
+            // No ioeventfd: the transport signals the same eventfd from the MMIO exit instead.
+        }
+    }
+    machine.vm().add_irqfd(device->interrupt_fd(), config.gsi);
+    device->start();
+    return device;
+}
+
+} // namespace vmm

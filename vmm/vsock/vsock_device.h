@@ -1,0 +1,119 @@
+// vmm/vsock/vsock_device.h — the virtio-vsock device (id 19) of one enclave: a virtio-mmio
+// transport, three queues (rx, tx, event), the connection muxer with the parent's Unix sockets
+// and the heartbeat/status services, and the epoll loop that runs them on its own thread.
+//
+// The guest is CID `guest_cid`; the parent is CID 3 (CID 2 is accepted as the parent too).
+// Stream sockets only; see vsock_muxer.h for the hybrid-vsock protocol and the limits.
+// Queue kicks arrive on one eventfd per queue (a KVM ioeventfd on base+0x50 with datamatch =
+// queue index; without KVM the transport's QueueNotify write signals the same eventfd) and
+// interrupts leave through an eventfd that attach() registers as an irqfd on `gsi`.
+//
+// Threads: MMIO accesses come from vCPU threads; the loop thread handles kicks, sockets and
+// timeouts; both serialise on the transport's lock. on_heartbeat and on_app_status are called
+// on the loop thread with that lock held: they must be quick and must not call back into the
+// device (write an eventfd, set an atomic, push to a queue).
+//
+// Usage (the enclave daemon):
+//     config.cmdline += " " + vmm::VsockDevice::cmdline_fragment(0xd0000000, 5); // before create()
+//     machine = vmm::Machine::create(config, image);
+//     vmm::VsockConfig vc;
+//     vc.guest_cid = settings.cid;
+//     vc.uds_path = run_dir + "/" + id + ".vsock";         // shown by query as VsockSocket
+//     vc.on_heartbeat = [fd = heartbeat_eventfd] { std::uint64_t one = 1; ::write(fd, &one, 8); };
+//     vc.on_app_status = [this](const guest_init::StatusRecord& r) { ...record it, under a lock... };
+//     vsock = vmm::VsockDevice::attach(*machine, vc);       // MMIO, ioeventfds, irqfd, thread
+//     machine->start();
+//     ... machine->wait(); vsock->stop();                    // stop before the Machine goes away
+// Without KVM (unit tests, fuzzer, benchmarks):
+//     auto dev = vmm::VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(ram), vc);
+//     dev->transport().mmio_write(...);     // a driver's register accesses
+//     dev->run_once(0);                     // one round of the loop on this thread
+#pragma once
+
+#include "guest-init/status_protocol.h"
+#include "vmm/virtio/mmio_transport.h"
+#include "vmm/vsock/vsock_muxer.h"
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace vmm {
+
+class Machine;
+
+struct VsockConfig {
+    std::uint64_t guest_cid { 0 };   // 4 .. 0xfffffffe
+    std::string uds_path;            // the parent's socket; "" = none (heartbeat/status only)
+    std::uint64_t mmio_base { 0xd000'0000 };
+    std::uint32_t gsi { 5 };
+    std::function<void()> on_heartbeat;
+    std::function<void(const guest_init::StatusRecord&)> on_app_status;
+};
+
+class VsockDevice final : public virtio::VirtioDevice {
+public:
+    static constexpr std::uint16_t kQueueSize = 256;
+
+    // Registers the device on the machine's bus (before Machine::start), a KVM ioeventfd per
+    // queue and the irqfd, and starts the loop thread.
+    static std::unique_ptr<VsockDevice> attach(Machine& machine, const VsockConfig& config);
+    // A device with no KVM behind it; nothing runs until start() or run_once().
+    static std::unique_ptr<VsockDevice> create(std::unique_ptr<virtio::GuestRam> ram, const VsockConfig& config);
+    ~VsockDevice() override;
+
+    static std::string cmdline_fragment(std::uint64_t mmio_base, std::uint32_t gsi);
+    // "virtio_mmio.device=4K@0xd0000000:5"
+    std::string kernel_cmdline_fragment() const { return cmdline_fragment(m_config.mmio_base, m_config.gsi); }
+
+    void start();
+    // Stops and joins the loop thread (idempotent). Parent sockets stay open until destruction.
+    void stop();
+    // One round of the loop on the calling thread: waits up to timeout_ms for events, handles
+    // them and processes the queues. Returns the number of events.
+    int run_once(int timeout_ms);
+
+    virtio::MmioTransport& transport() { return *m_transport; }
+    int kick_fd(std::uint16_t queue) const { return m_kick[queue].get(); }
+    int interrupt_fd() const { return m_interrupt.get(); }
+    const VsockConfig& config() const { return m_config; }
+    vsock::VsockStats stats();
+    std::size_t buffered_bytes();
+
+    // VirtioDevice
+    std::uint32_t device_id() const override { return vsock::kDeviceId; }
+    std::uint64_t device_features() const override { return 0; } // stream only
+    std::uint16_t queue_count() const override { return 3; }
+    std::uint16_t queue_max_size() const override { return kQueueSize; }
+    void read_config(std::uint64_t offset, std::uint8_t* data, std::size_t size) const override;
+    void activate(std::vector<virtio::Virtqueue>& queues, std::uint64_t features) override;
+    void reset() override;
+
+private:
+    VsockDevice(std::unique_ptr<virtio::GuestRam> ram, const VsockConfig& config);
+    void process_queues_locked();
+    void process_tx_locked();
+    void process_rx_locked();
+    void wake(std::uint16_t queue);
+
+    static constexpr std::uint64_t kStopToken = 8;
+
+    VsockConfig m_config;
+    std::unique_ptr<virtio::GuestRam> m_ram;
+    base::UniqueFd m_epoll;
+    std::array<base::UniqueFd, 3> m_kick;
+    base::UniqueFd m_interrupt;
+    base::UniqueFd m_stop;
+    std::unique_ptr<virtio::MmioTransport> m_transport;
+    std::unique_ptr<vsock::VsockMuxer> m_muxer;
+    std::vector<virtio::Virtqueue>* m_queues { nullptr }; // set while DRIVER_OK
+    virtio::DescriptorChain m_chain;
+    bool m_deadlines { false };
+    std::thread m_thread;
+    std::atomic<bool> m_stopping { false };
+};
+
+} // namespace vmm

@@ -1,0 +1,140 @@
+// vmm/vsock/vsock_muxer.h — the vsock connection table and the parent side: Firecracker's
+// "hybrid vsock" over Unix sockets, plus the VMM's own heartbeat and status services.
+//
+// Parent → guest: a program connects to the listening socket `uds_path` and writes
+// "CONNECT <port>\n" (keyword case-insensitive, decimal port, at most 32 bytes); we send REQUEST
+// to the guest; on RESPONSE we write "OK <host-port>\n" (host ports are allocated round-robin in
+// [2^30, 2^31)) and shuttle bytes both ways; on RST (nothing listens in the guest) or after
+// kConnectTimeout without an answer the Unix socket is closed.
+// Guest → parent: a REQUEST to CID 3 (or 2) port P connects, non-blocking, to "<uds_path>_<P>";
+// if nobody listens (or its backlog is full) the guest gets RST. Ports 9000 and 9001 are served
+// here (vsock_services.h) and never forwarded. Any other destination CID gets RST.
+//
+// Limits (hold under abuse): kMaxConnections connections (beyond: RST / close), each buffering at
+// most kConnectionBuffer guest bytes (a guest that exceeds its credit is reset), so at most
+// 64 MiB of buffered data per enclave; at most kMaxHandshakes parent sockets that have not sent
+// their CONNECT line yet (each gets kConnectTimeout); RSTs for packets with no connection are
+// queued up to kMaxUnsolicitedRsts (more are dropped). Host → guest data is never buffered: it is
+// read from the Unix socket straight into the guest's rx buffer, only as far as the guest's
+// credit allows. Every socket is non-blocking; a parent or guest that stops reading only stalls
+// its own connection. A connection both sides have shut down whose parent will not take the
+// last bytes is reset after kLingerTimeout.
+//
+// Threads: not thread-safe; VsockDevice calls it with the transport lock held. Sockets are
+// registered in the epoll set `epoll_fd` with tokens ≥ kFirstToken; events come back through
+// handle_event().
+//
+// Usage (see vsock_device.cc):
+//     VsockMuxer mux({ .guest_cid = 16, .uds_path = "/run/qt-vmm/1.vsock" }, epoll_fd);
+//     mux.handle_guest_packet(header, segments);        // each tx packet
+//     while (mux.has_pending_rx()) n = mux.fill_rx_buffer(writable);   // each rx buffer
+#pragma once
+
+#include "vmm/virtio/virtqueue.h"
+#include "vmm/vsock/vsock_connection.h"
+#include "vmm/vsock/vsock_packet.h"
+
+#include <chrono>
+#include <deque>
+#include <string>
+#include <unordered_map>
+
+namespace vmm::vsock {
+
+inline constexpr std::size_t kMaxConnections = 1024;
+inline constexpr std::size_t kMaxHandshakes = 64;
+inline constexpr std::size_t kMaxUnsolicitedRsts = 256;
+inline constexpr std::uint32_t kMaxPacketPayload = 64 * 1024;
+inline constexpr std::chrono::milliseconds kConnectTimeout { 2000 };
+inline constexpr std::chrono::milliseconds kLingerTimeout { 10000 };
+inline constexpr std::uint32_t kFirstLocalPort = 1u << 30;
+
+struct MuxerConfig {
+    std::uint64_t guest_cid { 0 };
+    std::string uds_path;          // empty: no parent socket (services only)
+    ServiceCallbacks services;
+};
+
+struct VsockStats {
+    std::uint64_t connections { 0 };          // open now
+    std::uint64_t connections_total { 0 };    // ever established
+    std::uint64_t bytes_to_host { 0 };        // guest → parent payload
+    std::uint64_t bytes_to_guest { 0 };       // parent → guest payload
+    std::uint64_t rsts_sent { 0 };
+    std::uint64_t rsts_dropped { 0 };         // unsolicited RSTs beyond the queue bound
+    std::uint64_t credit_violations { 0 };
+    std::uint64_t malformed_packets { 0 };    // bad headers, short chains, wrong source CID
+    std::uint64_t malformed_chains { 0 };     // filled in by VsockDevice from the queues
+    std::uint64_t refused_connections { 0 };  // over kMaxConnections
+    std::uint64_t heartbeats { 0 };
+    std::uint64_t status_records { 0 };
+};
+
+class VsockMuxer {
+public:
+    static constexpr std::uint64_t kListenerToken = 64;
+    static constexpr std::uint64_t kFirstToken = 1024;
+
+    VsockMuxer(MuxerConfig config, int epoll_fd);
+    ~VsockMuxer();
+    VsockMuxer(const VsockMuxer&) = delete;
+    VsockMuxer& operator=(const VsockMuxer&) = delete;
+
+    // One packet from the guest's tx queue: `segments` hold the header then `header.len` bytes.
+    void handle_guest_packet(const PacketHeader& header, const std::vector<virtio::BufferSegment>& segments);
+    // True if some packet is waiting for an rx buffer.
+    bool has_pending_rx() const { return !m_rsts.empty() || !m_rx_queue.empty(); }
+    // Writes the next packet (header + payload) into an rx buffer; returns its length, 0 if
+    // nothing was left to send after all (the caller gives the buffer back unused).
+    std::size_t fill_rx_buffer(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity);
+    // An epoll event on one of our sockets.
+    void handle_event(std::uint64_t token, std::uint32_t events);
+    // Expires handshakes and lingering connections; returns true while any deadline is pending.
+    bool sweep(std::chrono::steady_clock::time_point now);
+    // The guest reset the device: every connection is closed (parent sockets see EOF).
+    void reset();
+
+    void note_malformed_packet() { ++m_stats.malformed_packets; }
+    const VsockStats& stats() const { return m_stats; }
+    std::size_t connection_count() const { return m_connections.size(); }
+    std::size_t buffered_bytes() const;
+    int listener_fd() const { return m_listener.get(); }
+
+private:
+    struct Handshake {
+        base::UniqueFd fd;
+        std::chrono::steady_clock::time_point deadline;
+    };
+
+    Connection* find(std::uint64_t key);
+    void accept_parents();
+    void read_connect_line(std::uint64_t token);
+    void connect_to_parent(const PacketHeader& request);
+    Connection* add_connection(std::uint32_t guest_port, std::uint32_t host_port, std::uint64_t peer_cid);
+    void remove(Connection& c);
+    void kill(Connection& c);                      // RST to the guest, close the parent side
+    void queue_rst(std::uint64_t src_cid, std::uint32_t src_port, std::uint32_t dst_port, bool unsolicited);
+    void schedule(Connection& c);
+    void deliver_to_host(Connection& c, const std::vector<virtio::BufferSegment>& segments, std::uint32_t length);
+    void flush_to_host(Connection& c);
+    void after_consumed(Connection& c);
+    void check_finished(Connection& c);
+    void update_interest(Connection& c);
+    PacketHeader header_for(const Connection& c, std::uint16_t op);
+    std::uint32_t allocate_host_port(std::uint32_t guest_port);
+
+    MuxerConfig m_config;
+    int m_epoll;
+    base::UniqueFd m_listener;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> m_connections;
+    std::unordered_map<std::uint64_t, std::uint64_t> m_token_to_key;
+    std::unordered_map<std::uint64_t, Handshake> m_handshakes;
+    std::deque<std::uint64_t> m_rx_queue;          // connection keys with something to send
+    std::deque<PacketHeader> m_rsts;               // RSTs for connections that are gone
+    std::uint64_t m_next_token { kFirstToken };
+    std::uint32_t m_next_host_port { kFirstLocalPort };
+    std::vector<iovec> m_iov;
+    VsockStats m_stats;
+};
+
+} // namespace vmm::vsock

@@ -1,0 +1,77 @@
+#include "vmm/vsock/vsock_services.h"
+
+#include <cstring>
+
+namespace vmm::vsock {
+
+namespace {
+
+class HeartbeatService final : public LocalService {
+public:
+    explicit HeartbeatService(std::function<void()> callback)
+        : m_callback(std::move(callback))
+    {
+    }
+    bool receive(const std::uint8_t* data, std::size_t size) override
+    {
+        for (std::size_t i = 0; i < size; ++i) {
+            if (m_done || data[i] != guest_init::kHeartbeatByte)
+                return false;
+            m_done = true;
+            m_output.push_back(static_cast<char>(guest_init::kHeartbeatByte));
+            if (m_callback)
+                m_callback();
+        }
+        return true;
+    }
+
+private:
+    std::function<void()> m_callback;
+    bool m_done { false };
+};
+
+class StatusService final : public LocalService {
+public:
+    explicit StatusService(std::function<void(const guest_init::StatusRecord&)> callback)
+        : m_callback(std::move(callback))
+    {
+    }
+    bool receive(const std::uint8_t* data, std::size_t size) override
+    {
+        if (size > guest_init::kStatusRecordSize - m_size)
+            return false; // more than one record
+        std::memcpy(m_record + m_size, data, size);
+        m_size += size;
+        if (m_size < guest_init::kStatusRecordSize || m_done)
+            return true;
+        guest_init::StatusRecord record;
+        if (guest_init::decode_status_record(m_record, m_size, &record) != 0)
+            return false;
+        m_done = true;
+        if (m_callback)
+            m_callback(record);
+        m_output.push_back(static_cast<char>(guest_init::kStatusAck));
+        return true;
+    }
+
+private:
+    std::function<void(const guest_init::StatusRecord&)> m_callback;
+    std::uint8_t m_record[guest_init::kStatusRecordSize] {};
+    std::size_t m_size { 0 };
+    bool m_done { false };
+};
+
+} // namespace
+
+bool is_local_service_port(std::uint32_t port) { return port == kHeartbeatPort || port == kStatusPort; }
+
+std::unique_ptr<LocalService> make_local_service(std::uint32_t port, const ServiceCallbacks& callbacks)
+{
+    if (port == kHeartbeatPort)
+        return std::make_unique<HeartbeatService>(callbacks.on_heartbeat);
+    if (port == kStatusPort)
+        return std::make_unique<StatusService>(callbacks.on_app_status);
+    return nullptr;
+}
+
+} // namespace vmm::vsock
