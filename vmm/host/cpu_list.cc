@@ -33,30 +33,34 @@ std::vector<int> parse_cpu_list(std::string_view text)
     std::string_view body = text;
     while (!body.empty() && (body.back() == '\n' || body.back() == ' '))
         body.remove_suffix(1);
-    std::vector<int> cpus;
+    // A bitmap, so that repeated ranges cost nothing however long the text is.
+    std::vector<bool> present(kMaxCpu + 1, false);
     if (body.empty())
-        return cpus;
+        return {};
     std::size_t start = 0;
     while (start <= body.size()) {
         std::size_t comma = body.find(',', start);
         std::string_view item = body.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
         std::size_t dash = item.find('-');
         if (dash == std::string_view::npos) {
-            cpus.push_back(parse_cpu(text, item));
+            present[parse_cpu(text, item)] = true;
         } else {
             int first = parse_cpu(text, item.substr(0, dash));
             int last = parse_cpu(text, item.substr(dash + 1));
             if (last < first)
                 invalid(text, "range " + std::string(item) + " runs backwards");
             for (int cpu = first; cpu <= last; ++cpu)
-                cpus.push_back(cpu);
+                present[cpu] = true;
         }
         if (comma == std::string_view::npos)
             break;
         start = comma + 1;
     }
-    std::sort(cpus.begin(), cpus.end());
-    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    std::vector<int> cpus;
+    for (int cpu = 0; cpu <= kMaxCpu; ++cpu) {
+        if (present[cpu])
+            cpus.push_back(cpu);
+    }
     return cpus;
 }
 

@@ -151,7 +151,7 @@ void check_request(const PlacementRequest& request)
         fail(base::ErrorKind::InvalidInput, "MEMORY_TOO_LARGE",
             "--mem " + mib(memory) + " exceeds the limit of 256 GiB; use --mem " + std::to_string(kMax1GMemoryMiB) + " or less");
     if (request.eif_size != 0) {
-        std::uint64_t needed = (request.eif_size + kMiB - 1) / kMiB * kEifMemoryFactor;
+        std::uint64_t needed = (request.eif_size / kMiB + (request.eif_size % kMiB != 0)) * kEifMemoryFactor;
         if (memory < needed)
             fail(base::ErrorKind::InvalidInput, "MEMORY_BELOW_4X_EIF",
                 "--mem " + mib(memory) + " is less than 4 times the EIF size (" + std::to_string(request.eif_size)
