@@ -17,7 +17,7 @@ packages=(
   # fuzzing (make fuzz) and sanitizers
   clang libclang-rt-14-dev
   # tests: image tooling checks, benchmark plots
-  tar gzip jq gnuplot-nox
+  tar gzip jq gnuplot-nox python3
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -195,6 +195,14 @@ ExitInfo Machine::status() const
     return m_exit;
 }
 
+std::vector<std::uint64_t> Machine::vcpu_instruction_pointers()
+{
+    std::vector<std::uint64_t> rips;
+    for (VcpuFd& cpu : m_vcpus)
+        rips.push_back(cpu.regs().rip);
+    return rips;
+}
+
 void Machine::request_stop(ExitKind kind, std::string detail)
 {
     bool first = false;

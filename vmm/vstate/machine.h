@@ -89,6 +89,8 @@ public:
     const DebugPort& debug_port() const { return m_debug_port; }
     std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
     std::uint64_t int3_fixups() const { return m_int3_fixups.load(); }
+    // Instruction pointers of every vCPU; only meaningful after wait() returned (diagnostics).
+    std::vector<std::uint64_t> vcpu_instruction_pointers();
     // Called (from a vCPU or the stopping thread) once when the guest ends.
     void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
 
