@@ -302,3 +302,27 @@ TEST_CASE("allocator_command")
     CHECK(allocator_command(256, kPageSize2M, 0) == "qt-vmm allocator --mem 256 --hugepage-size 2M --numa-node 0");
     CHECK(allocator_command(2048, kPageSize1G, 1) == "qt-vmm allocator --mem 2048 --hugepage-size 1G --numa-node 1");
 }
+
+TEST_CASE("on this machine's real topology a strict placement never touches CPU 0's core")
+{
+    auto topology = CpuTopology::read("/sys");
+    std::vector<HugepagePool> fake;
+    for (int node : topology.nodes())
+        fake.push_back({ .node = node, .page_size = kPageSize2M, .total = 1024, .free = 1024, .surplus = 0, .directory = "" });
+    auto pools = HugepagePools::from_pools(fake);
+    auto r = request(256, static_cast<unsigned>(topology.threads_per_core()));
+    std::size_t usable = 0;
+    for (int node : topology.nodes())
+        usable = std::max(usable, topology.enclave_cpus(node).size());
+    if (usable == 0) {
+        CHECK(error_of([&] { plan_placement(r, topology, pools, {}); }).rfind("CPUS_UNAVAILABLE", 0) == 0);
+        return;
+    }
+    Placement p = plan_placement(r, topology, pools, {});
+    CHECK(p.isolated);
+    REQUIRE(p.cpus.size() == r.vcpus);
+    for (int cpu : p.cpus) {
+        CHECK_FALSE(CpuTopology::is_parent_core(*topology.core_of(cpu)));
+        CHECK(topology.node_of(cpu) == p.numa_node);
+    }
+}
