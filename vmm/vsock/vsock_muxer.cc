@@ -52,6 +52,17 @@ VsockMuxer::VsockMuxer(MuxerConfig config, int epoll_fd)
     : m_config(std::move(config))
     , m_epoll(epoll_fd)
 {
+    // Count what the services report (the callbacks run on the loop thread, like us).
+    m_config.services.on_heartbeat = [this, callback = m_config.services.on_heartbeat] {
+        ++m_stats.heartbeats;
+        if (callback)
+            callback();
+    };
+    m_config.services.on_app_status = [this, callback = m_config.services.on_app_status](const guest_init::StatusRecord& r) {
+        ++m_stats.status_records;
+        if (callback)
+            callback(r);
+    };
     if (m_config.uds_path.empty())
         return;
     sockaddr_un address;

@@ -1,0 +1,590 @@
+// The virtio-vsock device without a VM: a synthetic guest driver (vsock_test_driver.h) in a fake
+// guest memory on one side, real Unix sockets on the parent side, the device loop run on the
+// test's thread. Covers the hybrid-vsock handshakes, the VMM's services, credit in both
+// directions, half-close, resets, malformed chains and 1,000 concurrent connections.
+#include "vmm/vsock/vsock_device.h"
+#include "vmm/vsock/vsock_test_driver.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+using namespace vmm;
+using namespace vmm::vsock;
+
+namespace {
+
+constexpr std::uint64_t kCid = 16;
+
+std::string temp_dir()
+{
+    char pattern[] = "/tmp/vsock-test-XXXXXX";
+    char* dir = ::mkdtemp(pattern);
+    REQUIRE(dir != nullptr);
+    return dir;
+}
+
+int unix_listen(const std::string& path)
+{
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_un a {};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, path.c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 4096) == 0);
+    return fd;
+}
+
+int unix_connect(const std::string& path)
+{
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a {};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, path.c_str());
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    return fd;
+}
+
+void send_text(int fd, const std::string& s)
+{
+    REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+}
+
+// What is readable right now: bytes, "" if nothing, or "<EOF>" at end of stream.
+std::string read_now(int fd)
+{
+    char buffer[65536];
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n == 0)
+        return "<EOF>";
+    if (n < 0)
+        return errno == EAGAIN ? "" : "<ERR>";
+    return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+struct Bench {
+    std::string dir = temp_dir();
+    std::string uds = dir + "/1.vsock";
+    GuestMemory ram = GuestMemory::create({ .size = 16 << 20, .page_size = 4096, .numa_node = -1, .lock = false });
+    int heartbeats = 0;
+    std::vector<guest_init::StatusRecord> records;
+    std::unique_ptr<VsockDevice> device;
+    std::unique_ptr<TestDriver> guest;
+
+    Bench()
+    {
+        VsockConfig c;
+        c.guest_cid = kCid;
+        c.uds_path = uds;
+        c.on_heartbeat = [this] { ++heartbeats; };
+        c.on_app_status = [this](const guest_init::StatusRecord& r) { records.push_back(r); };
+        device = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(ram), c);
+        guest = std::make_unique<TestDriver>(*device, ram);
+    }
+    ~Bench()
+    {
+        guest.reset();
+        device.reset();
+        std::string cmd = "rm -rf " + dir;
+        [[maybe_unused]] int rc = std::system(cmd.c_str());
+    }
+    // Guest connects to the parent (CID 3 unless told) and expects `op` back.
+    std::uint16_t guest_connect(std::uint32_t local_port, std::uint32_t port, std::uint64_t cid = kParentCid)
+    {
+        guest->send(guest->header(kOpRequest, local_port, port, 0, cid));
+        ReceivedPacket p;
+        REQUIRE(guest->wait_for(local_port, p));
+        return p.header.op;
+    }
+    // Parent does CONNECT <port>; returns the parent socket and the REQUEST the guest got.
+    int parent_connect(std::uint32_t port, PacketHeader& request, const std::string& extra = {})
+    {
+        int fd = unix_connect(uds);
+        send_text(fd, "CONNECT " + std::to_string(port) + "\n" + extra);
+        ReceivedPacket p;
+        REQUIRE(guest->wait_for(port, p));
+        request = p.header;
+        return fd;
+    }
+};
+
+} // namespace
+
+TEST_CASE("vsock: the Linux init order negotiates VERSION_1 and EVENT_IDX; config holds the CID")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    CHECK(b.device->transport().negotiated_features() == (virtio::kFeatureVersion1 | virtio::kFeatureEventIdx));
+    CHECK(b.guest->read_config64() == kCid);
+    CHECK(b.device->kernel_cmdline_fragment() == "virtio_mmio.device=4K@0xd0000000:5");
+    CHECK(VsockDevice::cmdline_fragment(0xd0001000, 6) == "virtio_mmio.device=4K@0xd0001000:6");
+    // And without EVENT_IDX too.
+    REQUIRE(b.guest->init(false));
+    CHECK(b.device->transport().negotiated_features() == virtio::kFeatureVersion1);
+    CHECK(b.guest_connect(700, 9000) == kOpResponse);
+}
+
+TEST_CASE("vsock: reserved CIDs are refused")
+{
+    GuestMemory ram = GuestMemory::create({ .size = 1 << 20, .page_size = 4096, .numa_node = -1, .lock = false });
+    for (std::uint64_t cid : { 0ull, 2ull, 3ull, 0xffff'ffffull }) {
+        VsockConfig c;
+        c.guest_cid = cid;
+        CHECK_THROWS(VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(ram), c));
+    }
+}
+
+TEST_CASE("vsock: heartbeat on 3:9000 answers 0xB7 and tells the daemon; CID 2 works too")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    for (std::uint64_t cid : { kParentCid, kHostCid }) {
+        std::uint32_t port = 1000 + static_cast<std::uint32_t>(cid);
+        REQUIRE(b.guest_connect(port, 9000, cid) == kOpResponse);
+        b.guest->send(b.guest->header(kOpRw, port, 9000, 1, cid), "\xB7");
+        ReceivedPacket p;
+        REQUIRE(b.guest->wait_for(port, p));
+        CHECK(p.header.op == kOpRw);
+        CHECK(p.header.src_cid == cid);
+        CHECK(p.payload == "\xB7");
+        PacketHeader sd = b.guest->header(kOpShutdown, port, 9000, 0, cid);
+        sd.flags = kShutdownReceive | kShutdownSend;
+        b.guest->send(sd);
+        REQUIRE(b.guest->wait_for(port, p));
+        CHECK(p.header.op == kOpRst); // the clean close ends with our RST
+    }
+    CHECK(b.heartbeats == 2);
+    CHECK(b.device->stats().heartbeats == 2);
+    CHECK(b.device->stats().connections == 0);
+}
+
+TEST_CASE("vsock: a wrong heartbeat byte resets the connection")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    REQUIRE(b.guest_connect(1200, 9000) == kOpResponse);
+    b.guest->send(b.guest->header(kOpRw, 1200, 9000, 1), "\x01");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(1200, p));
+    CHECK(p.header.op == kOpRst);
+    CHECK(b.heartbeats == 0);
+}
+
+TEST_CASE("vsock: the status record on 3:9001 is decoded, handed over and acknowledged with 0x06")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    REQUIRE(b.guest_connect(1300, 9001) == kOpResponse);
+    guest_init::StatusRecord r = guest_init::status_exited(3);
+    std::uint8_t bytes[guest_init::kStatusRecordSize];
+    guest_init::encode_status_record(&r, bytes);
+    std::string record(reinterpret_cast<char*>(bytes), sizeof bytes);
+    // In two packets, header and payload in separate descriptors.
+    b.guest->send(b.guest->header(kOpRw, 1300, 9001, 20), record.substr(0, 20), true);
+    b.guest->send(b.guest->header(kOpRw, 1300, 9001, 44), record.substr(20), true);
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(1300, p));
+    CHECK(p.header.op == kOpRw);
+    CHECK(p.payload == "\x06");
+    REQUIRE(b.records.size() == 1);
+    CHECK(b.records[0].kind == guest_init::StatusKind::Exited);
+    CHECK(b.records[0].value == 3);
+    CHECK(b.device->stats().status_records == 1);
+
+    // A record that does not decode gets RST and is not handed over.
+    REQUIRE(b.guest_connect(1301, 9001) == kOpResponse);
+    std::string bad = record;
+    bad[0] = 'X';
+    b.guest->send(b.guest->header(kOpRw, 1301, 9001, 64), bad);
+    REQUIRE(b.guest->wait_for(1301, p));
+    CHECK(p.header.op == kOpRst);
+    CHECK(b.records.size() == 1);
+}
+
+TEST_CASE("vsock: CONNECT <port> from the parent, OK <host-port> after RESPONSE, bytes both ways")
+{
+    Bench b;
+    REQUIRE(b.guest->init(true, true)); // rx buffers as header + payload descriptors
+    PacketHeader req;
+    int parent = b.parent_connect(5000, req, "early");
+    CHECK(req.op == kOpRequest);
+    CHECK(req.src_cid == kParentCid);
+    CHECK(req.dst_cid == kCid);
+    CHECK(req.src_port >= (1u << 30));
+    CHECK(req.src_port < (1u << 31));
+    CHECK(read_now(parent).empty()); // no OK before the guest accepted
+    PacketHeader resp = b.guest->header(kOpResponse, 5000, req.src_port);
+    b.guest->send(resp);
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(parent); return got.find('\n') != std::string::npos; });
+    CHECK(got == "OK " + std::to_string(req.src_port) + "\n");
+    // Bytes the parent sent right after its CONNECT line are part of the stream.
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(5000, p));
+    CHECK(p.header.op == kOpRw);
+    CHECK(p.payload == "early");
+    send_text(parent, "ping");
+    REQUIRE(b.guest->wait_for(5000, p));
+    CHECK(p.payload == "ping");
+    b.guest->send(b.guest->header(kOpRw, 5000, req.src_port, 4), "pong");
+    got.clear();
+    b.guest->pump_until([&] { got += read_now(parent); return got.size() >= 4; });
+    CHECK(got == "pong");
+    CHECK(b.device->stats().connections == 1);
+    ::close(parent);
+}
+
+TEST_CASE("vsock: the parent's socket is closed when the guest refuses (RST) or the line is bad")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    PacketHeader req;
+    int parent = b.parent_connect(5001, req);
+    b.guest->send(b.guest->header(kOpRst, 5001, req.src_port));
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(parent); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got == "<EOF>");
+    ::close(parent);
+
+    for (std::string line : std::vector<std::string> { "HELLO 5\n", "CONNECT\n", "CONNECT x\n", "CONNECT 5 6\n", "CONNECT 99999999999\n",
+             std::string(40, 'a') }) {
+        int fd = unix_connect(b.uds);
+        send_text(fd, line);
+        got.clear();
+        b.guest->pump_until([&] { got += read_now(fd); return got.find("<EOF>") != std::string::npos; });
+        CHECK_MESSAGE(got.find("<EOF>") != std::string::npos, line); // closed (maybe reset: unread bytes)
+        ::close(fd);
+    }
+    // Keyword case does not matter.
+    int fd = unix_connect(b.uds);
+    send_text(fd, "connect 5002\n");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(5002, p));
+    CHECK(p.header.op == kOpRequest);
+    ::close(fd);
+}
+
+TEST_CASE("vsock: a guest connection to the parent goes to <uds>_<port>; nobody there gives RST")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    CHECK(b.guest_connect(2000, 6000) == kOpRst); // nothing listens at <uds>_6000
+    int listener = unix_listen(b.uds + "_6000");
+    CHECK(b.guest_connect(2001, 6000) == kOpResponse);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    b.guest->send(b.guest->header(kOpRw, 2001, 6000, 5), "hello");
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(conn); return got.size() >= 5; });
+    CHECK(got == "hello");
+    send_text(conn, "world");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(2001, p));
+    CHECK(p.header.op == kOpRw);
+    CHECK(p.payload == "world");
+    CHECK(p.header.src_port == 6000);
+    // The parent closes: the guest hears SHUTDOWN (no more data), closes too and gets the RST.
+    ::close(conn);
+    REQUIRE(b.guest->wait_for(2001, p));
+    CHECK(p.header.op == kOpShutdown);
+    CHECK((p.header.flags & kShutdownSend) != 0);
+    PacketHeader sd = b.guest->header(kOpShutdown, 2001, 6000);
+    sd.flags = kShutdownReceive | kShutdownSend;
+    b.guest->send(sd);
+    REQUIRE(b.guest->wait_for(2001, p));
+    CHECK(p.header.op == kOpRst);
+    CHECK(b.device->stats().connections == 0);
+    ::close(listener);
+}
+
+TEST_CASE("vsock: unknown CIDs, non-stream types and packets for no connection get RST")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    CHECK(b.guest_connect(3000, 9000, 7) == kOpRst);
+    CHECK(b.guest_connect(3001, 9000, 1) == kOpRst);
+    PacketHeader h = b.guest->header(kOpRequest, 3002, 9000);
+    h.type = 2; // SEQPACKET: not offered
+    b.guest->send(h);
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(3002, p));
+    CHECK(p.header.op == kOpRst);
+    b.guest->send(b.guest->header(kOpRw, 3003, 9000, 3), "abc");
+    REQUIRE(b.guest->wait_for(3003, p));
+    CHECK(p.header.op == kOpRst);
+    // An RST for nothing is not answered; a packet from another source CID is dropped.
+    b.guest->send(b.guest->header(kOpRst, 3004, 9000));
+    PacketHeader spoof = b.guest->header(kOpRequest, 3005, 9000);
+    spoof.src_cid = 99;
+    b.guest->send(spoof);
+    b.guest->pump();
+    CHECK_FALSE(b.guest->take(3004, p));
+    CHECK_FALSE(b.guest->take(3005, p));
+    CHECK(b.device->stats().malformed_packets >= 1);
+}
+
+TEST_CASE("vsock: parent → guest data stops at the guest's credit and resumes on CREDIT_UPDATE")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int listener = unix_listen(b.uds + "_6100");
+    b.guest->buf_alloc = 16 * 1024;
+    REQUIRE(b.guest_connect(2100, 6100) == kOpResponse);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    std::string data(100 * 1024, 'x');
+    REQUIRE(::send(conn, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 50 * 1024);
+    std::size_t received = 0;
+    bool credit_request = false;
+    b.guest->pump_until([&] {
+        ReceivedPacket p;
+        while (b.guest->take(2100, p)) {
+            if (p.header.op == kOpRw)
+                received += p.payload.size();
+            if (p.header.op == kOpCreditRequest)
+                credit_request = true;
+        }
+        return credit_request;
+    });
+    CHECK(received == 16 * 1024); // exactly the credit, not a byte more
+    CHECK(credit_request);
+    // The guest consumed it: its CREDIT_UPDATE lets the next 16 KiB through.
+    b.guest->fwd_cnt = 16 * 1024;
+    b.guest->send(b.guest->header(kOpCreditUpdate, 2100, 6100));
+    b.guest->pump_until([&] {
+        ReceivedPacket p;
+        while (b.guest->take(2100, p))
+            if (p.header.op == kOpRw)
+                received += p.payload.size();
+        return received >= 32 * 1024;
+    });
+    CHECK(received == 32 * 1024);
+    ::close(conn);
+    ::close(listener);
+}
+
+TEST_CASE("vsock: guest → parent credit: CREDIT_UPDATE as the parent reads, RST when the guest overruns")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int listener = unix_listen(b.uds + "_6200");
+    REQUIRE(b.guest_connect(2200, 6200) == kOpResponse);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    // 40 KiB taken by the parent's socket: the guest is told about the freed space.
+    b.guest->send(b.guest->header(kOpRw, 2200, 6200, 40 * 1024), std::string(40 * 1024, 'a'));
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(2200, p));
+    CHECK(p.header.op == kOpCreditUpdate);
+    CHECK(p.header.fwd_cnt == 40 * 1024);
+    CHECK(p.header.buf_alloc == kConnectionBuffer);
+
+    // The parent stops reading; a guest that ignores our credit gets reset, and we never hold
+    // more than one connection buffer for it.
+    int other = b.guest_connect(2201, 9000) == kOpResponse;
+    CHECK(other);
+    bool reset = false;
+    std::size_t most_buffered = 0;
+    for (int i = 0; i < 40 && !reset; ++i) {
+        b.guest->send(b.guest->header(kOpRw, 2200, 6200, 60 * 1024), std::string(60 * 1024, 'b'));
+        b.guest->pump(2);
+        most_buffered = std::max(most_buffered, b.device->buffered_bytes());
+        while (b.guest->take(2200, p))
+            reset = reset || p.header.op == kOpRst;
+    }
+    CHECK(reset);
+    CHECK(most_buffered <= kConnectionBuffer);
+    CHECK(b.device->stats().credit_violations == 1);
+    // Other connections were never blocked.
+    b.guest->send(b.guest->header(kOpRw, 2201, 9000, 1), "\xB7");
+    REQUIRE(b.guest->wait_for(2201, p));
+    CHECK(p.payload == "\xB7");
+    ::close(conn);
+    ::close(listener);
+}
+
+TEST_CASE("vsock: half-close in both directions")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int listener = unix_listen(b.uds + "_6300");
+    REQUIRE(b.guest_connect(2300, 6300) == kOpResponse);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    // Guest shuts its sending side: the parent reads EOF but can still send.
+    b.guest->send(b.guest->header(kOpRw, 2300, 6300, 3), "abc");
+    PacketHeader sd = b.guest->header(kOpShutdown, 2300, 6300);
+    sd.flags = kShutdownSend;
+    b.guest->send(sd);
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(conn); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got == "abc<EOF>");
+    send_text(conn, "reply");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(2300, p));
+    CHECK(p.payload == "reply");
+    // Parent finishes too: SHUTDOWN then the final RST.
+    ::shutdown(conn, SHUT_WR);
+    REQUIRE(b.guest->wait_for(2300, p));
+    CHECK(p.header.op == kOpShutdown);
+    REQUIRE(b.guest->wait_for(2300, p));
+    CHECK(p.header.op == kOpRst);
+    ::close(conn);
+
+    // Parent shuts its side first: the guest still sends, the parent still reads.
+    REQUIRE(b.guest_connect(2301, 6300) == kOpResponse);
+    conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    ::shutdown(conn, SHUT_WR);
+    REQUIRE(b.guest->wait_for(2301, p));
+    CHECK(p.header.op == kOpShutdown);
+    b.guest->send(b.guest->header(kOpRw, 2301, 6300, 4), "more");
+    got.clear();
+    b.guest->pump_until([&] { got += read_now(conn); return got.size() >= 4; });
+    CHECK(got == "more");
+    ::close(conn);
+    ::close(listener);
+}
+
+TEST_CASE("vsock: a device reset closes every connection; the guest initialises again")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    PacketHeader req;
+    int parent = b.parent_connect(5100, req);
+    b.guest->send(b.guest->header(kOpResponse, 5100, req.src_port));
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(parent); return got.find('\n') != std::string::npos; });
+    REQUIRE(b.device->stats().connections == 1);
+    b.guest->write32(virtio::mmio::kStatus, 0);
+    CHECK(b.device->stats().connections == 0);
+    got.clear();
+    b.guest->pump_until([&] { got += read_now(parent); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got == "<EOF>");
+    ::close(parent);
+    CHECK(b.device->transport().resets() >= 1);
+    REQUIRE(b.guest->init());
+    CHECK(b.guest_connect(800, 9000) == kOpResponse);
+}
+
+TEST_CASE("vsock: no rx buffers (a guest that stops reading) blocks nothing; delivery resumes")
+{
+    Bench b;
+    REQUIRE(b.guest->init(true, false, 2));
+    // Two buffers: both used by the first two replies; the third waits.
+    for (std::uint32_t port : { 4000u, 4001u, 4002u })
+        b.guest->send(b.guest->header(kOpRequest, port, 9000));
+    for (int i = 0; i < 5; ++i)
+        b.device->run_once(0); // no collect(): the guest is not reading
+    CHECK(b.guest->used_idx(kQueueTx) == 3); // tx still processed
+    CHECK(b.guest->used_idx(kQueueRx) == 2);
+    b.guest->collect(); // reads and reposts
+    ReceivedPacket p;
+    CHECK(b.guest->wait_for(4002, p));
+    CHECK(p.header.op == kOpResponse);
+}
+
+TEST_CASE("vsock: malformed chains are dropped without harm")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    TestDriver& g = *b.guest;
+    const std::uint64_t ram_end = 16 << 20;
+    // tx: out of RAM, huge, a loop, a writable descriptor, too short for a header, len > data.
+    g.set_desc(kQueueTx, 200, ram_end - 20, 44, 0, 0);
+    g.set_desc(kQueueTx, 201, 0x200000, 0xffff'0000u, 0, 0);
+    g.set_desc(kQueueTx, 202, 0x200000, 44, virtio::kDescFlagNext, 203);
+    g.set_desc(kQueueTx, 203, 0x200000, 44, virtio::kDescFlagNext, 202);
+    g.set_desc(kQueueTx, 204, 0x200000, 44, virtio::kDescFlagWrite, 0);
+    g.set_desc(kQueueTx, 205, 0x200000, 10, 0, 0);
+    std::uint8_t bytes[kHeaderSize];
+    PacketHeader lying = g.header(kOpRw, 4100, 9000, 5000);
+    lying.encode(bytes);
+    b.ram.write(0x210000, bytes, sizeof bytes);
+    g.set_desc(kQueueTx, 206, 0x210000, 44 + 10, 0, 0);
+    for (std::uint16_t head : { 200, 201, 202, 204, 205, 206 })
+        g.make_available(kQueueTx, head);
+    g.kick(kQueueTx);
+    // rx: a readable buffer, one too short, one out of RAM.
+    g.set_desc(kQueueRx, 200, 0x1f0000, 3776, 0, 0);
+    g.set_desc(kQueueRx, 201, 0x1f0000, 20, virtio::kDescFlagWrite, 0);
+    g.set_desc(kQueueRx, 202, ram_end, 3776, virtio::kDescFlagWrite, 0);
+    b.device->run_once(0);
+    CHECK(g.used_idx(kQueueTx) == 6); // all returned
+    CHECK(b.device->stats().malformed_chains >= 3);
+    // The device still works.
+    CHECK(b.guest_connect(4101, 9000) == kOpResponse);
+    // An avail index far ahead breaks only that queue's current life; a reset repairs it.
+    g.set_avail_idx(kQueueTx, static_cast<std::uint16_t>(g.avail_idx(kQueueTx) + 1000));
+    g.kick(kQueueTx);
+    b.device->run_once(0);
+    REQUIRE(g.init());
+    CHECK(b.guest_connect(4102, 9000) == kOpResponse);
+}
+
+TEST_CASE("vsock: 1,000 concurrent connections to the parent, then the bound")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int listener = unix_listen(b.uds + "_7000");
+    std::vector<int> accepted;
+    auto accept_all = [&] {
+        for (;;) {
+            int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0)
+                return;
+            accepted.push_back(fd);
+        }
+    };
+    std::size_t responses = 0;
+    auto drain = [&] {
+        for (auto& p : b.guest->inbox)
+            responses += p.header.op == kOpResponse;
+        b.guest->inbox.clear();
+    };
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+        while (!b.guest->send(b.guest->header(kOpRequest, 10000 + i, 7000))) {
+            b.guest->pump(1);
+            drain();
+        }
+        if (i % 50 == 49) {
+            b.guest->pump(2);
+            drain();
+            accept_all();
+        }
+    }
+    b.guest->pump_until([&] { drain(); accept_all(); return responses == 1000; });
+    CHECK(responses == 1000);
+    CHECK(accepted.size() == 1000);
+    CHECK(b.device->stats().connections == 1000);
+    // Every connection carries bytes.
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+        while (!b.guest->send(b.guest->header(kOpRw, 10000 + i, 7000, 8), "conn" + std::to_string(1000 + i)))
+            b.guest->pump(1);
+    }
+    b.guest->pump(4);
+    std::size_t bytes = 0;
+    for (int fd : accepted) {
+        std::string got = read_now(fd);
+        bytes += got.size();
+    }
+    CHECK(bytes == 8000);
+    CHECK(b.device->buffered_bytes() == 0);
+    // Up to the bound (1,024) and one past it.
+    for (std::uint32_t i = 1000; i < kMaxConnections; ++i)
+        b.guest->send(b.guest->header(kOpRequest, 10000 + i, 9000));
+    b.guest->pump(8);
+    drain();
+    CHECK(b.device->stats().connections == kMaxConnections);
+    REQUIRE(b.guest_connect(20000, 9000) == kOpRst);
+    CHECK(b.device->stats().refused_connections == 1);
+    for (int fd : accepted)
+        ::close(fd);
+    ::close(listener);
+}
