@@ -30,7 +30,12 @@ std::uint32_t crc_update(std::uint32_t crc, const std::uint8_t* data, std::size_
 
 EifReader EifReader::open(const std::string& path, const ReadOptions& options)
 {
-    return from_fd(base::open_read(path), path, options);
+    // O_NONBLOCK so that a FIFO given by mistake cannot block the open; parse() then rejects
+    // anything but a regular file (for which O_NONBLOCK has no effect).
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        base::throw_errno("FILE_OPEN", "cannot open", path);
+    return from_fd(base::UniqueFd(fd), path, options);
 }
 
 EifReader EifReader::from_fd(base::UniqueFd fd, std::string name, const ReadOptions& options)

@@ -3,6 +3,7 @@
 #include "eif-format/testdata/eif_test_util.h"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 using eif_test::RawSection;
 
@@ -218,6 +219,9 @@ TEST_CASE("reader: every structural violation names the field and offset")
     {
         CHECK_THROWS_AS(eif::EifReader::open("/dev/null"), base::Error);
         CHECK_THROWS_AS(eif::EifReader::open("/nonexistent/x.eif"), base::Error);
+        eif_test::TempDir dir;
+        REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+        CHECK_THROWS_AS(eif::EifReader::open(dir.file("fifo")), base::Error); // must not block
     }
 }
 

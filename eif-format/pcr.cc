@@ -122,7 +122,7 @@ Digest pcr_of_certificate_pem(const std::string& pem)
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
     if (!bio)
         throw_openssl("BIO_new_mem_buf");
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    X509* cert = PEM_read_bio_X509(bio, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
     BIO_free(bio);
     if (!cert)
         throw base::Error(base::ErrorKind::Crypto, "CERT_BAD_PEM",

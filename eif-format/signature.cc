@@ -47,6 +47,12 @@ using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using SigPtr = std::unique_ptr<ECDSA_SIG, SigFree>;
 
+// Never prompt on the terminal for a passphrase: encrypted keys are reported as unreadable.
+int no_passphrase(char*, int, int, void*)
+{
+    return 0;
+}
+
 BioPtr memory_bio(std::string_view text)
 {
     BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
@@ -57,7 +63,7 @@ BioPtr memory_bio(std::string_view text)
 
 X509Ptr parse_certificate(std::string_view pem)
 {
-    X509Ptr cert(PEM_read_bio_X509(memory_bio(pem).get(), nullptr, nullptr, nullptr));
+    X509Ptr cert(PEM_read_bio_X509(memory_bio(pem).get(), nullptr, no_passphrase, nullptr));
     if (!cert)
         crypto_error("CERT_BAD_PEM", "the signing certificate is not a PEM X.509 certificate; pass the -----BEGIN CERTIFICATE----- file");
     return cert;
@@ -193,7 +199,7 @@ Signer Signer::load(const SigningInput& input, std::optional<std::int64_t> now)
     Impl& s = *signer.m_impl;
 
     std::string key_pem = base::read_file(input.private_key_path, kMaxPemFile);
-    s.key.reset(PEM_read_bio_PrivateKey(memory_bio(key_pem).get(), nullptr, nullptr, nullptr));
+    s.key.reset(PEM_read_bio_PrivateKey(memory_bio(key_pem).get(), nullptr, no_passphrase, nullptr));
     OPENSSL_cleanse(key_pem.data(), key_pem.size());
     if (!s.key)
         crypto_error("SIGN_BAD_KEY", input.private_key_path + " is not an unencrypted PEM private key; pass an EC key (openssl ecparam -genkey -name secp384r1)");
@@ -204,7 +210,7 @@ Signer Signer::load(const SigningInput& input, std::optional<std::int64_t> now)
     s.curve = *curve;
 
     s.certificate_pem = base::read_file(input.certificate_path, kMaxPemFile);
-    s.cert.reset(PEM_read_bio_X509(memory_bio(s.certificate_pem).get(), nullptr, nullptr, nullptr));
+    s.cert.reset(PEM_read_bio_X509(memory_bio(s.certificate_pem).get(), nullptr, no_passphrase, nullptr));
     if (!s.cert)
         crypto_error("SIGN_BAD_CERT", input.certificate_path + " is not a PEM X.509 certificate; pass the -----BEGIN CERTIFICATE----- file");
     if (X509_check_private_key(s.cert.get(), s.key.get()) != 1)

@@ -157,6 +157,9 @@ TEST_CASE("signature: bad keys and certificates are clear Crypto errors")
     std::string early = expect_crypto_error({ key, cert }, "SIGN_CERT_NOT_VALID", now - 86400);
     CHECK(early.find("not valid yet") != std::string::npos);
     CHECK_THROWS_AS(eif::Signer::load({ dir.file("missing.pem"), cert }), base::Error);
+    // A passphrase-protected key is refused without prompting on the terminal.
+    eif_test::openssl("pkey -in " + key + " -aes256 -passout pass:secret -out " + dir.file("encrypted.pem"));
+    expect_crypto_error({ dir.file("encrypted.pem"), cert }, "SIGN_BAD_KEY");
 
     // verify_signature checks the validity period at the time given.
     eif::Signer signer = eif::Signer::load({ key, cert });
