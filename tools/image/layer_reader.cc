@@ -180,6 +180,10 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
         }
         if (!entry.hardlink && entry.type == NodeType::Regular) {
             entry.size = static_cast<std::uint64_t>(archive_entry_size(e));
+            if (entry.size > 0xffffffffull)
+                throw base::Error(base::ErrorKind::InvalidInput, "IMG_FILE_TOO_LARGE",
+                    where + ": '" + entry.path + "' is " + std::to_string(entry.size)
+                        + " bytes; an initramfs (newc cpio) holds files up to 4 GiB - 1, so leave it out of the enclave image");
             data_offset = spill.size();
             std::uint64_t written = 0;
             const void* block = nullptr;

@@ -1,10 +1,17 @@
 # tools/image/: turns a container image (OCI layout, oci/docker archive, or a local docker/podman
 # image) into the ramdisks of an enclave image; `qt-vmm enclave make-img` drives it.
 LIBRARIES += image
-image_SRCS := $(filter-out %_test.cc,$(wildcard tools/image/*.cc))
+image_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard tools/image/*.cc))
 image_LDLIBS := -larchive -lcrypto
 QT_VMM_LIBS += image
 
 UNIT_TESTS += image_test
 image_test_SRCS := $(wildcard tools/image/*_test.cc) tests/doctest_main.cc
 image_test_LIBS := image base
+
+FUZZERS += image_layer_fuzz
+image_layer_fuzz_SRCS := tools/image/layer_fuzz.cc
+image_layer_fuzz_LIBSRCS := tools/image/layer_reader.cc tools/image/file_tree.cc tools/image/spill_file.cc \
+  tools/image/temp_file.cc tools/image/blob_store.cc tools/image/cpio_writer.cc tools/image/ramdisk.cc \
+  tools/image/launch_config.cc base/error.cc base/file.cc base/hex.cc
+image_layer_fuzz_LDLIBS := -larchive -lcrypto

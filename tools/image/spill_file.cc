@@ -1,8 +1,10 @@
 #include "tools/image/spill_file.h"
 
+#include "base/error.h"
 #include "base/file.h"
 
 #include <algorithm>
+#include <unistd.h>
 
 namespace image {
 
@@ -33,6 +35,14 @@ void SpillFile::append(const void* data, std::size_t size)
 void SpillFile::append_zeros(std::uint64_t count)
 {
     static const char zeros[65536] = {};
+    if (count >= sizeof zeros) {
+        // Big holes (sparse tar entries): extend the file instead of writing zeros.
+        flush();
+        m_size += count;
+        if (::ftruncate(m_file.fd(), static_cast<off_t>(m_size)) != 0)
+            base::throw_errno("IMG_TEMP_FILE", "cannot extend", "scratch file");
+        return;
+    }
     while (count > 0) {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(count, sizeof zeros));
         append(zeros, n);
