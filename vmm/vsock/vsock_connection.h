@@ -44,7 +44,6 @@ enum PendingBits : std::uint32_t {
     kPendRequest = 2,
     kPendCreditUpdate = 4,
     kPendShutdown = 8,
-    kPendCreditRequest = 16,
 };
 
 struct Connection {

@@ -190,6 +190,11 @@ void VsockDevice::process_rx_locked()
         }
         std::size_t capacity = static_cast<std::size_t>(std::min<std::uint64_t>(m_chain.writable_bytes, 0xffff'ffffull));
         std::size_t n = m_muxer->fill_rx_buffer(m_chain.writable, capacity);
+        if (n == 0 && m_muxer->buffer_too_small()) {
+            rx.add_used(m_chain.head, 0); // header-only buffer while data waits: hand it back empty
+            m_muxer->note_malformed_packet();
+            continue;
+        }
         if (n == 0) {
             rx.undo_pop();
             break;

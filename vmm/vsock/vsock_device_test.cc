@@ -588,3 +588,46 @@ TEST_CASE("vsock: 1,000 concurrent connections to the parent, then the bound")
         ::close(fd);
     ::close(listener);
 }
+
+TEST_CASE("vsock: rx buffers with room for a header only carry control packets, never loop")
+{
+    Bench b;
+    REQUIRE(b.guest->init(true, false, 0)); // no regular rx buffers
+    TestDriver& g = *b.guest;
+    for (std::uint16_t i = 0; i < 4; ++i) {
+        g.set_desc(kQueueRx, static_cast<std::uint16_t>(200 + i), 0x1f0000 + 64ull * i, kHeaderSize, virtio::kDescFlagWrite, 0);
+        g.make_available(kQueueRx, static_cast<std::uint16_t>(200 + i));
+    }
+    g.send(g.header(kOpRequest, 4200, 9000));
+    g.send(g.header(kOpRw, 4200, 9000, 1), "\xB7");
+    for (int i = 0; i < 5; ++i)
+        b.device->run_once(0); // must return: the 0xB7 reply fits no 44-byte buffer
+    // The RESPONSE used one; the others were handed back empty (data waits, they cannot carry it).
+    REQUIRE(g.used_idx(kQueueRx) == 4);
+    auto used_entry = [&](std::uint16_t i, std::uint32_t& id, std::uint32_t& len) {
+        id = b.ram.read_object<std::uint32_t>(g.used(kQueueRx) + 4 + 8 * i);
+        len = b.ram.read_object<std::uint32_t>(g.used(kQueueRx) + 8 + 8 * i);
+    };
+    std::uint32_t id, len;
+    used_entry(0, id, len);
+    CHECK(id == 200);
+    CHECK(len == kHeaderSize);
+    std::uint8_t bytes[kHeaderSize + 1];
+    b.ram.read(0x1f0000, bytes, kHeaderSize);
+    CHECK(PacketHeader::decode(bytes).op == kOpResponse);
+    g.post_rx(1); // a real buffer (descriptor 0): now the reply fits
+    for (int i = 0; i < 5; ++i)
+        b.device->run_once(0);
+    REQUIRE(g.used_idx(kQueueRx) == 5);
+    for (std::uint16_t i = 1; i < 4; ++i) {
+        used_entry(i, id, len);
+        CHECK(id == 200u + i);
+        CHECK(len == 0);
+    }
+    used_entry(4, id, len);
+    CHECK(id == 0);
+    CHECK(len == kHeaderSize + 1);
+    b.ram.read(TestDriver::kRxArea, bytes, kHeaderSize + 1);
+    CHECK(PacketHeader::decode(bytes).op == kOpRw);
+    CHECK(bytes[kHeaderSize] == 0xB7);
+}

@@ -593,6 +593,7 @@ PacketHeader VsockMuxer::header_for(const Connection& c, std::uint16_t op)
 std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity)
 {
     std::uint8_t bytes[kHeaderSize];
+    m_buffer_too_small = false;
     if (capacity < kHeaderSize)
         return 0;
     if (!m_rsts.empty()) {
@@ -602,7 +603,9 @@ std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>&
         virtio::copy_to_segments(writable, 0, bytes, kHeaderSize);
         return kHeaderSize;
     }
-    while (!m_rx_queue.empty()) {
+    // Each queued connection gets at most one look per call: one that cannot use this buffer
+    // (data, but the buffer has no room past the header) goes back in line without looping.
+    for (std::size_t looks = m_rx_queue.size(); looks > 0 && !m_rx_queue.empty(); --looks) {
         std::uint64_t key = m_rx_queue.front();
         m_rx_queue.pop_front();
         Connection* c = find(key);
@@ -622,7 +625,8 @@ std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>&
         } else if (c->pending & kPendCreditUpdate) {
             c->pending &= ~kPendCreditUpdate;
             h = header_for(*c, kOpCreditUpdate);
-        } else if (c->state == Connection::State::Established && c->has_host_data() && c->peer_credit() > 0) {
+        } else if (c->state == Connection::State::Established && c->has_host_data() && c->peer_credit() > 0
+            && capacity > kHeaderSize) {
             std::size_t room = std::min<std::size_t>({ capacity - kHeaderSize, c->peer_credit(), kMaxPacketPayload });
             std::size_t n = 0;
             if (c->service) {
@@ -668,7 +672,11 @@ std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>&
             c->pending &= ~kPendShutdown;
             h = header_for(*c, kOpShutdown);
             h.flags = kShutdownSend;
-        } else if (c->state == Connection::State::Established && c->has_host_data() && c->peer_credit() == 0 && !c->credit_requested) {
+        } else if (c->state == Connection::State::Established && c->has_host_data() && c->peer_credit() > 0) {
+            m_buffer_too_small = true; // data waits, but this buffer has no room past the header
+            send = false;
+        } else if (c->state == Connection::State::Established && c->has_host_data() && c->peer_credit() == 0
+            && !c->credit_requested) {
             c->credit_requested = true;
             h = header_for(*c, kOpCreditRequest);
         } else {

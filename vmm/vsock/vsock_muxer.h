@@ -87,6 +87,9 @@ public:
     // Writes the next packet (header + payload) into an rx buffer; returns its length, 0 if
     // nothing was left to send after all (the caller gives the buffer back unused).
     std::size_t fill_rx_buffer(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity);
+    // After fill_rx_buffer returned 0: true if data was waiting but the buffer had no room for
+    // any (the caller then returns the buffer empty rather than retrying it forever).
+    bool buffer_too_small() const { return m_buffer_too_small; }
     // An epoll event on one of our sockets.
     void handle_event(std::uint64_t token, std::uint32_t events);
     // Expires handshakes and lingering connections; returns true while any deadline is pending.
@@ -134,6 +137,7 @@ private:
     std::uint64_t m_next_token { kFirstToken };
     std::uint32_t m_next_host_port { kFirstLocalPort };
     std::vector<iovec> m_iov;
+    bool m_buffer_too_small { false };
     VsockStats m_stats;
 };
 
