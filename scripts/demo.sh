@@ -1,20 +1,76 @@
 #!/usr/bin/env bash
-# make demo: the newcomer's first run. Builds everything (make does that before calling us),
-# then boots the project's guest kernel with the kernel feature probe as /init under QEMU
-# software emulation and shows its console.
-# This grows with the project: once make-img, the VMM and the vsock device land it builds a
-# sample EIF, starts it in debug mode, follows its console and stops it.
+# make demo: the newcomer's first run (make builds everything and the kernel before calling us).
+#   1. builds a sample container image as an OCI layout (no Docker daemon needed): a static
+#      "hello" app with ENTRYPOINT, CMD and ENV;
+#   2. turns it into an EIF with `qt-vmm enclave make-img` and describes it;
+#   3. asks `qt-vmm host-check` what this host's KVM can do;
+#   4. starts the EIF under KVM in debug mode, shows its console, stops it;
+#   5. where this KVM cannot run guest user mode (nested, software-assisted KVM, as on the
+#      project's build machines), also runs the same EIF's kernel, command line and ramdisks
+#      under QEMU software emulation so the app's output can be seen.
+# Needs root (hugepages, /dev/kvm); uses a private run directory and gives back what it took.
 set -euo pipefail
 : "${BUILD:?}"
 top=$(cd "$(dirname "$0")/.." && pwd)
-kernel=$("$top/kernel-config/build-kernel.sh" --path)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/root/dev" "$work/root/proc" "$work/root/sys" "$work/root/tmp"
-cp "$BUILD/guest/kernel_probe" "$work/root/init"
-(cd "$work/root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$work/initrd"
-echo "demo: booting $kernel under QEMU (software emulation) with the kernel probe as /init"
-qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off -accel tcg -cpu max \
-  -m 256 -smp 2 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-  -kernel "$kernel" -initrd "$work/initrd" -append "console=ttyS0 reboot=t panic=-1 quiet"
-echo "demo: guest powered off"
+qt="$BUILD/bin/qt-vmm"
+source "$top/tools/image/testdata/image_helpers.sh"
+work="$BUILD/demo"
+rm -rf "$work"
+mkdir -p "$work/rootfs/bin" "$work/layout"
+export QT_VMM_RUN_DIR="$work/run"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. a sample image (OCI layout, built without Docker)"
+cp "$BUILD/guest/app_echo_env" "$work/rootfs/bin/hello"
+layer_tar "$work/layer.tar" "$work/rootfs" .
+config=$(image_config '{"Entrypoint":["/bin/hello"],"Cmd":["greetings","from the enclave"],"Env":["PATH=/bin","GREETING=hello from qt-vmm"]}' "$work/layer.tar")
+oci_image "$work/layout" "$config" latest "tar:$work/layer.tar" >/dev/null
+echo "OCI layout in $work/layout (one layer: /bin/hello)"
+
+step "2. qt-vmm enclave make-img"
+"$qt" enclave make-img --docker-uri "oci:$work/layout:latest" --eif "$work/hello.eif"
+"$qt" --output yaml enclave describe-eif --eif "$work/hello.eif" | head -n 20
+
+step "3. qt-vmm host-check"
+"$qt" --output table host-check
+user_mode=$("$qt" host-check | jq -r '.[] | select(.Check == "guest-user-mode") | .Verdict')
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: not root, so no enclave can be started (hugepages and /dev/kvm need root); stopping here"
+  exit 0
+fi
+pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+original=$(cat "$pool")
+trap 'for s in "$QT_VMM_RUN_DIR"/*.sock; do [ -e "$s" ] && "$qt" enclave stop --enclave-id "$(basename "$s" .sock)" >/dev/null 2>&1; done; echo "$original" > "$pool"' EXIT
+"$qt" allocator --mem 256 --hugepage-size 2M >/dev/null
+
+step "4. qt-vmm enclave start --debug-mode, console, stop"
+"$qt" enclave start --eif "$work/hello.eif" --cpus 1 --mem 256 --debug-mode | tee "$work/start.json"
+id=$(jq -r .EnclaveID "$work/start.json")
+if [ "$user_mode" = ok ]; then
+  timeout 60 "$qt" enclave console --enclave-id "$id" || true
+else
+  echo "(this KVM emulates guest kernel code, so the kernel takes ~35 s to reach init; showing its console as it boots)"
+  for i in $(seq 240); do
+    "$qt" enclave console --enclave-id "$id" --no-follow 2>/dev/null | grep -q "Run /init as init process" && break
+    [ "$("$qt" enclave query --enclave-id "$id" | jq -r '.[0].State')" = TERMINATED ] && break
+    sleep 0.5
+  done
+  "$qt" enclave console --enclave-id "$id" --no-follow | tail -n 15
+fi
+"$qt" enclave query
+"$qt" enclave stop --enclave-id "$id" || true
+
+if [ "$user_mode" != ok ]; then
+  step "5. the same EIF under QEMU software emulation (this KVM cannot run guest user mode)"
+  eif_section "$work/hello.eif" 1 0 "$work/kernel"
+  eif_section "$work/hello.eif" 2 0 "$work/cmdline"
+  eif_section "$work/hello.eif" 3 0 "$work/rd0"
+  eif_section "$work/hello.eif" 3 1 "$work/rd1"
+  cat "$work/rd0" "$work/rd1" > "$work/initrd"
+  timeout 120 qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off -accel tcg -cpu max \
+    -m 256 -smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -device i8042 \
+    -kernel "$work/kernel" -initrd "$work/initrd" -append "$(cat "$work/cmdline")" | grep -v '^\s*$' | tail -n 25
+fi
+echo
+echo "demo: done (files in $work)"

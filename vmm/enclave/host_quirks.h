@@ -5,7 +5,8 @@
 //
 // Only when the probe says "broken" does qt-vmm apply its nested-KVM workarounds, all outside
 // what the PCRs measure: command-line flags appended after the EIF's (noxsave nofsgsbase nopcid
-// noinvpcid clearcpuid=popcnt,smap), CX16 and KVM's PV IPI/unhalt bits hidden from CPUID, and
+// noinvpcid clearcpuid=popcnt,smap), CX16, the LAPIC TSC-deadline timer and KVM's PV IPI/unhalt
+// bits hidden from CPUID, and
 // int3 delivered as #BP when the host's emulator cannot execute it (this-host.md).
 // The result is cached per host boot in <run dir>/host-quirks.json.
 //

@@ -147,6 +147,7 @@ Json start_enclave(const StartRequest& request)
     settings.machine.cmdline = cmdline + vmm_cmdline_additions(quirks.nested_kvm) + request.extra_cmdline;
     settings.machine.cpuid_quirks.hide_cx16 = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_pv_ipi = quirks.nested_kvm;
+    settings.machine.cpuid_quirks.hide_tsc_deadline = quirks.nested_kvm;
     settings.machine.int3_fixup = quirks.nested_kvm;
 
     // The daemon reads kernel and initrd straight from the EIF into guest memory.

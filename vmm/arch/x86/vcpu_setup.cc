@@ -56,6 +56,8 @@ CpuidTable guest_cpuid(CpuidTable table, unsigned vcpu_index, unsigned vcpu_coun
             e.ecx |= 1u << 31;
             if (quirks.hide_cx16)
                 e.ecx &= ~(1u << 13);
+            if (quirks.hide_tsc_deadline)
+                e.ecx &= ~(1u << 24);
             break;
         case 0xb:
         case 0x1f:

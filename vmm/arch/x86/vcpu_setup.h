@@ -19,6 +19,7 @@ namespace vmm::x86 {
 struct CpuidQuirks {
     bool hide_cx16 { false };       // the host cannot emulate lock cmpxchg16b
     bool hide_pv_ipi { false };     // the host hangs on KVM's paravirtual IPI/unhalt features
+    bool hide_tsc_deadline { false }; // the host's LAPIC TSC-deadline timer never fires
 };
 
 CpuidTable guest_cpuid(CpuidTable supported, unsigned vcpu_index, unsigned vcpu_count, const CpuidQuirks& quirks);
