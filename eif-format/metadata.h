@@ -43,7 +43,7 @@ nlohmann::ordered_json build_metadata(const MetadataInput& input);
 // Compact JSON (no whitespace), keys in insertion order.
 std::string serialize_metadata(const nlohmann::ordered_json& metadata);
 
-// RFC 3339 UTC with nanoseconds like chrono's Utc::now().to_rfc3339(): "2024-01-02T03:04:05+00:00".
+// RFC 3339 UTC like chrono's to_rfc3339() for whole seconds: "2024-01-02T03:04:05+00:00".
 std::string rfc3339_utc(std::int64_t seconds);
 // Seconds from $SOURCE_DATE_EPOCH (throws on a malformed value) or the current time.
 std::int64_t build_time_now();
