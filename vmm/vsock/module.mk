@@ -6,8 +6,9 @@ vmmvsock_LDLIBS := -pthread
 QT_VMM_LIBS += vmmvsock guest_status
 
 UNIT_TESTS += vsock_test
-vsock_test_SRCS := $(wildcard vmm/virtio/*_test.cc vmm/vsock/*_test.cc) tests/doctest_main.cc
-vsock_test_LIBS := vmmvsock vmmvirtio guest_status vmm base
+# GuestMemory is compiled in directly: the tests need no KVM, Machine or the rest of libvmm.
+vsock_test_SRCS := $(wildcard vmm/virtio/*_test.cc vmm/vsock/*_test.cc) vmm/memory/guest_memory.cc tests/doctest_main.cc
+vsock_test_LIBS := vmmvsock vmmvirtio guest_status base
 vsock_test_LDLIBS := -pthread
 
 FUZZERS += vsock_device_fuzz
@@ -15,3 +16,9 @@ vsock_device_fuzz_SRCS := vmm/vsock/vsock_device_fuzz.cc
 vsock_device_fuzz_LIBSRCS := vmm/vsock/vsock_device.cc vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc \
   vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
   guest-init/status_protocol.cc base/error.cc base/file.cc
+
+# In-process benchmark (a program, not a test): device CPU cost per byte, round-trip latency.
+PROGRAMS += vsock_bench
+vsock_bench_SRCS := vmm/vsock/vsock_bench.cc vmm/memory/guest_memory.cc
+vsock_bench_LIBS := vmmvsock vmmvirtio guest_status base
+vsock_bench_LDLIBS := -pthread

@@ -9,7 +9,6 @@ namespace vmm {
 std::unique_ptr<VsockDevice> VsockDevice::attach(Machine& machine, const VsockConfig& config)
 {
     auto device = create(std::make_unique<virtio::GuestMemoryRam>(machine.memory()), config);
-    machine.bus().add_mmio(config.mmio_base, virtio::mmio::kSize, &device->transport());
     for (std::uint16_t q = 0; q < device->queue_count(); ++q) {
         try {
             machine.vm().add_mmio_ioeventfd(device->kick_fd(q), config.mmio_base + virtio::mmio::kQueueNotify, 4, q);
@@ -18,6 +17,8 @@ std::unique_ptr<VsockDevice> VsockDevice::attach(Machine& machine, const VsockCo
         }
     }
     machine.vm().add_irqfd(device->interrupt_fd(), config.gsi);
+    // Last, so a failure above leaves no pointer to a destroyed device on the bus.
+    machine.bus().add_mmio(config.mmio_base, virtio::mmio::kSize, &device->transport());
     device->start();
     return device;
 }

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <sys/epoll.h>
+#include <ctime>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -227,6 +229,17 @@ void VsockDevice::reset()
 void VsockDevice::wake(std::uint16_t queue)
 {
     signal_eventfd(m_kick[queue].get());
+}
+
+double VsockDevice::loop_cpu_seconds() const
+{
+    if (!m_thread.joinable())
+        return 0;
+    clockid_t clock;
+    timespec ts {};
+    if (pthread_getcpuclockid(const_cast<std::thread&>(m_thread).native_handle(), &clock) != 0 || ::clock_gettime(clock, &ts) != 0)
+        return 0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 vsock::VsockStats VsockDevice::stats()

@@ -82,6 +82,8 @@ public:
     const VsockConfig& config() const { return m_config; }
     vsock::VsockStats stats();
     std::size_t buffered_bytes();
+    // CPU time the loop thread has used (0 before start()): what the device costs the host.
+    double loop_cpu_seconds() const;
 
     // VirtioDevice
     std::uint32_t device_id() const override { return vsock::kDeviceId; }
