@@ -83,8 +83,11 @@ RunResult run(const std::vector<std::string>& argv, int stdout_fd, const std::st
 
 bool daemon_unreachable(const std::string& text)
 {
-    return text.find("Cannot connect") != std::string::npos || text.find("daemon") != std::string::npos
-        || text.find("docker.sock") != std::string::npos || text.find("podman.sock") != std::string::npos;
+    // Not just "daemon": "Error response from daemon: No such image" means it answered.
+    for (const char* sign : { "Cannot connect", "Is the docker daemon running", "docker.sock", "podman.sock", "connection refused" })
+        if (text.find(sign) != std::string::npos)
+            return true;
+    return false;
 }
 
 } // namespace
