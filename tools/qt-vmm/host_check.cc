@@ -60,7 +60,7 @@ qtvmm::CommandRegistration reg("host-check", "Check that this host can run encla
                     ? "a probe guest ran ring 3 and a system call correctly (" + std::to_string(static_cast<int>(q.probe_ms)) + " ms)"
                     : "this KVM cannot run guest user mode (" + q.detail
                         + "): a nested, software-assisted KVM; enclaves start with the documented workarounds but their apps "
-                          "cannot run here, use --accel tcg"));
+                          "cannot run here (run them under QEMU software emulation, as make demo does)"));
         }
         cli.print(checks);
     });

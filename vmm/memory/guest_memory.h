@@ -2,8 +2,9 @@
 // around the 32-bit MMIO hole, with bounds-checked translation for everything the guest hands us.
 //
 // Backing: hugetlb pages (2 MiB or 1 GiB) reserved at mmap time (no MAP_NORESERVE, so a short
-// pool fails here, never as a SIGBUS later), bound to one NUMA node with a strict mbind, locked
-// on fault (MLOCK_ONFAULT: pinned without prefaulting all of RAM) and left out of core dumps.
+// pool fails here, never as a SIGBUS later), bound to one NUMA node with a strict mbind and left
+// out of core dumps. Hugetlb pages are never swapped: each is pinned from its first fault, and
+// nothing is prefaulted at launch (mlock would fault in all of RAM, see guest_memory.cc).
 // Plain 4 KiB anonymous memory is available for unit tests and in-process benchmarks only.
 //
 // Usage:
@@ -24,7 +25,7 @@ public:
         std::uint64_t size { 0 };       // bytes of guest RAM
         std::uint64_t page_size { 0 };  // 2 MiB or 1 GiB for hugetlb; 4096 = ordinary memory (tests)
         int numa_node { -1 };           // strict binding; -1 = none
-        bool lock { true };             // mlock2(MLOCK_ONFAULT)
+        bool lock { true };             // 4 KiB memory only: mlock2(MLOCK_ONFAULT)
     };
     struct Region {
         std::uint64_t guest_address;
