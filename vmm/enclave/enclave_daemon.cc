@@ -136,7 +136,7 @@ Json EnclaveDaemon::describe() const
         { "Accel", "kvm" },
         { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
         { "NumaNode", m.numa_node },
-        { "CPUIsolation", m_settings.cpus_isolated ? "isolated" : "shared" },
+        { "CPUIsolation", m_settings.cpu_isolation },
         { "EifPath", m_settings.eif_path },
         { "Measurements", m_settings.measurements },
         { "StartTime", m_start_time },

@@ -31,7 +31,7 @@ struct EnclaveSettings {
     std::string eif_path;
     Json measurements;             // {"PCR0":..., ...} computed by the launcher
     bool debug_mode { false };
-    bool cpus_isolated { true };   // false when --allow-shared-cpus had to be used
+    std::string cpu_isolation { "isolated" }; // placement::isolation_name(): what the opt-out allowed
     MachineConfig machine;
     uid_t owner_uid { 0 };
     std::size_t console_capacity { 256 * 1024 };

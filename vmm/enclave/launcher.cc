@@ -137,7 +137,7 @@ Json start_enclave(const StartRequest& request)
     settings.eif_path = request.eif_path;
     settings.measurements = measurements;
     settings.debug_mode = request.debug_mode;
-    settings.cpus_isolated = place.isolated;
+    settings.cpu_isolation = placement::isolation_name(place);
     settings.owner_uid = ::getuid();
     settings.machine.vcpus = request.vcpus;
     settings.machine.memory_bytes = place.memory_mib << 20;
