@@ -45,3 +45,11 @@ qemu_tcg() {
     -m 256 -smp 2 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
     -kernel "$kernel" -initrd "$initrd" -append "$cmdline" "$@"
 }
+
+# kill_tree PID: kills PID and all its descendants (a background `qemu_tcg ... &` is a subshell
+# whose child is QEMU: killing only the subshell would leave QEMU running).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}

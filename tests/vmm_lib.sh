@@ -53,4 +53,9 @@ wait_terminated() {
   fail "enclave $id did not end within $limit s"
 }
 
-free_2m() { cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages; }
+# Pages nobody holds: free minus reserved (an enclave's pages are reserved at start and only
+# become "used" as the guest touches them).
+free_2m() {
+  local d=/sys/kernel/mm/hugepages/hugepages-2048kB
+  echo $(( $(cat $d/free_hugepages) - $(cat $d/resv_hugepages) ))
+}

@@ -132,17 +132,18 @@ run_until() {
   local log=$1 pattern=$2 cmdline=$3
   qemu_tcg "$probe" "$initrd" "$cmdline" >"$log" 2>&1 </dev/null &
   qpid=$!
+  trap 'kill_tree "$qpid"' EXIT
   for _ in $(seq 300); do
     grep -q "$pattern" "$log" && return 0
     kill -0 "$qpid" 2>/dev/null || { cat "$log"; fail "QEMU ended before '$pattern'"; }
     sleep 0.1
   done
-  kill "$qpid"; cat "$log"; fail "no '$pattern' within 30 s"
+  kill_tree "$qpid"; cat "$log"; fail "no '$pattern' within 30 s"
 }
 
 echo "== spin prints ticks until killed"
 run_until "$TEST_TMP/spin.log" "PROBE tick 3" "probe.mode=spin probe.tick_ms=200"
-kill "$qpid"; wait "$qpid" || true
+kill_tree "$qpid"; wait "$qpid" || true
 cat "$TEST_TMP/spin.log"
 expect_contains "$(cat "$TEST_TMP/spin.log")" "PROBE tick 1"
 
@@ -150,13 +151,13 @@ echo "== hlt keeps the guest alive"
 run_until "$TEST_TMP/hlt.log" "PROBE hlt" "probe.mode=hlt"
 sleep 1
 kill -0 "$qpid" || fail "QEMU ended although the guest only halts"
-kill "$qpid"; wait "$qpid" || true
+kill_tree "$qpid"; wait "$qpid" || true
 
 echo "== probe.fallback=hlt: power off ends in cli; hlt when port 0x64 does nothing (QEMU microvm)"
 run_until "$TEST_TMP/fallback.log" "PROBE done" "probe.mode=report probe.fallback=hlt probe.mem_samples=0"
 sleep 1
 kill -0 "$qpid" || fail "QEMU ended although the fallback is hlt"
-kill "$qpid"; wait "$qpid" || true
+kill_tree "$qpid"; wait "$qpid" || true
 
 echo "== unknown mode is reported"
 out=$(boot "$probe" "$initrd" "probe.mode=nonsense")

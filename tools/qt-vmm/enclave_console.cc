@@ -14,7 +14,7 @@ qtvmm::CommandRegistration reg("enclave console", "Show a debug-mode enclave's c
     auto id = std::make_shared<int>(-1);
     auto no_follow = std::make_shared<bool>(false);
     cmd.add_option("--enclave-id", *id, "The enclave")->required();
-    cmd.add_flag("--no-follow", *no_follow, "Print what the console holds and exit");
+    cmd.add_flag("--no-follow", *no_follow, "Print what the console holds now and exit");
     cmd.callback([id, no_follow, &cli] {
         vmm::RunDir dir = vmm::RunDir::open();
         std::string socket = dir.socket_path(*id);
@@ -30,16 +30,11 @@ qtvmm::CommandRegistration reg("enclave console", "Show a debug-mode enclave's c
             throw base::Error(base::ErrorKind::NotFound, "ENCLAVE_NOT_FOUND",
                 "no enclave with id " + std::to_string(*id) + " has a console to show; list them with qt-vmm enclave query");
         }
-        base::UniqueFd stream = vmm::control_open(socket, vmm::Json { { "op", "console" } });
+        base::UniqueFd stream = vmm::control_open(socket, vmm::Json { { "op", "console" }, { "follow", !*no_follow } });
         cli.info("Connecting to the console for enclave " + std::to_string(*id) + "...");
         cli.info("Successfully connected to the console.");
         char buffer[4096];
         for (;;) {
-            if (*no_follow) {
-                // Stop once the replay is drained: no data for a moment means caught up.
-                timeval tv { 0, 300000 };
-                ::setsockopt(stream.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            }
             ssize_t n = ::read(stream.get(), buffer, sizeof buffer);
             if (n < 0 && errno == EINTR)
                 continue;

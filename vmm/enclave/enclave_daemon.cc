@@ -285,6 +285,18 @@ void EnclaveDaemon::handle_client_input(Client& client)
             send_all_nonblocking(fd, encode_line(error_reply("CONSOLE_BUSY", 6,
                 "another console viewer is attached to enclave " + std::to_string(m_settings.id) + "; only one is allowed at a time")));
             drop_client(fd);
+        } else if (!request.value("follow", true)) {
+            // A snapshot: what the ring holds now, then the end of the stream.
+            std::uint64_t lost = 0;
+            std::string text;
+            m_console->read(0, text, lost);
+            std::string reply = encode_line(Json { { "ok", true } }) + text;
+            int flags = ::fcntl(fd, F_GETFL);
+            ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+            timeval tv { 2, 0 };
+            ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            [[maybe_unused]] ssize_t n = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+            drop_client(fd);
         } else {
             m_console_viewer = fd;
             client.console = true;
@@ -365,17 +377,19 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
         } catch (const base::Error&) {
         }
     }
-    if (stopped_by_request) {
-        send_all_nonblocking(m_stop_requester, encode_line(Json { { "ok", true } }));
-    } else {
-        Json record = describe();
-        record["State"] = "TERMINATED";
-        record["Reason"] = exit_kind_name(exit.kind);
-        record["Detail"] = exit.detail;
-        record["EndTime"] = utc_now();
-        m_run_dir.write_record(m_settings.id, record);
-    }
+    Json record = describe();
+    record["State"] = "TERMINATED";
+    record["Reason"] = exit_kind_name(exit.kind);
+    record["Detail"] = exit.detail;
+    record["EndTime"] = utc_now();
+    // Release the guest's memory and the VM before anyone can see the enclave as ended, so a
+    // `stop` that returned, or a TERMINATED record, means every hugepage is back in the pool.
+    m_machine.reset();
     ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
+    if (stopped_by_request)
+        send_all_nonblocking(m_stop_requester, encode_line(Json { { "ok", true } }));
+    else
+        m_run_dir.write_record(m_settings.id, record);
     m_clients.clear();
 }
 

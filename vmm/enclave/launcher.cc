@@ -90,7 +90,10 @@ std::string vmm_cmdline_additions(bool nested_kvm_quirks)
 Json start_enclave(const StartRequest& request)
 {
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
-    eif::EifReader eif = eif::EifReader::open(request.eif_path);
+    // Structure on open, then CRC and PCRs in one streaming pass.
+    eif::ReadOptions read_options;
+    read_options.verify_crc = false;
+    eif::EifReader eif = eif::EifReader::open(request.eif_path, read_options);
     eif::ScanResult scan = eif.scan();
     if (!scan.crc_ok)
         throw base::Error(base::ErrorKind::InvalidInput, "EIF_BAD_CRC",

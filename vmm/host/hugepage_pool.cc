@@ -119,6 +119,21 @@ HugepagePools HugepagePools::read(const std::string& sysfs_root)
     }
     if (!any_node)
         read_size_dirs(fs::path(sysfs_root) / "kernel/mm/hugepages", 0, pools);
+    // Pages a running enclave has reserved (mapped, not yet touched) still count as free in
+    // free_hugepages. The kernel keeps the reservation count only globally: where a size exists
+    // on one node it belongs to that node, so subtract it there; on several nodes the mmap-time
+    // reservation remains the final check (a short pool still fails before the VM exists).
+    for (HugepagePool& pool : pools) {
+        int nodes_with_size = 0;
+        for (const HugepagePool& other : pools)
+            nodes_with_size += other.page_size == pool.page_size ? 1 : 0;
+        fs::path resv = fs::path(sysfs_root) / "kernel/mm/hugepages"
+            / ("hugepages-" + std::to_string(pool.page_size / 1024) + "kB") / "resv_hugepages";
+        if (nodes_with_size != 1 || !fs::exists(resv, ec))
+            continue;
+        pool.reserved = read_sysfs_u64(resv.string());
+        pool.free -= std::min(pool.free, pool.reserved);
+    }
     return from_pools(std::move(pools));
 }
 

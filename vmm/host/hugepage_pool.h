@@ -39,7 +39,8 @@ struct HugepagePool {
     int node { 0 };
     std::uint64_t page_size { 0 }; // bytes
     std::uint64_t total { 0 };     // nr_hugepages (persistent pool)
-    std::uint64_t free { 0 };      // free_hugepages
+    std::uint64_t free { 0 };      // free_hugepages minus pages reserved by mappings (see read())
+    std::uint64_t reserved { 0 };  // resv_hugepages, when it can be attributed to this node
     std::uint64_t surplus { 0 };   // surplus_hugepages
     std::string directory;         // the sysfs directory these came from (writes go here)
 
@@ -69,7 +70,8 @@ struct PoolChange {
     std::uint64_t requested { 0 }; // pages asked for
     std::uint64_t changed { 0 };   // pages added to (reserve) or removed from (release) the pool
     std::uint64_t total { 0 };     // nr_hugepages afterwards, as re-read
-    std::uint64_t free { 0 };      // free_hugepages afterwards, as re-read
+    std::uint64_t free { 0 };      // free_hugepages minus pages reserved by mappings (see read())
+    std::uint64_t reserved { 0 };  // resv_hugepages, when it can be attributed to this node afterwards, as re-read
 };
 
 // Ensures at least `pages` free pages of this size on the node: writes nr_hugepages = total +
