@@ -52,7 +52,7 @@ std::string read_line(int fd, const std::string& path, int timeout_ms)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            throw base::Error(base::ErrorKind::NotFound, "DAEMON_GONE", "the enclave daemon on " + path + " closed the connection");
+            throw base::Error(base::ErrorKind::NotFound, "DAEMON_CLOSED", "the enclave daemon on " + path + " closed the connection (the enclave is ending)");
         if (c == '\n')
             return line;
         line.push_back(c);

@@ -85,9 +85,10 @@ std::vector<Json> RunDir::list_enclaves() const
         } catch (const base::Error& e) {
             if (e.code() != "DAEMON_GONE")
                 continue; // alive but slow, or not ours to ask: leave it alone
-            // The daemon was killed: its socket is stale. Keep a record of what happened.
+            // Nobody listens: the daemon was killed and its socket is stale. Keep a record of
+            // what happened, unless the daemon wrote its own in the meantime.
             ::unlink(socket_path(id).c_str());
-            if (!records.count(id)) {
+            if (!records.count(id) && ::access(record_path(id).c_str(), F_OK) != 0) {
                 write_record(id, Json { { "EnclaveID", id }, { "State", "TERMINATED" },
                                      { "Reason", "daemon-killed" },
                                      { "Detail", "the enclave's daemon process died without cleaning up; its memory and CPUs were released by the kernel" } });
