@@ -51,6 +51,22 @@ void send_all_nonblocking(int fd, const std::string& data)
     }
 }
 
+// Blocking send with a 2 s limit, for the last bytes a client gets before it is dropped.
+void send_with_deadline(int fd, const std::string& data)
+{
+    int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    timeval tv { 2, 0 };
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        off += static_cast<std::size_t>(n);
+    }
+}
+
 void report(int ready_fd, const std::string& kind, const Json& body)
 {
     std::string line = kind + " " + body.dump() + "\n";
@@ -290,12 +306,7 @@ void EnclaveDaemon::handle_client_input(Client& client)
             std::uint64_t lost = 0;
             std::string text;
             m_console->read(0, text, lost);
-            std::string reply = encode_line(Json { { "ok", true } }) + text;
-            int flags = ::fcntl(fd, F_GETFL);
-            ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-            timeval tv { 2, 0 };
-            ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-            [[maybe_unused]] ssize_t n = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+            send_with_deadline(fd, encode_line(Json { { "ok", true } }) + text);
             drop_client(fd);
         } else {
             m_console_viewer = fd;
@@ -358,11 +369,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
         std::string rest;
         m_console->read(c->console_position, rest, lost);
         c->pending += rest;
-        int flags = ::fcntl(c->fd.get(), F_GETFL);
-        ::fcntl(c->fd.get(), F_SETFL, flags & ~O_NONBLOCK);
-        timeval tv { 2, 0 };
-        ::setsockopt(c->fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        [[maybe_unused]] ssize_t n = ::send(c->fd.get(), c->pending.data(), c->pending.size(), MSG_NOSIGNAL);
+        send_with_deadline(c->fd.get(), c->pending);
     }
     bool stopped_by_request = exit.kind == ExitKind::Stopped && m_stop_requester >= 0;
     if (m_console && !stopped_by_request) {

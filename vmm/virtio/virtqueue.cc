@@ -48,9 +48,13 @@ void DescriptorChain::clear()
     writable_bytes = 0;
 }
 
-std::size_t copy_from_segments(const std::vector<BufferSegment>& segments, std::size_t offset, void* out, std::size_t length)
+namespace {
+
+// Walks `length` bytes of the segments from `offset`, calling copy(segment_bytes, done, n) for
+// each contiguous piece; returns how many bytes the segments held.
+template<typename Copy>
+std::size_t for_each_piece(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, Copy copy)
 {
-    auto* dst = static_cast<std::uint8_t*>(out);
     std::size_t done = 0;
     for (const BufferSegment& s : segments) {
         if (done == length)
@@ -60,30 +64,29 @@ std::size_t copy_from_segments(const std::vector<BufferSegment>& segments, std::
             continue;
         }
         std::size_t n = std::min<std::size_t>(s.length - offset, length - done);
-        std::memcpy(dst + done, s.data + offset, n);
+        copy(s.data + offset, done, n);
         done += n;
         offset = 0;
     }
     return done;
 }
 
+} // namespace
+
+std::size_t copy_from_segments(const std::vector<BufferSegment>& segments, std::size_t offset, void* out, std::size_t length)
+{
+    auto* dst = static_cast<std::uint8_t*>(out);
+    return for_each_piece(segments, offset, length, [dst](const std::uint8_t* piece, std::size_t at, std::size_t n) {
+        std::memcpy(dst + at, piece, n);
+    });
+}
+
 std::size_t copy_to_segments(const std::vector<BufferSegment>& segments, std::size_t offset, const void* in, std::size_t length)
 {
     const auto* src = static_cast<const std::uint8_t*>(in);
-    std::size_t done = 0;
-    for (const BufferSegment& s : segments) {
-        if (done == length)
-            break;
-        if (offset >= s.length) {
-            offset -= s.length;
-            continue;
-        }
-        std::size_t n = std::min<std::size_t>(s.length - offset, length - done);
-        std::memcpy(s.data + offset, src + done, n);
-        done += n;
-        offset = 0;
-    }
-    return done;
+    return for_each_piece(segments, offset, length, [src](std::uint8_t* piece, std::size_t at, std::size_t n) {
+        std::memcpy(piece, src + at, n);
+    });
 }
 
 std::size_t segments_to_iovecs(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, std::vector<iovec>& out)
