@@ -131,6 +131,21 @@ bool Virtqueue::activate(const GuestRam& ram, const QueueAddresses& addresses, b
     return true;
 }
 
+bool Virtqueue::resume(const GuestRam& ram, const QueueAddresses& addresses, bool event_idx, std::uint16_t next_avail)
+{
+    if (!activate(ram, addresses, event_idx))
+        return false;
+    Rings rings;
+    if (!map_rings(rings)) {
+        reset();
+        return false;
+    }
+    m_next_avail = next_avail;
+    m_next_used = load_u16(rings.used + 2, __ATOMIC_ACQUIRE);
+    m_signalled_used = m_next_used;
+    return true;
+}
+
 void Virtqueue::reset()
 {
     m_ram = nullptr;

@@ -74,6 +74,9 @@ public:
     // Validates the driver's configuration (power-of-two size ≤ max_size, ring alignments, rings
     // inside RAM). On success the queue is ready and starts at index 0; on failure it stays off.
     bool activate(const GuestRam& ram, const QueueAddresses& addresses, bool event_idx);
+    // Like activate(), for a ring the driver already used (vhost-user SET_VRING_BASE): the next
+    // available entry to pop is `next_avail` and the used index is read back from the used ring.
+    bool resume(const GuestRam& ram, const QueueAddresses& addresses, bool event_idx, std::uint16_t next_avail);
     void reset();
     bool ready() const { return m_ram != nullptr; }
     const QueueAddresses& addresses() const { return m_addresses; }
@@ -93,6 +96,8 @@ public:
     // True if the available ring has entries not popped yet.
     bool has_available() const;
 
+    // The index of the next available entry to pop (vhost-user GET_VRING_BASE).
+    std::uint16_t next_avail() const { return m_next_avail; }
     std::uint64_t malformed_chains() const { return m_malformed; }
     // The driver moved avail.idx more than `size` ahead: the queue is ignored until reset.
     bool broken() const { return m_broken; }

@@ -200,3 +200,27 @@ TEST_CASE("segment copies span descriptors and stop at the end")
     REQUIRE(iov.size() == 1);
     CHECK(iov[0].iov_base == b + 1);
 }
+
+TEST_CASE("virtqueue: resume() continues a ring at the given avail index and the ring's used index")
+{
+    Ring r;
+    r.desc(0, kData, 44, 0);
+    r.desc(1, kData + 64, 44, 0);
+    r.offer(0);
+    r.offer(1);
+    DescriptorChain c;
+    REQUIRE(r.queue.pop(c));
+    r.queue.add_used(c.head, 0);
+    CHECK(r.queue.next_avail() == 1);
+    // Stopped (vhost-user GET_VRING_BASE says 1), then started again from there.
+    std::uint16_t base = r.queue.next_avail();
+    r.queue.reset();
+    REQUIRE(r.queue.resume(r.view, { 16, kDesc, kAvail, kUsed }, false, base));
+    REQUIRE(r.queue.pop(c));
+    CHECK(c.head == 1);
+    r.queue.add_used(c.head, 0);
+    CHECK(r.used_idx() == 2);
+    CHECK(r.used_id(1) == 1);
+    CHECK_FALSE(r.queue.resume(r.view, { 16, kDesc + 8, kAvail, kUsed }, false, 0)); // checked like activate()
+    CHECK_FALSE(r.queue.ready());
+}

@@ -13,7 +13,7 @@ vsock_test_LDLIBS := -pthread
 
 FUZZERS += vsock_device_fuzz
 vsock_device_fuzz_SRCS := vmm/vsock/vsock_device_fuzz.cc
-vsock_device_fuzz_LIBSRCS := vmm/vsock/vsock_device.cc vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc \
+vsock_device_fuzz_LIBSRCS := vmm/vsock/vsock_device.cc vmm/vsock/vsock_core.cc vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc \
   vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
   guest-init/status_protocol.cc base/error.cc base/file.cc
 

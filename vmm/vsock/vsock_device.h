@@ -2,6 +2,8 @@
 // transport, three queues (rx, tx, event), the connection muxer with the parent's Unix sockets
 // and the heartbeat/status services, and the epoll loop that runs them on its own thread.
 //
+// The queue processing, the loop and the muxer live in VsockCore (vsock_core.h), shared with
+// the vhost-user backend (vmm/vhost_user/); this class is the virtio-mmio front end of it.
 // The guest is CID `guest_cid`; the parent is CID 3 (CID 2 is accepted as the parent too).
 // Stream sockets only; see vsock_muxer.h for the hybrid-vsock protocol and the limits.
 // Queue kicks arrive on one eventfd per queue (a KVM ioeventfd on base+0x50 with datamatch =
@@ -32,6 +34,7 @@
 
 #include "guest-init/status_protocol.h"
 #include "vmm/virtio/mmio_transport.h"
+#include "vmm/vsock/vsock_core.h"
 #include "vmm/vsock/vsock_muxer.h"
 
 #include <array>
@@ -96,26 +99,13 @@ public:
 
 private:
     VsockDevice(std::unique_ptr<virtio::GuestRam> ram, const VsockConfig& config);
-    void process_queues_locked();
-    void process_tx_locked();
-    void process_rx_locked();
-    void wake(std::uint16_t queue);
-
-    static constexpr std::uint64_t kStopToken = 8;
 
     VsockConfig m_config;
     std::unique_ptr<virtio::GuestRam> m_ram;
-    base::UniqueFd m_epoll;
     std::array<base::UniqueFd, 3> m_kick;
     base::UniqueFd m_interrupt;
-    base::UniqueFd m_stop;
     std::unique_ptr<virtio::MmioTransport> m_transport;
-    std::unique_ptr<vsock::VsockMuxer> m_muxer;
-    std::vector<virtio::Virtqueue>* m_queues { nullptr }; // set while DRIVER_OK
-    virtio::DescriptorChain m_chain;
-    bool m_deadlines { false };
-    std::thread m_thread;
-    std::atomic<bool> m_stopping { false };
+    std::unique_ptr<vsock::VsockCore> m_core; // after m_transport: uses its lock
 };
 
 } // namespace vmm

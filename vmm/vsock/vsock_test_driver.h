@@ -1,9 +1,11 @@
 // vmm/vsock/vsock_test_driver.h — a synthetic virtio-vsock guest driver for tests and benchmarks
-// (no VM): it lays out the three split rings and the buffers in a GuestMemory, initialises the
+// (no VM): it lays out the three split rings and the buffers in guest memory, initialises the
 // device through its MMIO registers in the Linux driver's order, posts rx buffers the way the
 // 6.1 driver does (one 3776-byte writable descriptor, or header + payload in two), sends packets
 // on tx (one descriptor, or header + payload in two), kicks through QueueNotify and reads
-// what the device published on rx.
+// what the device published on rx. With a DriverTransport instead of a VsockDevice the same
+// driver runs over another transport (the vhost-user backend's tests hand it the queue
+// addresses through a fake vhost-user frontend and kick through eventfds).
 //
 // Usage:
 //     vmm::GuestMemory ram = vmm::GuestMemory::create({ .size = 32 << 20, .page_size = 4096, .lock = false });
@@ -12,18 +14,38 @@
 //     guest.init();                                 // reset … DRIVER_OK, rx buffers posted
 //     guest.send(guest.header(kOpRequest, 1234, 9000));
 //     guest.pump_until([&] { return guest.inbox.size() > 0; });
+// Another transport:
+//     struct MyTransport : vmm::vsock::DriverTransport { ... };
+//     vmm::vsock::TestDriver guest(my_transport, flat_guest_ram);
 #pragma once
 
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vsock/vsock_device.h"
 
+#include <array>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace vmm::vsock {
+
+// How the driver reaches a device that is not a VsockDevice on virtio-mmio.
+class DriverTransport {
+public:
+    virtual ~DriverTransport() = default;
+    virtual std::uint64_t guest_cid() = 0;
+    // Before DRIVER_OK: negotiate features and hand over the queues (rings zeroed by the driver).
+    virtual bool configure(const std::array<virtio::QueueAddresses, 3>& queues, bool event_idx) = 0;
+    // DRIVER_OK: the device may use the queues now (rx buffers are already posted).
+    virtual bool go() = 0;
+    virtual void kick(std::uint16_t queue) = 0;
+    // Lets the device run for up to timeout_ms (one loop round, or a wait if it has its own thread).
+    virtual void run_once(int timeout_ms) = 0;
+};
 
 struct ReceivedPacket {
     PacketHeader header;
@@ -39,13 +61,23 @@ public:
     static constexpr std::uint32_t kRxBufferSize = 3776;
 
     TestDriver(VsockDevice& device, GuestMemory& ram, std::uint16_t queue_size = 256)
-        : m_device(device)
-        , m_ram(ram)
+        : m_device(&device)
+        , m_memory_ram(std::in_place, ram)
+        , m_ram(&*m_memory_ram)
+        , m_size(queue_size)
+    {
+    }
+    TestDriver(DriverTransport& transport, const virtio::GuestRam& ram, std::uint16_t queue_size = 256)
+        : m_transport(&transport)
+        , m_ram(&ram)
         , m_size(queue_size)
     {
     }
 
-    std::uint64_t guest_cid() const { return m_device.config().guest_cid; }
+    TestDriver(const TestDriver&) = delete; // holds a pointer into itself
+    TestDriver& operator=(const TestDriver&) = delete;
+
+    std::uint64_t guest_cid() const { return m_device ? m_device->config().guest_cid : m_transport->guest_cid(); }
     std::uint64_t desc(std::uint16_t q) const { return kQueueArea + q * 0x10000ull; }
     std::uint64_t avail(std::uint16_t q) const { return desc(q) + 0x4000; }
     std::uint64_t used(std::uint16_t q) const { return desc(q) + 0x8000; }
@@ -53,7 +85,7 @@ public:
     std::uint32_t read32(std::uint64_t offset)
     {
         std::uint8_t b[4];
-        m_device.transport().mmio_read(offset, b, 4);
+        m_device->transport().mmio_read(offset, b, 4);
         std::uint32_t v;
         std::memcpy(&v, b, 4);
         return v;
@@ -62,7 +94,7 @@ public:
     {
         std::uint8_t b[4];
         std::memcpy(b, &value, 4);
-        m_device.transport().mmio_write(offset, b, 4);
+        m_device->transport().mmio_write(offset, b, 4);
     }
     std::uint64_t read_config64()
     {
@@ -74,6 +106,8 @@ public:
     {
         using namespace virtio;
         m_split_rx = split_rx;
+        if (m_transport)
+            return init_transport(event_idx, rx_buffers);
         write32(mmio::kStatus, 0);
         if (read32(mmio::kMagicValue) != mmio::kMagic || read32(mmio::kVersion) != 2 || read32(mmio::kDeviceId) != kDeviceId)
             return false;
@@ -93,7 +127,7 @@ public:
         if (!(read32(mmio::kStatus) & status::kFeaturesOk))
             return false;
         for (std::uint16_t q = 0; q < 3; ++q) {
-            std::memset(m_ram.translate(desc(q), 0x10000), 0, 0x10000);
+            std::memset(m_ram->translate(desc(q), 0x10000), 0, 0x10000);
             write32(mmio::kQueueSel, q);
             if (read32(mmio::kQueueReady) != 0 || read32(mmio::kQueueNumMax) < m_size)
                 return false;
@@ -108,12 +142,7 @@ public:
             if (read32(mmio::kQueueReady) != 1)
                 return false;
         }
-        m_avail_idx = { 0, 0, 0 };
-        m_used_seen = { 0, 0, 0 };
-        m_tx_free.clear();
-        for (std::uint16_t i = 0; i < m_size / 2; ++i)
-            m_tx_free.push_back(static_cast<std::uint16_t>(i * 2));
-        inbox.clear();
+        reset_driver_state();
         post_rx(rx_buffers);
         write32(mmio::kStatus, status::kAcknowledge | status::kDriver | status::kFeaturesOk | status::kDriverOk);
         return read32(mmio::kStatus) & status::kDriverOk;
@@ -121,7 +150,7 @@ public:
 
     void set_desc(std::uint16_t q, std::uint16_t index, std::uint64_t addr, std::uint32_t len, std::uint16_t flags, std::uint16_t next)
     {
-        std::uint8_t* d = m_ram.translate(desc(q) + 16ull * index, 16);
+        std::uint8_t* d = m_ram->translate(desc(q) + 16ull * index, 16);
         std::memcpy(d, &addr, 8);
         std::memcpy(d + 8, &len, 4);
         std::memcpy(d + 12, &flags, 2);
@@ -130,7 +159,7 @@ public:
     // Makes chain `head` available on queue q (and publishes avail.idx), without kicking.
     void make_available(std::uint16_t q, std::uint16_t head)
     {
-        std::uint8_t* a = m_ram.translate(avail(q), 6 + 2ull * m_size);
+        std::uint8_t* a = m_ram->translate(avail(q), 6 + 2ull * m_size);
         std::memcpy(a + 4 + 2 * (m_avail_idx[q] % m_size), &head, 2);
         ++m_avail_idx[q];
         __atomic_store_n(reinterpret_cast<std::uint16_t*>(a + 2), m_avail_idx[q], __ATOMIC_RELEASE);
@@ -138,9 +167,15 @@ public:
     void set_avail_idx(std::uint16_t q, std::uint16_t idx)
     {
         m_avail_idx[q] = idx;
-        std::memcpy(m_ram.translate(avail(q) + 2, 2), &idx, 2);
+        std::memcpy(m_ram->translate(avail(q) + 2, 2), &idx, 2);
     }
-    void kick(std::uint16_t q) { write32(virtio::mmio::kQueueNotify, q); }
+    void kick(std::uint16_t q)
+    {
+        if (m_transport)
+            m_transport->kick(q);
+        else
+            write32(virtio::mmio::kQueueNotify, q);
+    }
 
     // Rx buffer i uses descriptor i (one descriptor) or 2i, 2i+1 when split.
     void post_rx(std::uint16_t count)
@@ -179,15 +214,15 @@ public:
         std::uint64_t base = kTxArea + kTxSlot * (head / 2);
         std::uint8_t bytes[kHeaderSize];
         h.encode(bytes);
-        m_ram.write(base, bytes, kHeaderSize);
+        write_ram(base, bytes, kHeaderSize);
         if (!payload.empty())
-            m_ram.write(base + 64, payload.data(), payload.size());
+            write_ram(base + 64, payload.data(), payload.size());
         if (split && !payload.empty()) {
             set_desc(kQueueTx, head, base, kHeaderSize, virtio::kDescFlagNext, static_cast<std::uint16_t>(head + 1));
             set_desc(kQueueTx, static_cast<std::uint16_t>(head + 1), base + 64, static_cast<std::uint32_t>(payload.size()), 0, 0);
         } else {
             if (!payload.empty())
-                m_ram.write(base + kHeaderSize, payload.data(), payload.size());
+                write_ram(base + kHeaderSize, payload.data(), payload.size());
             set_desc(kQueueTx, head, base, static_cast<std::uint32_t>(kHeaderSize + payload.size()), 0, 0);
         }
         make_available(kQueueTx, head);
@@ -199,7 +234,7 @@ public:
     void collect()
     {
         reclaim_tx();
-        std::uint8_t* u = m_ram.translate(used(kQueueRx), 6 + 8ull * m_size);
+        std::uint8_t* u = m_ram->translate(used(kQueueRx), 6 + 8ull * m_size);
         std::uint16_t idx = __atomic_load_n(reinterpret_cast<std::uint16_t*>(u + 2), __ATOMIC_ACQUIRE);
         bool reposted = false;
         while (m_used_seen[kQueueRx] != idx) {
@@ -213,10 +248,10 @@ public:
                 std::uint64_t base = kRxArea + 4096ull * slot;
                 std::vector<std::uint8_t> bytes(len);
                 if (m_split_rx) {
-                    m_ram.read(base, bytes.data(), kHeaderSize);
-                    m_ram.read(base + 64, bytes.data() + kHeaderSize, len - kHeaderSize);
+                    read_ram(base, bytes.data(), kHeaderSize);
+                    read_ram(base + 64, bytes.data() + kHeaderSize, len - kHeaderSize);
                 } else {
-                    m_ram.read(base, bytes.data(), len);
+                    read_ram(base, bytes.data(), len);
                 }
                 ReceivedPacket p;
                 p.header = PacketHeader::decode(bytes.data());
@@ -236,7 +271,10 @@ public:
     bool pump_until(const std::function<bool()>& done, int rounds = 400)
     {
         for (int i = 0; i < rounds; ++i) {
-            m_device.run_once(i < 4 ? 0 : 5);
+            if (m_transport)
+                m_transport->run_once(i < 4 ? 0 : 5);
+            else
+                m_device->run_once(i < 4 ? 0 : 5);
             collect();
             if (done())
                 return true;
@@ -264,7 +302,7 @@ public:
         return pump_until([&] { return take(port, out); }, rounds);
     }
 
-    std::uint16_t used_idx(std::uint16_t q) { return __atomic_load_n(reinterpret_cast<std::uint16_t*>(m_ram.translate(used(q) + 2, 2)), __ATOMIC_ACQUIRE); }
+    std::uint16_t used_idx(std::uint16_t q) { return __atomic_load_n(reinterpret_cast<std::uint16_t*>(m_ram->translate(used(q) + 2, 2)), __ATOMIC_ACQUIRE); }
     std::uint16_t avail_idx(std::uint16_t q) const { return m_avail_idx[q]; }
 
     std::deque<ReceivedPacket> inbox;
@@ -273,6 +311,43 @@ public:
     std::uint64_t short_buffers { 0 };
 
 private:
+    bool init_transport(bool event_idx, std::uint16_t rx_buffers)
+    {
+        std::array<virtio::QueueAddresses, 3> queues;
+        for (std::uint16_t q = 0; q < 3; ++q) {
+            std::memset(m_ram->translate(desc(q), 0x10000), 0, 0x10000);
+            queues[q] = { .size = m_size, .desc = desc(q), .avail = avail(q), .used = used(q) };
+        }
+        m_event_idx = event_idx;
+        if (!m_transport->configure(queues, event_idx))
+            return false;
+        reset_driver_state();
+        post_rx(rx_buffers);
+        return m_transport->go();
+    }
+    void reset_driver_state()
+    {
+        m_avail_idx = { 0, 0, 0 };
+        m_used_seen = { 0, 0, 0 };
+        m_tx_free.clear();
+        for (std::uint16_t i = 0; i < m_size / 2; ++i)
+            m_tx_free.push_back(static_cast<std::uint16_t>(i * 2));
+        inbox.clear();
+    }
+    void write_ram(std::uint64_t gpa, const void* data, std::size_t length)
+    {
+        std::uint8_t* p = m_ram->translate(gpa, length);
+        if (!p)
+            throw std::runtime_error("test driver: write outside guest RAM");
+        std::memcpy(p, data, length);
+    }
+    void read_ram(std::uint64_t gpa, void* data, std::size_t length)
+    {
+        const std::uint8_t* p = m_ram->translate(gpa, length);
+        if (!p)
+            throw std::runtime_error("test driver: read outside guest RAM");
+        std::memcpy(data, p, length);
+    }
     void repost_rx(std::uint16_t slot)
     {
         std::uint64_t base = kRxArea + 4096ull * slot;
@@ -288,7 +363,7 @@ private:
     }
     void reclaim_tx()
     {
-        std::uint8_t* u = m_ram.translate(used(kQueueTx), 6 + 8ull * m_size);
+        std::uint8_t* u = m_ram->translate(used(kQueueTx), 6 + 8ull * m_size);
         std::uint16_t idx = __atomic_load_n(reinterpret_cast<std::uint16_t*>(u + 2), __ATOMIC_ACQUIRE);
         while (m_used_seen[kQueueTx] != idx) {
             std::uint32_t id;
@@ -299,8 +374,10 @@ private:
         }
     }
 
-    VsockDevice& m_device;
-    GuestMemory& m_ram;
+    VsockDevice* m_device { nullptr };
+    DriverTransport* m_transport { nullptr };
+    std::optional<virtio::GuestMemoryRam> m_memory_ram;
+    const virtio::GuestRam* m_ram;
     std::uint16_t m_size;
     bool m_event_idx { true };
     bool m_split_rx { false };

@@ -1,0 +1,249 @@
+#include "vmm/vsock/vsock_core.h"
+
+#include "base/error.h"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace vmm::vsock {
+
+namespace {
+
+void signal_eventfd(int fd)
+{
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+}
+
+void drain_eventfd(int fd)
+{
+    std::uint64_t value;
+    [[maybe_unused]] ssize_t n = ::read(fd, &value, sizeof value);
+}
+
+} // namespace
+
+void VsockCore::check_guest_cid(std::uint64_t cid)
+{
+    if (cid < 4 || cid >= 0xffff'ffffull)
+        throw base::Error(base::ErrorKind::InvalidInput, "VSOCK_BAD_CID",
+            "enclave CID " + std::to_string(cid) + " is reserved or too large; use a CID from 4 to 4294967294");
+}
+
+void VsockCore::read_config(std::uint64_t guest_cid, std::uint64_t offset, std::uint8_t* data, std::size_t size)
+{
+    std::uint8_t config[8];
+    std::memcpy(config, &guest_cid, sizeof config); // x86: already little-endian
+    for (std::size_t i = 0; i < size; ++i)
+        data[i] = offset < sizeof config && i < sizeof config - offset ? config[offset + i] : 0;
+}
+
+VsockCore::VsockCore(MuxerConfig config, std::mutex& lock, Interrupt interrupt)
+    : m_lock(lock)
+    , m_interrupt(std::move(interrupt))
+{
+    for (auto& k : m_kick)
+        k.store(-1);
+    m_epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!m_epoll.valid())
+        base::throw_errno("VSOCK_EPOLL", "cannot create an epoll set for", "the vsock device");
+    m_wake.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!m_wake.valid())
+        base::throw_errno("VSOCK_EVENTFD", "cannot create an eventfd for", "the vsock device");
+    watch(m_wake.get(), kWakeToken, EPOLLIN);
+    m_muxer = std::make_unique<VsockMuxer>(std::move(config), m_epoll.get());
+}
+
+VsockCore::~VsockCore()
+{
+    stop();
+}
+
+void VsockCore::watch(int fd, std::uint64_t token, std::uint32_t events)
+{
+    epoll_event e {};
+    e.events = events;
+    e.data.u64 = token;
+    if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, fd, &e) != 0)
+        base::throw_errno("VSOCK_EPOLL", "cannot watch a file descriptor of", "the vsock device");
+}
+
+void VsockCore::unwatch(int fd)
+{
+    ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void VsockCore::watch_kick(std::uint16_t queue, int fd)
+{
+    if (queue >= kQueueCount)
+        return;
+    int old = m_kick[queue].exchange(-1);
+    if (old >= 0)
+        unwatch(old);
+    if (fd >= 0) {
+        watch(fd, queue, EPOLLIN);
+        m_kick[queue].store(fd);
+    }
+}
+
+void VsockCore::activate_locked(std::vector<virtio::Virtqueue>& queues)
+{
+    m_queues = &queues;
+    wake(); // host connections may be waiting for the driver
+}
+
+void VsockCore::reset_locked()
+{
+    m_queues = nullptr;
+    m_muxer->reset();
+}
+
+void VsockCore::wake()
+{
+    signal_eventfd(m_wake.get());
+}
+
+void VsockCore::start(const char* thread_name)
+{
+    if (m_thread.joinable())
+        return;
+    m_stopping.store(false);
+    std::string name = thread_name;
+    m_thread = std::thread([this, name] {
+        pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+        while (!m_stopping.load())
+            run_once(-1);
+    });
+}
+
+void VsockCore::stop()
+{
+    if (!m_thread.joinable())
+        return;
+    m_stopping.store(true);
+    wake();
+    m_thread.join();
+}
+
+int VsockCore::run_once(int timeout_ms)
+{
+    epoll_event events[64];
+    int timeout = timeout_ms;
+    if (m_deadlines && (timeout < 0 || timeout > 250))
+        timeout = 250; // handshakes and lingering closes expire on time
+    int poll = m_poll_ms.load();
+    if (poll >= 0 && (timeout < 0 || timeout > poll))
+        timeout = poll;
+    int n = ::epoll_wait(m_epoll.get(), events, 64, timeout);
+    if (n < 0)
+        n = 0; // EINTR
+    std::lock_guard guard(m_lock);
+    for (int i = 0; i < n; ++i) {
+        std::uint64_t token = events[i].data.u64;
+        if (token < kQueueCount) {
+            int fd = m_kick[token].load();
+            if (fd >= 0)
+                drain_eventfd(fd);
+        } else if (token == kWakeToken) {
+            drain_eventfd(m_wake.get());
+        } else if (token >= kFirstExternalToken && token < kEndExternalTokens) {
+            if (m_external)
+                m_external(token, events[i].events);
+        } else {
+            m_muxer->handle_event(token, events[i].events);
+        }
+    }
+    process_queues_locked();
+    m_deadlines = m_muxer->sweep(std::chrono::steady_clock::now());
+    if (m_deadlines || m_muxer->has_pending_rx())
+        process_queues_locked(); // the sweep may have queued RSTs
+    return n;
+}
+
+bool VsockCore::usable(std::uint16_t queue) const
+{
+    return m_queues && queue < m_queues->size() && m_enabled[queue] && (*m_queues)[queue].ready();
+}
+
+void VsockCore::process_queues_locked()
+{
+    if (!m_queues)
+        return;
+    std::vector<virtio::Virtqueue>& q = *m_queues;
+    if (usable(kQueueTx))
+        process_tx_locked(q[kQueueTx]);
+    if (usable(kQueueRx))
+        process_rx_locked(q[kQueueRx]);
+    unsigned mask = 0;
+    if (usable(kQueueRx) && q[kQueueRx].needs_interrupt())
+        mask |= 1u << kQueueRx;
+    if (usable(kQueueTx) && q[kQueueTx].needs_interrupt())
+        mask |= 1u << kQueueTx;
+    if (mask && m_interrupt)
+        m_interrupt(mask);
+}
+
+void VsockCore::process_tx_locked(virtio::Virtqueue& tx)
+{
+    do {
+        while (tx.pop(m_chain)) {
+            if (!m_chain.writable.empty() || m_chain.readable_bytes < kHeaderSize) {
+                // Wrong direction or too short for a header: dropped.
+                tx.add_used(m_chain.head, 0);
+                m_muxer->note_malformed_packet();
+                continue;
+            }
+            std::uint8_t bytes[kHeaderSize];
+            virtio::copy_from_segments(m_chain.readable, 0, bytes, sizeof bytes);
+            m_muxer->handle_guest_packet(PacketHeader::decode(bytes), m_chain.readable);
+            tx.add_used(m_chain.head, 0);
+            // The guest may keep sending while rx is full: replies wait in the muxer (bounded).
+        }
+    } while (tx.enable_notifications());
+}
+
+void VsockCore::process_rx_locked(virtio::Virtqueue& rx)
+{
+    while (m_muxer->has_pending_rx()) {
+        if (!rx.pop(m_chain)) {
+            if (!rx.enable_notifications())
+                break; // no buffers: the driver's next rx kick wakes us
+            continue;
+        }
+        if (!m_chain.readable.empty() || m_chain.writable_bytes < kHeaderSize) {
+            rx.add_used(m_chain.head, 0); // unusable buffer (wrong direction or too short)
+            m_muxer->note_malformed_packet();
+            continue;
+        }
+        std::size_t capacity = static_cast<std::size_t>(std::min<std::uint64_t>(m_chain.writable_bytes, 0xffff'ffffull));
+        std::size_t n = m_muxer->fill_rx_buffer(m_chain.writable, capacity);
+        if (n == 0 && m_muxer->buffer_too_small()) {
+            rx.add_used(m_chain.head, 0); // header-only buffer while data waits: hand it back empty
+            m_muxer->note_malformed_packet();
+            continue;
+        }
+        if (n == 0) {
+            rx.undo_pop();
+            break;
+        }
+        rx.add_used(m_chain.head, static_cast<std::uint32_t>(n));
+    }
+}
+
+double VsockCore::loop_cpu_seconds() const
+{
+    if (!m_thread.joinable())
+        return 0;
+    clockid_t clock;
+    timespec ts {};
+    if (pthread_getcpuclockid(const_cast<std::thread&>(m_thread).native_handle(), &clock) != 0 || ::clock_gettime(clock, &ts) != 0)
+        return 0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+} // namespace vmm::vsock

@@ -1,0 +1,118 @@
+// vmm/vsock/vsock_core.h — the transport-independent heart of the virtio-vsock device: the
+// queues ↔ muxer processing (tx packets into the muxer, muxer packets into rx buffers), the
+// epoll loop (kick eventfds, the muxer's Unix sockets, the transport's own fds, a wake-up
+// eventfd) and the loop thread. Two front ends drive it:
+//   - VsockDevice (vsock_device.h): the virtio-mmio transport of our KVM VMM;
+//   - vhost_user::VhostUserVsockBackend (vmm/vhost_user/): QEMU's vhost-user-vsock-device.
+// The front end owns the queues, the kick eventfds, the lock and the interrupt path; the core
+// owns the muxer and the epoll set.
+//
+// Epoll tokens: 0..2 are the kick eventfds of queues rx/tx/event, kWakeToken the wake-up
+// eventfd, [kFirstExternalToken, VsockMuxer::kListenerToken) are the front end's own fds
+// (handed to the external handler), the rest belong to the muxer.
+//
+// Threads and locking: every call that touches the queues or the muxer needs `lock` (the
+// front end's lock); run_once() takes it after epoll_wait and keeps it while it dispatches
+// events (the external handler runs with it held) and processes the queues. The *_locked
+// calls expect the caller to hold it. wake(), start(), stop() and request_stop() may be called
+// from any thread without it.
+//
+// Usage (a front end):
+//     vsock::VsockCore core(muxer_config, m_lock, [this](unsigned queues) { raise(queues); });
+//     core.watch_kick(vsock::kQueueTx, tx_kick_fd);
+//     { std::lock_guard g(m_lock); core.activate_locked(m_queues); }  // driver ready
+//     core.start("vsock");                                            // or core.run_once(0)
+//     ... core.stop();
+#pragma once
+
+#include "vmm/virtio/virtqueue.h"
+#include "vmm/vsock/vsock_muxer.h"
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace vmm::vsock {
+
+class VsockCore {
+public:
+    static constexpr std::uint16_t kQueueCount = 3; // rx, tx, event
+    static constexpr std::uint64_t kWakeToken = 8;
+    static constexpr std::uint64_t kFirstExternalToken = 16;
+    static constexpr std::uint64_t kEndExternalTokens = VsockMuxer::kListenerToken;
+
+    // queue_mask: bit q set = queue q published used buffers the driver wants to hear about.
+    using Interrupt = std::function<void(unsigned queue_mask)>;
+    using ExternalHandler = std::function<void(std::uint64_t token, std::uint32_t events)>;
+
+    // Throws base::Error (VSOCK_BAD_CID) unless 4 <= cid <= 0xfffffffe.
+    static void check_guest_cid(std::uint64_t cid);
+    // The device config space: le64 guest_cid at offset 0, zeroes past it.
+    static void read_config(std::uint64_t guest_cid, std::uint64_t offset, std::uint8_t* data, std::size_t size);
+
+    VsockCore(MuxerConfig config, std::mutex& lock, Interrupt interrupt);
+    ~VsockCore(); // stops the loop thread
+    VsockCore(const VsockCore&) = delete;
+    VsockCore& operator=(const VsockCore&) = delete;
+
+    // Watches `fd` as queue q's kick eventfd (-1: none), replacing the previous one (which the
+    // caller still owns and may close afterwards). Lock not required.
+    void watch_kick(std::uint16_t queue, int fd);
+    // The front end's own fds, tokens in [kFirstExternalToken, kEndExternalTokens).
+    void watch(int fd, std::uint64_t token, std::uint32_t events);
+    void unwatch(int fd);
+    // Called for events on those tokens, on the loop thread with the lock held. Set before start().
+    void set_external_handler(ExternalHandler handler) { m_external = std::move(handler); }
+    // While >= 0, the loop runs at least every `ms` milliseconds (rings without a kick fd).
+    void set_poll_interval(int ms) { m_poll_ms = ms; }
+
+    // The driver is ready: `queues` (index = queue number) stay valid until reset_locked().
+    void activate_locked(std::vector<virtio::Virtqueue>& queues);
+    // Drops the queues and every connection (parents see EOF).
+    void reset_locked();
+    bool active_locked() const { return m_queues != nullptr; }
+    // A started but disabled ring (vhost-user SET_VRING_ENABLE 0) is not processed at all.
+    void set_queue_enabled_locked(std::uint16_t queue, bool enabled) { m_enabled[queue] = enabled; }
+
+    // Makes the loop run a round soon (any thread).
+    void wake();
+    void start(const char* thread_name);
+    // Stops and joins the loop thread (idempotent; not from the loop thread itself).
+    void stop();
+    // From the loop thread (e.g. the external handler): the loop ends after this round.
+    void request_stop() { m_stopping.store(true); }
+    bool running() const { return m_thread.joinable(); }
+    // One round on the calling thread: waits up to timeout_ms, handles the events, processes
+    // the queues. Returns the number of events.
+    int run_once(int timeout_ms);
+    // CPU time the loop thread has used (0 before start()).
+    double loop_cpu_seconds() const;
+
+    VsockMuxer& muxer() { return *m_muxer; }
+    int epoll_fd() const { return m_epoll.get(); }
+
+private:
+    void process_queues_locked();
+    void process_tx_locked(virtio::Virtqueue& tx);
+    void process_rx_locked(virtio::Virtqueue& rx);
+    bool usable(std::uint16_t queue) const;
+
+    std::mutex& m_lock;
+    Interrupt m_interrupt;
+    ExternalHandler m_external;
+    base::UniqueFd m_epoll;
+    base::UniqueFd m_wake;
+    std::array<std::atomic<int>, kQueueCount> m_kick;
+    std::array<bool, kQueueCount> m_enabled { true, true, true };
+    std::unique_ptr<VsockMuxer> m_muxer;
+    std::vector<virtio::Virtqueue>* m_queues { nullptr };
+    virtio::DescriptorChain m_chain;
+    bool m_deadlines { false };
+    std::atomic<int> m_poll_ms { -1 };
+    std::thread m_thread;
+    std::atomic<bool> m_stopping { false };
+};
+
+} // namespace vmm::vsock
