@@ -32,6 +32,7 @@ expect_error 3 MEMORY_TOO_SMALL --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 64
 expect_error 3 MEMORY_TOO_LARGE_FOR_2M --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 1024 --hugepage-size 2M
 expect_error 3 CID_OUT_OF_RANGE --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 128 --cid 3
 expect_error 3 VCPUS_INVALID --eif "$TEST_TMP/ok.eif" --cpus 63 --mem 128 --allow-shared-cpus
+expect_error 2 BAD_HEARTBEAT_TIMEOUT --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 128 --heartbeat-timeout -1
 expect_error 6 CPUS_UNAVAILABLE --eif "$TEST_TMP/ok.eif" --cpus 2 --mem 128
 # Nothing reserves 1 GiB pages for this test: a 2 GiB enclave of them must be refused up front.
 free_1g=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages 2>/dev/null || echo 0)

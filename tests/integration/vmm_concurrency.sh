@@ -10,9 +10,9 @@ probe_eif "$TEST_TMP/hlt.eif" "probe.mode=hlt"
 before=$(free_2m)
 
 # This host has 2 CPUs: two enclaves need the dev-host opt-out to share cores.
-"$QT_VMM" enclave start --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/a.json" &
+"$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/a.json" &
 a=$!
-"$QT_VMM" enclave start --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/b.json" &
+"$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/b.json" &
 b=$!
 wait "$a" || fail "first concurrent start failed"
 wait "$b" || fail "second concurrent start failed"
@@ -23,7 +23,7 @@ cat "$TEST_TMP/a.json" "$TEST_TMP/b.json"
 [ "$(free_2m)" -eq $((before - 128)) ] || fail "two enclaves of 128 MiB should hold 128 pages"
 
 set +e
-err=$("$QT_VMM" enclave start --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus 2>&1 >/dev/null); status=$?
+err=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus 2>&1 >/dev/null); status=$?
 set -e
 echo "$err"
 [ "$status" -eq 6 ] || fail "third enclave should be refused with exit 6"
@@ -45,7 +45,7 @@ echo "$q"
 [ "$(jq -r '.[0].Reason' <<<"$q")" = daemon-killed ] || fail "reason should be daemon-killed"
 [ ! -e "$QT_VMM_RUN_DIR/$victim.sock" ] || fail "stale socket not removed"
 # The killed one no longer counts: a new enclave may start again.
-"$QT_VMM" enclave start --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/c.json"
+"$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/c.json"
 [ "$(jq .EnclaveID "$TEST_TMP/c.json")" != "$victim" ] || fail "the killed enclave's record still holds its id"
 for s in "$QT_VMM_RUN_DIR"/*.sock; do "$QT_VMM" enclave stop --enclave-id "$(basename "$s" .sock)" >/dev/null; done
 "$QT_VMM" enclave stop --enclave-id "$victim" | grep -qx "stop $victim success"

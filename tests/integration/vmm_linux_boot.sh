@@ -13,7 +13,7 @@ cp "$BUILD/guest/kernel_probe" "$root/init"
 make_initramfs "$root" "$TEST_TMP/initrd.cpio"
 "$BUILD/bin/eif-testdata" "$TEST_TMP/linux.eif" "$KERNEL" "console=ttyS0 reboot=k panic=-1" "$TEST_TMP/initrd.cpio" >/dev/null
 
-out=$("$QT_VMM" enclave start --eif "$TEST_TMP/linux.eif" --cpus 1 --mem 256 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/linux.eif" --cpus 1 --mem 256 --debug-mode)
 id=$(jq -r .EnclaveID <<<"$out")
 # About 35-60 s on the nested KVM of the build machines (minutes when the machine is loaded);
 # well under a second of guest time on real hardware.
@@ -30,4 +30,10 @@ expect_contains "$console" "Linux version 6.1"
 expect_contains "$console" "printk: console [ttyS0] enabled"
 expect_contains "$console" "Run /init as init process"
 expect_not_contains "$console" "Kernel panic - not syncing: VFS"
+# Linux's virtio-mmio and vsock drivers probed qt-vmm's device before init: DRIVER_OK is set
+# and VERSION_1 (bit 32) was negotiated.
+device=$("$QT_VMM" enclave query --enclave-id "$id" | jq -c '.[0].VsockDevice')
+echo "vsock device: $device"
+[ "$(jq -r .DriverOk <<<"$device")" = true ] || fail "the guest's virtio-vsock driver did not set DRIVER_OK: $device"
+(( $(jq -r .Features <<<"$device") & (1 << 32) )) || fail "VIRTIO_F_VERSION_1 not negotiated: $device"
 "$QT_VMM" enclave stop --enclave-id "$id" >/dev/null

@@ -19,7 +19,7 @@ fi
 
 echo "== 1 GiB of 1 GiB pages (the default page size for whole GiB)"
 probe_eif "$TEST_TMP/report.eif" "probe.mode=report probe.mem_samples=16"
-out=$("$QT_VMM" enclave start --eif "$TEST_TMP/report.eif" --cpus 1 --mem 1024 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/report.eif" --cpus 1 --mem 1024 --debug-mode)
 echo "$out"
 [ "$(jq -r .HugepageSize <<<"$out")" = 1G ] || fail "1 GiB pages should be the default for 1024 MiB"
 id=$(jq -r .EnclaveID <<<"$out")
@@ -35,7 +35,7 @@ d1g=/sys/kernel/mm/hugepages/hugepages-1048576kB
 
 echo "== 2 vCPUs (needs the dev-host opt-out on a 2-CPU host)"
 probe_eif "$TEST_TMP/hlt.eif" "probe.mode=hlt"
-out=$("$QT_VMM" enclave start --eif "$TEST_TMP/hlt.eif" --cpus 2 --mem 128 --allow-shared-cpus)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 2 --mem 128 --allow-shared-cpus)
 echo "$out"
 id=$(jq -r .EnclaveID <<<"$out")
 pid=$(jq -r .ProcessID <<<"$out")

@@ -13,7 +13,7 @@ crc=$(cat "$TEST_TMP/rd0" "$TEST_TMP/rd1" | gzip -1 | tail -c 8 | od -An -tx4 -N
 size=$(( $(stat -c %s "$TEST_TMP/rd0") + $(stat -c %s "$TEST_TMP/rd1") ))
 
 before=$(free_2m)
-out=$("$QT_VMM" enclave start --eif "$TEST_TMP/p.eif" --cpus 1 --mem 128 --debug-mode --hugepage-size 2M --cid 17)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/p.eif" --cpus 1 --mem 128 --debug-mode --hugepage-size 2M --cid 17)
 echo "$out"
 id=$(jq -r .EnclaveID <<<"$out")
 [ "$(jq -r .EnclaveCID <<<"$out")" = 17 ] || fail "CID not 17"

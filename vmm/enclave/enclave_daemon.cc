@@ -1,9 +1,11 @@
 #include "vmm/enclave/enclave_daemon.h"
 
 #include "base/error.h"
+#include "vmm/arch/x86/layout.h"
 #include "vmm/enclave/control_protocol.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -73,6 +76,45 @@ void report(int ready_fd, const std::string& kind, const Json& body)
     [[maybe_unused]] ssize_t n = ::write(ready_fd, line.data(), line.size());
 }
 
+std::string seconds_text(double seconds)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", seconds);
+    return text;
+}
+
+std::uint64_t monotonic_ns()
+{
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+void signal_eventfd(int fd)
+{
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+}
+
+Json app_status_json(const guest_init::StatusRecord& r)
+{
+    char text[160];
+    guest_init::describe_status_record(&r, text, sizeof text);
+    Json j;
+    switch (r.kind) {
+    case guest_init::StatusKind::Exited:
+        j = Json { { "Kind", "exited" }, { "ExitCode", r.value } };
+        break;
+    case guest_init::StatusKind::KilledBySignal:
+        j = Json { { "Kind", "killed" }, { "Signal", r.value }, { "CoreDumped", r.detail != 0 } };
+        break;
+    case guest_init::StatusKind::InitError:
+        j = Json { { "Kind", "init-error" }, { "InitError", r.value }, { "Errno", r.detail }, { "Reason", r.reason } };
+        break;
+    }
+    j["Description"] = text;
+    return j;
+}
+
 } // namespace
 
 EnclaveDaemon::EnclaveDaemon(RunDir run_dir, EnclaveSettings settings)
@@ -85,6 +127,7 @@ EnclaveDaemon::~EnclaveDaemon() = default;
 
 int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
 {
+    m_daemon_started_ns = monotonic_ns();
     std::string socket_path = m_run_dir.socket_path(m_settings.id);
     try {
         if (m_settings.debug_mode) {
@@ -105,17 +148,26 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         if (::listen(m_listen.get(), 16) != 0)
             base::throw_errno("CONTROL_SOCKET", "cannot listen on", socket_path);
 
+        m_settings.machine.cmdline += " " + VsockDevice::cmdline_fragment(x86::kVirtioMmioBase, x86::kVirtioFirstIrq);
         m_machine = Machine::create(m_settings.machine, image);
         lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
+        attach_vsock();
 
         m_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         int exit_event = m_exit_event.get();
-        m_machine->set_on_exit([exit_event](const ExitInfo&) {
-            std::uint64_t one = 1;
-            [[maybe_unused]] ssize_t n = ::write(exit_event, &one, sizeof one);
-        });
+        m_machine->set_on_exit([exit_event](const ExitInfo&) { signal_eventfd(exit_event); });
+        if (m_settings.heartbeat_timeout_s > 0) {
+            m_heartbeat_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+            auto ns = static_cast<std::uint64_t>(m_settings.heartbeat_timeout_s * 1e9);
+            itimerspec when {};
+            when.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+            when.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+            if (!m_heartbeat_timer.valid() || ::timerfd_settime(m_heartbeat_timer.get(), 0, &when, nullptr) != 0)
+                base::throw_errno("HEARTBEAT_TIMER", "cannot arm", "the heartbeat timer");
+        }
         m_start_time = utc_now();
         m_machine->start();
+        m_vcpus_started_ns = monotonic_ns();
     } catch (const base::Error& e) {
         ::unlink(socket_path.c_str());
         report(ready_fd, "error", Json { { "code", e.code() }, { "kind", e.exit_status() }, { "message", e.what() } });
@@ -127,10 +179,69 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         ::close(ready_fd);
         return 1;
     }
-    report(ready_fd, "ok", describe());
-    ::close(ready_fd);
+    m_ready_fd = ready_fd;
+    if (!m_heartbeat_timer.valid())
+        report_ready();
     serve();
     return 0;
+}
+
+void EnclaveDaemon::attach_vsock()
+{
+    m_heartbeat_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!m_heartbeat_event.valid())
+        base::throw_errno("HEARTBEAT_EVENT", "cannot create", "an eventfd");
+    VsockConfig config;
+    config.guest_cid = m_settings.cid;
+    config.uds_path = m_run_dir.vsock_path(m_settings.id);
+    config.mmio_base = x86::kVirtioMmioBase;
+    config.gsi = x86::kVirtioFirstIrq;
+    int heartbeat_event = m_heartbeat_event.get();
+    config.on_heartbeat = [this, heartbeat_event] {
+        std::uint64_t zero = 0;
+        if (m_heartbeat_ns.compare_exchange_strong(zero, monotonic_ns()))
+            signal_eventfd(heartbeat_event);
+    };
+    config.on_app_status = [this](const guest_init::StatusRecord& record) {
+        std::lock_guard guard(m_app_status_lock);
+        m_app_status = record;
+    };
+    m_vsock = VsockDevice::attach(*m_machine, config);
+    ::chmod(config.uds_path.c_str(), 0666);
+}
+
+void EnclaveDaemon::report_ready()
+{
+    if (m_ready_fd < 0)
+        return;
+    report(m_ready_fd, "ok", describe());
+    ::close(m_ready_fd);
+    m_ready_fd = -1;
+    m_heartbeat_timer.reset();
+}
+
+void EnclaveDaemon::report_start_failure(const ExitInfo& exit)
+{
+    if (m_ready_fd < 0)
+        return;
+    std::string id = std::to_string(m_settings.id);
+    std::string console = m_settings.debug_mode
+        ? "its console: qt-vmm enclave console --enclave-id " + id
+        : "start it with --debug-mode to keep its console";
+    Json body;
+    if (exit.kind == ExitKind::NoHeartbeat) {
+        body = Json { { "code", "NO_HEARTBEAT" }, { "kind", static_cast<int>(base::ErrorKind::Vm) },
+            { "message", "enclave " + id + " sent no boot heartbeat (0xB7 to CID 3 port 9000) within "
+                    + seconds_text(m_settings.heartbeat_timeout_s) + " and was stopped; " + console
+                    + "; for a guest without qt-vmm's init, or to wait longer, pass --heartbeat-timeout SECONDS (0 = do not wait)" } };
+    } else {
+        body = Json { { "code", "ENDED_BEFORE_HEARTBEAT" }, { "kind", static_cast<int>(base::ErrorKind::Vm) },
+            { "message", "enclave " + id + " ended before its boot heartbeat (" + std::string(exit_kind_name(exit.kind)) + ": "
+                    + exit.detail + "); " + console } };
+    }
+    report(m_ready_fd, "error", body);
+    ::close(m_ready_fd);
+    m_ready_fd = -1;
 }
 
 Json EnclaveDaemon::describe() const
@@ -156,10 +267,27 @@ Json EnclaveDaemon::describe() const
         { "EifPath", m_settings.eif_path },
         { "Measurements", m_settings.measurements },
         { "StartTime", m_start_time },
+        { "VsockSocket", m_run_dir.vsock_path(m_settings.id) },
+        { "Heartbeat", m_heartbeat_ns.load() != 0 },
     };
+    {
+        std::lock_guard guard(m_app_status_lock);
+        if (m_app_status)
+            info["AppStatus"] = app_status_json(*m_app_status);
+    }
     if (m_machine) {
         const LaunchTimings& t = m_machine->timings();
         info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
+        // CLOCK_MONOTONIC, for benchmarks that time a start from the outside (0 = not yet).
+        info["LaunchMonotonicNs"] = Json { { "DaemonStarted", m_daemon_started_ns }, { "VcpusStarted", m_vcpus_started_ns },
+            { "FirstGuestIo", m_machine->debug_port().first_write_ns() }, { "Heartbeat", m_heartbeat_ns.load() } };
+    }
+    if (m_vsock) {
+        // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
+        char features[24];
+        std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(m_vsock->transport().negotiated_features()));
+        info["VsockDevice"] = Json { { "DriverOk", m_vsock->transport().driver_ok() }, { "Status", m_vsock->transport().status() },
+            { "Features", features }, { "Connections", m_vsock->stats().connections } };
     }
     return info;
 }
@@ -185,6 +313,9 @@ void EnclaveDaemon::serve()
     watch(m_signals.get(), EPOLLIN);
     if (m_console)
         watch(m_console->notify_fd(), EPOLLIN);
+    watch(m_heartbeat_event.get(), EPOLLIN);
+    if (m_heartbeat_timer.valid())
+        watch(m_heartbeat_timer.get(), EPOLLIN);
 
     for (;;) {
         epoll_event events[16];
@@ -198,6 +329,14 @@ void EnclaveDaemon::serve()
             } else if (fd == m_exit_event.get()) {
                 finish(m_machine->wait());
                 return;
+            } else if (fd == m_heartbeat_event.get()) {
+                std::uint64_t count;
+                [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
+                report_ready();
+            } else if (m_heartbeat_timer.valid() && fd == m_heartbeat_timer.get()) {
+                m_machine->request_stop(ExitKind::NoHeartbeat,
+                    "no boot heartbeat within " + seconds_text(m_settings.heartbeat_timeout_s));
+                m_heartbeat_timer.reset(); // closing it also removes it from the epoll set
             } else if (fd == m_signals.get()) {
                 signalfd_siginfo info;
                 [[maybe_unused]] ssize_t r = ::read(fd, &info, sizeof info);
@@ -361,6 +500,8 @@ void EnclaveDaemon::drop_client(int fd)
 
 void EnclaveDaemon::finish(const ExitInfo& exit)
 {
+    if (m_vsock)
+        m_vsock->stop(); // no more guest traffic; parent sockets close with the device below
     // Give a console viewer the last output (blocking briefly is fine: the guest is gone).
     for (auto& c : m_clients) {
         if (!c->console)
@@ -391,12 +532,15 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     record["EndTime"] = utc_now();
     // Release the guest's memory and the VM before anyone can see the enclave as ended, so a
     // `stop` that returned, or a TERMINATED record, means every hugepage is back in the pool.
+    m_vsock.reset();
     m_machine.reset();
+    ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
     ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
     if (stopped_by_request)
         send_all_nonblocking(m_stop_requester, encode_line(Json { { "ok", true } }));
     else
         m_run_dir.write_record(m_settings.id, record);
+    report_start_failure(exit); // after the record: the error points at it
     m_clients.clear();
 }
 

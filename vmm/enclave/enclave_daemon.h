@@ -2,8 +2,13 @@
 //
 // `qt-vmm enclave start` forks this daemon (a new session, stdio on /dev/null, errors in
 // <run>/<id>.log). It builds the Machine (memory reserved, kernel and initrd loaded, vCPUs
-// pinned), binds <run>/<id>.sock, tells the starting command it is up through a pipe, then
-// serves control requests from an epoll loop until the guest ends or is stopped:
+// pinned), attaches the virtio-vsock device (parent side: the hybrid-vsock socket
+// <run>/<id>.vsock; the heartbeat on port 9000 and guest-init's exit status on port 9001 are
+// served by the VMM itself), binds <run>/<id>.sock and starts the vCPUs. It tells the starting
+// command through a pipe once the guest's init has sent its boot heartbeat (or at once with
+// heartbeat_timeout_s = 0); no heartbeat in time, or a guest that ends first, stops the enclave
+// and reports an error instead. Then it serves control requests from an epoll loop until the
+// guest ends or is stopped:
 //   describe  -> the enclave's JSON (anyone may ask)
 //   stop      -> ends the guest, answers, exits (owner or root)
 //   console   -> replay of the console ring then live output (owner or root, debug mode only,
@@ -16,10 +21,15 @@
 //     int status = daemon.run(ready_pipe_fd);   // never returns to the CLI code path
 #pragma once
 
+#include "guest-init/status_protocol.h"
 #include "vmm/enclave/run_dir.h"
 #include "vmm/vstate/machine.h"
+#include "vmm/vsock/vsock_device.h"
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +45,9 @@ struct EnclaveSettings {
     MachineConfig machine;
     uid_t owner_uid { 0 };
     std::size_t console_capacity { 256 * 1024 };
+    // How long the guest has to send its heartbeat before the enclave is stopped; 0 = do not
+    // wait (guests without our init, e.g. probe guests).
+    double heartbeat_timeout_s { 0 };
 };
 
 class EnclaveDaemon {
@@ -49,6 +62,9 @@ public:
 private:
     struct Client;
     Json describe() const;
+    void attach_vsock();
+    void report_ready();
+    void report_start_failure(const ExitInfo& exit);
     void serve();
     void accept_client();
     void handle_client_input(Client& client);
@@ -60,6 +76,15 @@ private:
     EnclaveSettings m_settings;
     std::unique_ptr<ConsoleBuffer> m_console;
     std::unique_ptr<Machine> m_machine;
+    std::unique_ptr<VsockDevice> m_vsock; // after m_machine: destroyed first
+    base::UniqueFd m_heartbeat_event;     // written by the vsock thread on 0xB7
+    base::UniqueFd m_heartbeat_timer;     // timerfd while waiting for the heartbeat
+    int m_ready_fd { -1 };                // the starting command's pipe until reported
+    std::atomic<std::uint64_t> m_heartbeat_ns { 0 };
+    std::uint64_t m_daemon_started_ns { 0 };
+    std::uint64_t m_vcpus_started_ns { 0 };
+    mutable std::mutex m_app_status_lock;
+    std::optional<guest_init::StatusRecord> m_app_status;
     base::UniqueFd m_listen;
     base::UniqueFd m_epoll;
     base::UniqueFd m_exit_event;

@@ -9,6 +9,7 @@
 #include "vmm/host/hugepage_pool.h"
 #include "vmm/placement/placement.h"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -87,8 +88,20 @@ std::string vmm_cmdline_additions(bool nested_kvm_quirks)
     return extra;
 }
 
+double default_heartbeat_timeout(std::uint64_t eif_size, std::uint64_t memory_mib)
+{
+    constexpr std::uint64_t kEifStep = 6ull << 30;
+    constexpr std::uint64_t kMemoryStepMib = 100ull << 10;
+    std::uint64_t eif_steps = std::max<std::uint64_t>(1, (eif_size + kEifStep - 1) / kEifStep);
+    std::uint64_t memory_steps = std::max<std::uint64_t>(1, (memory_mib + kMemoryStepMib - 1) / kMemoryStepMib);
+    return 90.0 * static_cast<double>(eif_steps + memory_steps);
+}
+
 Json start_enclave(const StartRequest& request)
 {
+    if (request.heartbeat_timeout_s && !(*request.heartbeat_timeout_s >= 0 && *request.heartbeat_timeout_s <= 86400))
+        throw base::Error(base::ErrorKind::Usage, "BAD_HEARTBEAT_TIMEOUT",
+            "--heartbeat-timeout must be between 0 and 86400 seconds (0 = do not wait for the heartbeat)");
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
     // Structure on open, then CRC and PCRs in one streaming pass.
     eif::ReadOptions read_options;
@@ -152,6 +165,7 @@ Json start_enclave(const StartRequest& request)
     settings.machine.cpuid_quirks.hide_pv_ipi = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_tsc_deadline = quirks.nested_kvm;
     settings.machine.int3_fixup = quirks.nested_kvm;
+    settings.heartbeat_timeout_s = request.heartbeat_timeout_s.value_or(default_heartbeat_timeout(eif_size, place.memory_mib));
 
     // The daemon reads kernel and initrd straight from the EIF into guest memory.
     BootImage image;
@@ -195,6 +209,7 @@ Json start_enclave(const StartRequest& request)
         ::_exit(status);
     }
     ::close(pipe_fds[1]);
+    lock.release(); // the daemon holds the lock (same open file) until it has reserved memory
     int status = 0;
     ::waitpid(child, &status, 0);
     Json info = wait_for_daemon(pipe_fds[0]);

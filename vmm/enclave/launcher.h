@@ -31,8 +31,18 @@ struct StartRequest {
     std::optional<int> numa_node;
     bool allow_shared_cpus { false };
     std::string extra_cmdline;              // appended after the EIF's (unmeasured), documented
+    // Seconds to wait for the guest's boot heartbeat; unset = default_heartbeat_timeout();
+    // 0 = return as soon as the guest runs (guests without qt-vmm's init).
+    std::optional<double> heartbeat_timeout_s;
 };
 
+// The heartbeat wait nitro-cli uses, scaled with the image and the memory: 90 s per started
+// 6 GiB of EIF plus 90 s per started 100 GiB of memory (so at least 180 s).
+double default_heartbeat_timeout(std::uint64_t eif_size, std::uint64_t memory_mib);
+
+// Starts the enclave and returns its description once the guest has sent its heartbeat (or
+// at once with a timeout of 0). Throws base::Error: NO_HEARTBEAT and ENDED_BEFORE_HEARTBEAT
+// when the guest did not get that far (the enclave is stopped and its record kept).
 Json start_enclave(const StartRequest& request);
 
 // The command-line parameters qt-vmm adds after the EIF's own (never measured): host

@@ -56,6 +56,7 @@ RunDir::Lock RunDir::lock() const
 std::string RunDir::socket_path(int id) const { return m_path + "/" + std::to_string(id) + ".sock"; }
 std::string RunDir::record_path(int id) const { return m_path + "/" + std::to_string(id) + ".json"; }
 std::string RunDir::console_path(int id) const { return m_path + "/" + std::to_string(id) + ".console"; }
+std::string RunDir::vsock_path(int id) const { return m_path + "/" + std::to_string(id) + ".vsock"; }
 
 bool RunDir::remove_record(int id) const
 {
@@ -88,6 +89,7 @@ std::vector<Json> RunDir::list_enclaves() const
             // Nobody listens: the daemon was killed and its socket is stale. Keep a record of
             // what happened, unless the daemon wrote its own in the meantime.
             ::unlink(socket_path(id).c_str());
+            ::unlink(vsock_path(id).c_str());
             if (!records.count(id) && ::access(record_path(id).c_str(), F_OK) != 0) {
                 write_record(id, Json { { "EnclaveID", id }, { "State", "TERMINATED" },
                                      { "Reason", "daemon-killed" },

@@ -6,6 +6,10 @@
 //     <id>.sock      the control socket of the daemon that owns enclave <id> (mode 0666; access
 //                    is decided per request from the peer's credentials)
 //     <id>.json      the record of an enclave that ended (why, app exit status); removed by stop
+//     <id>.vsock     the enclave's hybrid-vsock socket (Firecracker's protocol: "CONNECT <port>\n");
+//                    mode 0666 like the control socket: on Nitro every parent process may reach
+//                    every enclave's vsock ports. Connections the enclave opens to the parent's
+//                    port P go to <id>.vsock_P, which the parent program creates.
 //     <id>.console   debug mode only: the console ring as it was when the enclave ended (0600)
 //
 // Discovery is a directory scan plus a "describe" request to every socket; a socket nobody
@@ -50,6 +54,7 @@ public:
     std::string socket_path(int id) const;
     std::string record_path(int id) const;
     std::string console_path(int id) const;
+    std::string vsock_path(int id) const;
     // Removes the record and saved console of an ended enclave; false if there was none.
     bool remove_record(int id) const;
 

@@ -58,6 +58,8 @@ const char* exit_kind_name(ExitKind kind)
         return "vcpu-error";
     case ExitKind::Stopped:
         return "stopped";
+    case ExitKind::NoHeartbeat:
+        return "no-heartbeat";
     }
     return "unknown";
 }

@@ -36,7 +36,8 @@
 
 namespace vmm {
 
-enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, Stopped };
+// NoHeartbeat: stopped by the daemon because the guest's init never sent its boot heartbeat.
+enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, Stopped, NoHeartbeat };
 const char* exit_kind_name(ExitKind kind);
 
 struct ExitInfo {
