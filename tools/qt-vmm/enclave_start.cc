@@ -26,6 +26,11 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
     cmd.add_option("--numa-node", options->numa_node, "NUMA node for memory and CPUs (default: one with room)");
     cmd.add_flag("--allow-shared-cpus", r.allow_shared_cpus,
         "Dev hosts: allow vCPUs on the parent's core, on other enclaves' cores, or on part of a core");
+    cmd.add_option("--accel", options->request.accel,
+        "kvm: qt-vmm's own VMM (default). tcg: QEMU software emulation with the same vsock device, for hosts whose KVM is "
+        "missing or cannot run guest user mode (see host-check)")
+        ->check(CLI::IsMember({ "kvm", "tcg" }))
+        ->capture_default_str();
     cmd.add_option("--heartbeat-timeout", options->heartbeat_timeout,
         "Seconds to wait for the enclave's boot heartbeat before stopping it (default: 90 s per 6 GiB of EIF + 90 s per "
         "100 GiB of memory, as nitro-cli; 0 = return as soon as the guest runs, for guests without qt-vmm's init)");

@@ -1,8 +1,9 @@
 #include "vmm/enclave/enclave_daemon.h"
 
 #include "base/error.h"
-#include "vmm/arch/x86/layout.h"
 #include "vmm/enclave/control_protocol.h"
+#include "vmm/enclave/kvm_enclave_vm.h"
+#include "vmm/enclave/qemu_enclave_vm.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -148,14 +149,16 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         if (::listen(m_listen.get(), 16) != 0)
             base::throw_errno("CONTROL_SOCKET", "cannot listen on", socket_path);
 
-        m_settings.machine.cmdline += " " + VsockDevice::cmdline_fragment(x86::kVirtioMmioBase, x86::kVirtioFirstIrq);
-        m_machine = Machine::create(m_settings.machine, image);
-        lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
-        attach_vsock();
-
         m_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         int exit_event = m_exit_event.get();
-        m_machine->set_on_exit([exit_event](const ExitInfo&) { signal_eventfd(exit_event); });
+        auto on_exit = [exit_event](const ExitInfo&) { signal_eventfd(exit_event); };
+        if (m_settings.accel == "tcg")
+            m_vm = QemuEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
+        else
+            m_vm = KvmEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
+        lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
+        ::chmod(m_run_dir.vsock_path(m_settings.id).c_str(), 0666);
+
         if (m_settings.heartbeat_timeout_s > 0) {
             m_heartbeat_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
             auto ns = static_cast<std::uint64_t>(m_settings.heartbeat_timeout_s * 1e9);
@@ -166,15 +169,17 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
                 base::throw_errno("HEARTBEAT_TIMER", "cannot arm", "the heartbeat timer");
         }
         m_start_time = utc_now();
-        m_machine->start();
+        m_vm->start();
         m_vcpus_started_ns = monotonic_ns();
     } catch (const base::Error& e) {
         ::unlink(socket_path.c_str());
+        ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
         report(ready_fd, "error", Json { { "code", e.code() }, { "kind", e.exit_status() }, { "message", e.what() } });
         ::close(ready_fd);
         return 1;
     } catch (const std::exception& e) {
         ::unlink(socket_path.c_str());
+        ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
         report(ready_fd, "error", Json { { "code", "INTERNAL" }, { "kind", 70 }, { "message", e.what() } });
         ::close(ready_fd);
         return 1;
@@ -186,7 +191,7 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
     return 0;
 }
 
-void EnclaveDaemon::attach_vsock()
+VsockConfig EnclaveDaemon::vsock_config()
 {
     m_heartbeat_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!m_heartbeat_event.valid())
@@ -194,8 +199,6 @@ void EnclaveDaemon::attach_vsock()
     VsockConfig config;
     config.guest_cid = m_settings.cid;
     config.uds_path = m_run_dir.vsock_path(m_settings.id);
-    config.mmio_base = x86::kVirtioMmioBase;
-    config.gsi = x86::kVirtioFirstIrq;
     int heartbeat_event = m_heartbeat_event.get();
     config.on_heartbeat = [this, heartbeat_event] {
         std::uint64_t zero = 0;
@@ -206,8 +209,7 @@ void EnclaveDaemon::attach_vsock()
         std::lock_guard guard(m_app_status_lock);
         m_app_status = record;
     };
-    m_vsock = VsockDevice::attach(*m_machine, config);
-    ::chmod(config.uds_path.c_str(), 0666);
+    return config;
 }
 
 void EnclaveDaemon::report_ready()
@@ -250,7 +252,7 @@ Json EnclaveDaemon::describe() const
     Json cpus = Json::array();
     for (int c : m.host_cpus)
         cpus.push_back(c);
-    ExitInfo state = m_machine ? m_machine->status() : ExitInfo {};
+    ExitInfo state = m_vm ? m_vm->status() : ExitInfo {};
     Json info {
         { "EnclaveID", m_settings.id },
         { "ProcessID", ::getpid() },
@@ -260,7 +262,7 @@ Json EnclaveDaemon::describe() const
         { "MemoryMiB", m.memory_bytes >> 20 },
         { "LaunchMode", m_settings.debug_mode ? "debug" : "production" },
         { "State", state.kind == ExitKind::Running ? "RUNNING" : "TERMINATING" },
-        { "Accel", "kvm" },
+        { "Accel", m_settings.accel },
         { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
         { "NumaNode", m.numa_node },
         { "CPUIsolation", m_settings.cpu_isolation },
@@ -275,20 +277,11 @@ Json EnclaveDaemon::describe() const
         if (m_app_status)
             info["AppStatus"] = app_status_json(*m_app_status);
     }
-    if (m_machine) {
-        const LaunchTimings& t = m_machine->timings();
-        info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
-        // CLOCK_MONOTONIC, for benchmarks that time a start from the outside (0 = not yet).
-        info["LaunchMonotonicNs"] = Json { { "DaemonStarted", m_daemon_started_ns }, { "VcpusStarted", m_vcpus_started_ns },
-            { "FirstGuestIo", m_machine->debug_port().first_write_ns() }, { "Heartbeat", m_heartbeat_ns.load() } };
-    }
-    if (m_vsock) {
-        // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
-        char features[24];
-        std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(m_vsock->transport().negotiated_features()));
-        info["VsockDevice"] = Json { { "DriverOk", m_vsock->transport().driver_ok() }, { "Status", m_vsock->transport().status() },
-            { "Features", features }, { "Connections", m_vsock->stats().connections } };
-    }
+    // CLOCK_MONOTONIC, for benchmarks that time a start from the outside (0 = not yet).
+    info["LaunchMonotonicNs"] = Json { { "DaemonStarted", m_daemon_started_ns }, { "VcpusStarted", m_vcpus_started_ns },
+        { "FirstGuestIo", 0 }, { "Heartbeat", m_heartbeat_ns.load() } };
+    if (m_vm)
+        m_vm->describe(info);
     return info;
 }
 
@@ -327,20 +320,20 @@ void EnclaveDaemon::serve()
             if (fd == m_listen.get()) {
                 accept_client();
             } else if (fd == m_exit_event.get()) {
-                finish(m_machine->wait());
+                finish(m_vm->wait());
                 return;
             } else if (fd == m_heartbeat_event.get()) {
                 std::uint64_t count;
                 [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
                 report_ready();
             } else if (m_heartbeat_timer.valid() && fd == m_heartbeat_timer.get()) {
-                m_machine->request_stop(ExitKind::NoHeartbeat,
+                m_vm->request_stop(ExitKind::NoHeartbeat,
                     "no boot heartbeat within " + seconds_text(m_settings.heartbeat_timeout_s));
                 m_heartbeat_timer.reset(); // closing it also removes it from the epoll set
             } else if (fd == m_signals.get()) {
                 signalfd_siginfo info;
                 [[maybe_unused]] ssize_t r = ::read(fd, &info, sizeof info);
-                m_machine->request_stop(ExitKind::Stopped, "the daemon received signal " + std::to_string(info.ssi_signo));
+                m_vm->request_stop(ExitKind::Stopped, "the daemon received signal " + std::to_string(info.ssi_signo));
             } else if (m_console && fd == m_console->notify_fd()) {
                 m_console->clear_notify();
                 for (auto& c : m_clients)
@@ -427,7 +420,7 @@ void EnclaveDaemon::handle_client_input(Client& client)
             return;
         }
         m_stop_requester = fd;
-        m_machine->request_stop(ExitKind::Stopped, "stopped on request (uid " + std::to_string(client.uid) + ")");
+        m_vm->request_stop(ExitKind::Stopped, "stopped on request (uid " + std::to_string(client.uid) + ")");
     } else if (op == "console") {
         if (!m_console) {
             send_all_nonblocking(fd, encode_line(error_reply("CONSOLE_NOT_DEBUG", 9,
@@ -500,8 +493,6 @@ void EnclaveDaemon::drop_client(int fd)
 
 void EnclaveDaemon::finish(const ExitInfo& exit)
 {
-    if (m_vsock)
-        m_vsock->stop(); // no more guest traffic; parent sockets close with the device below
     // Give a console viewer the last output (blocking briefly is fine: the guest is gone).
     for (auto& c : m_clients) {
         if (!c->console)
@@ -532,8 +523,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     record["EndTime"] = utc_now();
     // Release the guest's memory and the VM before anyone can see the enclave as ended, so a
     // `stop` that returned, or a TERMINATED record, means every hugepage is back in the pool.
-    m_vsock.reset();
-    m_machine.reset();
+    m_vm.reset();
     ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
     ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
     if (stopped_by_request)

@@ -22,8 +22,8 @@
 #pragma once
 
 #include "guest-init/status_protocol.h"
+#include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
-#include "vmm/vstate/machine.h"
 #include "vmm/vsock/vsock_device.h"
 
 #include <atomic>
@@ -42,7 +42,8 @@ struct EnclaveSettings {
     Json measurements;             // {"PCR0":..., ...} computed by the launcher
     bool debug_mode { false };
     std::string cpu_isolation { "isolated" }; // placement::isolation_name(): what the opt-out allowed
-    MachineConfig machine;
+    std::string accel { "kvm" };   // "kvm" (qt-vmm's VMM) or "tcg" (QEMU, software emulation)
+    MachineConfig machine;         // under tcg: vcpus, memory_bytes, cmdline and console only
     uid_t owner_uid { 0 };
     std::size_t console_capacity { 256 * 1024 };
     // How long the guest has to send its heartbeat before the enclave is stopped; 0 = do not
@@ -62,7 +63,7 @@ public:
 private:
     struct Client;
     Json describe() const;
-    void attach_vsock();
+    VsockConfig vsock_config();
     void report_ready();
     void report_start_failure(const ExitInfo& exit);
     void serve();
@@ -75,8 +76,7 @@ private:
     RunDir m_run_dir;
     EnclaveSettings m_settings;
     std::unique_ptr<ConsoleBuffer> m_console;
-    std::unique_ptr<Machine> m_machine;
-    std::unique_ptr<VsockDevice> m_vsock; // after m_machine: destroyed first
+    std::unique_ptr<EnclaveVm> m_vm;
     base::UniqueFd m_heartbeat_event;     // written by the vsock thread on 0xB7
     base::UniqueFd m_heartbeat_timer;     // timerfd while waiting for the heartbeat
     int m_ready_fd { -1 };                // the starting command's pipe until reported

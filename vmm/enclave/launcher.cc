@@ -128,7 +128,13 @@ Json start_enclave(const StartRequest& request)
     std::uint64_t eif_size = static_cast<std::uint64_t>(st.st_size);
     std::string cmdline = eif.read_small_section(eif.cmdline_index(), 64 * 1024);
 
-    HostQuirks quirks = detect_host_quirks();
+    if (request.accel != "kvm" && request.accel != "tcg")
+        throw base::Error(base::ErrorKind::Usage, "BAD_ACCEL", "--accel " + request.accel + " is not known; use kvm or tcg");
+    const bool tcg = request.accel == "tcg";
+    if (tcg && (request.page_size || request.numa_node))
+        throw base::Error(base::ErrorKind::Usage, "NOT_FOR_TCG",
+            "--hugepage-size and --numa-node do not apply to --accel tcg (QEMU's guest RAM is ordinary shared memory); drop them");
+    HostQuirks quirks = tcg ? HostQuirks {} : detect_host_quirks();
 
     // 2. Under the lock: limits, CID, placement, ID; the daemon takes over the lock.
     RunDir dir = RunDir::open();
@@ -144,7 +150,15 @@ Json start_enclave(const StartRequest& request)
     want.page_size = request.page_size;
     want.numa_node = request.numa_node;
     want.allow_shared_cpus = request.allow_shared_cpus;
-    placement::Placement place = placement::plan_placement(want, host::CpuTopology::read(), host::HugepagePools::read(), running);
+    placement::Placement place;
+    if (tcg) {
+        // Only the bounds that are not about hugepages: 1 GiB pages have no tighter limit.
+        want.page_size = host::kPageSize1G;
+        placement::check_request(want);
+        place.memory_mib = request.memory_mib;
+    } else {
+        place = placement::plan_placement(want, host::CpuTopology::read(), host::HugepagePools::read(), running);
+    }
     int id = dir.next_free_id();
 
     EnclaveSettings settings;
@@ -153,7 +167,8 @@ Json start_enclave(const StartRequest& request)
     settings.eif_path = request.eif_path;
     settings.measurements = measurements;
     settings.debug_mode = request.debug_mode;
-    settings.cpu_isolation = placement::isolation_name(place);
+    settings.cpu_isolation = tcg ? "not-applicable (tcg)" : placement::isolation_name(place);
+    settings.accel = request.accel;
     settings.owner_uid = ::getuid();
     settings.machine.vcpus = request.vcpus;
     settings.machine.memory_bytes = place.memory_mib << 20;

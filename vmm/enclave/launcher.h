@@ -34,6 +34,10 @@ struct StartRequest {
     // Seconds to wait for the guest's boot heartbeat; unset = default_heartbeat_timeout();
     // 0 = return as soon as the guest runs (guests without qt-vmm's init).
     std::optional<double> heartbeat_timeout_s;
+    // "kvm": qt-vmm's own VMM. "tcg": QEMU software emulation with the same vsock device (for
+    // hosts whose KVM is missing or cannot run guest user mode); the product's memory, vCPU,
+    // CID and per-parent rules still apply, hugepage, NUMA and core rules do not.
+    std::string accel { "kvm" };
 };
 
 // The heartbeat wait nitro-cli uses, scaled with the image and the memory: 90 s per started

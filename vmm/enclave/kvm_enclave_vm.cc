@@ -1,0 +1,56 @@
+#include "vmm/enclave/kvm_enclave_vm.h"
+
+#include "vmm/arch/x86/layout.h"
+
+#include <cstdio>
+
+namespace vmm {
+
+std::unique_ptr<KvmEnclaveVm> KvmEnclaveVm::create(MachineConfig machine, const BootImage& image, VsockConfig vsock, OnExit on_exit)
+{
+    std::unique_ptr<KvmEnclaveVm> vm(new KvmEnclaveVm);
+    vsock.mmio_base = x86::kVirtioMmioBase;
+    vsock.gsi = x86::kVirtioFirstIrq;
+    machine.cmdline += " " + VsockDevice::cmdline_fragment(vsock.mmio_base, vsock.gsi);
+    vm->m_machine = Machine::create(machine, image);
+    vm->m_vsock = VsockDevice::attach(*vm->m_machine, vsock);
+    vm->m_machine->set_on_exit(std::move(on_exit));
+    return vm;
+}
+
+KvmEnclaveVm::~KvmEnclaveVm()
+{
+    // The device first: its loop thread must not touch guest memory once the Machine is gone.
+    if (m_vsock)
+        m_vsock->stop();
+    m_vsock.reset();
+    m_machine.reset();
+}
+
+void KvmEnclaveVm::start() { m_machine->start(); }
+
+ExitInfo KvmEnclaveVm::wait()
+{
+    ExitInfo exit = m_machine->wait();
+    m_vsock->stop(); // no more guest traffic; parent sockets close when the device goes
+    return exit;
+}
+
+ExitInfo KvmEnclaveVm::status() const { return m_machine->status(); }
+
+void KvmEnclaveVm::request_stop(ExitKind kind, std::string detail) { m_machine->request_stop(kind, std::move(detail)); }
+
+void KvmEnclaveVm::describe(Json& info) const
+{
+    const LaunchTimings& t = m_machine->timings();
+    info["Accel"] = "kvm";
+    info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
+    info["LaunchMonotonicNs"]["FirstGuestIo"] = m_machine->debug_port().first_write_ns();
+    // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
+    char features[24];
+    std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(m_vsock->transport().negotiated_features()));
+    info["VsockDevice"] = Json { { "Transport", "virtio-mmio" }, { "DriverOk", m_vsock->transport().driver_ok() },
+        { "Status", m_vsock->transport().status() }, { "Features", features }, { "Connections", m_vsock->stats().connections } };
+}
+
+} // namespace vmm

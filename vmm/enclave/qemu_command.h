@@ -1,0 +1,35 @@
+// vmm/enclave/qemu_command.h — the QEMU command line of a software-emulated enclave
+// (--accel tcg): the microvm machine with no firmware, no PCI, no ACPI and no default devices;
+// guest RAM in a shared memfd (vhost-user needs to map it); the virtio-vsock device as QEMU's
+// vhost-user-vsock-device on an inherited socket (qt-vmm serves the device model); the UART on
+// an inherited socket (debug mode, read-only: nothing is ever written to it) or nowhere; the
+// i8042 so that reboot=k (guest-init's end) ends QEMU, with -no-reboot.
+//
+// Usage:
+//     vmm::QemuLaunch q{ .binary = "qemu-system-x86_64", .vcpus = 2, .memory_mib = 512, ... };
+//     std::vector<std::string> argv = vmm::qemu_microvm_arguments(q);   // argv[0] = binary
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vmm {
+
+struct QemuLaunch {
+    std::string binary { "qemu-system-x86_64" };
+    unsigned vcpus { 1 };
+    std::uint64_t memory_mib { 0 };
+    std::string kernel_path;
+    std::string initrd_path;    // "" = none
+    std::string cmdline;
+    int vhost_user_fd { -1 };   // inherited, connected to the vsock backend
+    int console_fd { -1 };      // inherited, -1 = the UART goes nowhere (production mode)
+};
+
+std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch);
+
+// The QEMU binary: $QT_VMM_QEMU if set, else "qemu-system-x86_64" from PATH.
+std::string qemu_binary();
+
+} // namespace vmm

@@ -1,0 +1,78 @@
+// vmm/enclave/qemu_enclave_vm.h — an enclave under software emulation (--accel tcg): QEMU's
+// microvm machine with the EIF's kernel, ramdisks and command line, and qt-vmm's own virtio-vsock
+// device model served to it over vhost-user (vmm/vhost_user/vsock_backend.h), so heartbeat,
+// app status, the hybrid-vsock socket and CID rules are exactly those of --accel kvm.
+//
+// For hosts where KVM is missing or cannot run guest user mode. QEMU runs as a child of the
+// enclave daemon with PR_SET_PDEATHSIG, so it dies with the daemon. The kernel and the
+// concatenated ramdisks reach it as memfds (/proc/self/fd/N), never as files. In debug mode
+// the UART comes back over a socket into the same read-only console ring as under KVM; QEMU's
+// own stderr is kept (the last lines explain a failed start) and copied to the daemon's log.
+// Hugepages, NUMA and CPU pinning do not apply: guest RAM is a shared memfd of QEMU's.
+//
+// The end: QEMU exits when the guest resets the machine (reboot=k through the i8042, with
+// -no-reboot) — recorded as guest-reset — or when it is stopped (SIGTERM, SIGKILL after 5 s).
+// A vhost-user connection that fails stops the enclave (vcpu-error, with the backend's reason).
+//
+// Usage:
+//     auto vm = vmm::QemuEnclaveVm::create(machine_config, image, vsock_config, on_exit);
+//     vm->start();   // throws QEMU_MISSING / QEMU_EXEC when QEMU cannot be run
+#pragma once
+
+#include "base/file.h"
+#include "vmm/enclave/enclave_vm.h"
+#include "vmm/vsock/vsock_device.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <sys/types.h>
+#include <thread>
+
+namespace vmm {
+
+namespace vhost_user {
+class VhostUserVsockBackend;
+}
+
+class QemuEnclaveVm final : public EnclaveVm {
+public:
+    static std::unique_ptr<QemuEnclaveVm> create(const MachineConfig& machine, const BootImage& image, VsockConfig vsock, OnExit on_exit);
+    ~QemuEnclaveVm() override;
+
+    void start() override;
+    ExitInfo wait() override;
+    ExitInfo status() const override;
+    void request_stop(ExitKind kind, std::string detail) override;
+    void describe(Json& info) const override;
+
+private:
+    QemuEnclaveVm() = default;
+    void supervise();
+    void record_exit(ExitKind kind, std::string detail);
+
+    MachineConfig m_machine;
+    OnExit m_on_exit;
+    std::unique_ptr<vhost_user::VhostUserVsockBackend> m_backend;
+    base::UniqueFd m_qemu_vhost_end;   // QEMU's end of the vhost-user socketpair
+    base::UniqueFd m_console_ours;     // debug mode: our end of the UART socketpair
+    base::UniqueFd m_console_qemu;
+    base::UniqueFd m_kernel;           // memfds
+    base::UniqueFd m_initrd;
+    base::UniqueFd m_stderr;           // read end of QEMU's stderr
+    base::UniqueFd m_pidfd;
+    base::UniqueFd m_stop_event;
+    pid_t m_pid { -1 };
+    double m_spawn_ms { 0 };
+    std::string m_stderr_tail;         // QEMU's last words, for a failed start
+    std::thread m_supervisor;
+
+    mutable std::mutex m_lock;
+    std::condition_variable m_ended;
+    ExitInfo m_exit;
+    bool m_finished { false };         // QEMU reaped, on_exit called
+};
+
+} // namespace vmm
