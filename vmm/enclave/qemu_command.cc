@@ -17,6 +17,8 @@ std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch)
         "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-device", "i8042",
+        // Modern virtio-mmio (version 2, VIRTIO_F_VERSION_1) as with --accel kvm, not QEMU's legacy default.
+        "-global", "virtio-mmio.force-legacy=false",
         "-chardev", "socket,id=vsock0,fd=" + std::to_string(launch.vhost_user_fd),
         "-device", "vhost-user-vsock-device,chardev=vsock0",
     };

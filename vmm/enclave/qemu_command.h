@@ -1,5 +1,5 @@
 // vmm/enclave/qemu_command.h — the QEMU command line of a software-emulated enclave
-// (--accel tcg): the microvm machine with no firmware, no PCI, no ACPI and no default devices;
+// (--accel tcg): the microvm machine with no firmware, modern (version 2) virtio-mmio, no PCI, no ACPI and no default devices;
 // guest RAM in a shared memfd (vhost-user needs to map it); the virtio-vsock device as QEMU's
 // vhost-user-vsock-device on an inherited socket (qt-vmm serves the device model); the UART on
 // an inherited socket (debug mode, read-only: nothing is ever written to it) or nowhere; the
