@@ -1,0 +1,130 @@
+// vmm/vhost_user/vsock_backend.h — the enclave's virtio-vsock device served to QEMU's
+// `vhost-user-vsock-device` over one vhost-user connection. The device model is the same one
+// our KVM VMM uses (vsock::VsockCore: queues ↔ muxer, hybrid-vsock parent sockets, the
+// heartbeat and status services; see vmm/vsock/README.md); this class is only its vhost-user
+// front end: the control messages, guest memory from SET_MEM_TABLE, kicks on QEMU's kick
+// eventfds and interrupts through its call eventfds. The guest is CID config.guest_cid; the
+// parent is CID 3 (Nitro's), reached through config.uds_path like with `qt-vmm enclave start`.
+//
+// One loop thread (start()) does everything: it reads the control socket, the kick eventfds and
+// the parent sockets from one epoll set. Bad input from the frontend (unknown request, wrong
+// size, too many fds, a memory table or ring that does not hold up, ...) ends that connection:
+// all vsock connections close, done_fd() becomes readable and error() says why. The process is
+// never at risk. A clean close by the frontend (QEMU exited) ends it the same way with error()
+// empty. One backend serves one connection; create another for the next one.
+//
+// Offered: features VERSION_1, EVENT_IDX, PROTOCOL_FEATURES (never INDIRECT_DESC or packed
+// rings); protocol features REPLY_ACK, CONFIG, RESET_DEVICE. Rings 0 (rx) and 1 (tx) are
+// processed; QEMU keeps the event queue (a ring 2 may be configured and is left alone).
+// A ring starts on SET_VRING_KICK, stops on GET_VRING_BASE; when neither rx nor tx runs any
+// more (guest reset, VM stopped) every vsock connection is closed, like a device reset.
+//
+// Callbacks (config.on_heartbeat, on_app_status) run on the loop thread with the backend's lock
+// held: keep them short, do not call back into the backend.
+//
+// Usage (the enclave daemon, one backend per enclave):
+//     int sv[2]; socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+//     vmm::VsockConfig vc;  vc.guest_cid = 16;  vc.uds_path = run_dir + "/1.vsock";
+//     vc.on_heartbeat = [fd] { std::uint64_t one = 1; ::write(fd, &one, 8); };
+//     auto backend = vmm::vhost_user::VhostUserVsockBackend::create(base::UniqueFd(sv[0]), vc);
+//     backend->start();
+//     // QEMU inherits sv[1] as fd N:  -chardev socket,id=vsock0,fd=N
+//     //   -device vhost-user-vsock-device,chardev=vsock0
+//     //   -object memory-backend-memfd,id=mem,size=512M,share=on -machine memory-backend=mem
+//     poll(backend->done_fd());  backend->error();  backend->stop();
+// Or on a path: listener = listen_unix(path); conn = accept_unix(listener.get(), -1) (unix_socket.h).
+#pragma once
+
+#include "vmm/vhost_user/memory_table.h"
+#include "vmm/vhost_user/message.h"
+#include "vmm/vsock/vsock_core.h"
+#include "vmm/vsock/vsock_device.h"
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace vmm::vhost_user {
+
+class VhostUserVsockBackend {
+public:
+    static constexpr std::uint16_t kRingCount = 3;          // rx, tx, event (QEMU sends rx and tx)
+    static constexpr std::uint16_t kServedRings = 2;        // GET_QUEUE_NUM
+    static constexpr std::uint16_t kMaxRingSize = virtio::Virtqueue::kMaxSize;
+    static constexpr std::uint64_t kFeatures = virtio::kFeatureVersion1 | virtio::kFeatureEventIdx | kFeatureProtocolFeatures;
+    static constexpr std::uint64_t kProtocolFeatures = protocol::kReplyAck | protocol::kConfig | protocol::kResetDevice;
+    // Messages handled per loop round before the queues get their turn.
+    static constexpr int kMessagesPerRound = 64;
+
+    // Takes a connected stream socket (accepted, or one end of a socketpair); the guest CID is
+    // checked like VsockDevice::create (VSOCK_BAD_CID) and config.uds_path is bound now
+    // (errors as base::Error). mmio_base and gsi are not used.
+    static std::unique_ptr<VhostUserVsockBackend> create(base::UniqueFd connected_socket, const VsockConfig& config);
+    ~VhostUserVsockBackend(); // stop(), then every socket and mapping is released
+
+    // Runs the loop on its own thread ("vhost-vsock") until the connection ends or stop().
+    void start();
+    // Stops and joins the loop thread (idempotent). The connection stays as it is.
+    void stop();
+    // One round of the loop on the calling thread (tests, fuzzers): returns the event count.
+    int run_once(int timeout_ms);
+
+    // Readable (an eventfd, never reset) once the connection has ended, for any reason.
+    int done_fd() const { return m_done_fd.get(); }
+    bool done() const { return m_done.load(); }
+    // Why the connection was dropped; "" while it lasts or after a clean close by the frontend.
+    std::string error();
+    const VsockConfig& config() const { return m_config; }
+    vsock::VsockStats stats();
+    std::uint64_t messages();
+    // Features the frontend acknowledged (SET_FEATURES), for diagnostics and tests.
+    std::uint64_t acked_features();
+
+private:
+    struct Ring {
+        std::uint16_t size { 0 };          // SET_VRING_NUM
+        std::uint16_t base { 0 };          // SET_VRING_BASE / where GET_VRING_BASE stopped
+        std::optional<VringAddress> address;
+        base::UniqueFd kick;
+        base::UniqueFd call;
+        bool started { false };
+        bool enabled { false };            // SET_VRING_ENABLE
+    };
+
+    static constexpr std::uint64_t kSocketToken = vsock::VsockCore::kFirstExternalToken;
+
+    VhostUserVsockBackend(base::UniqueFd socket, const VsockConfig& config);
+    void on_socket_event();
+    // Each returns false with m_problem set to end the connection.
+    bool handle(Message& m);
+    bool reply(const Message& m, const void* payload, std::size_t size);
+    bool fail(std::string problem);
+    bool start_ring(std::uint16_t index);
+    void stop_ring(std::uint16_t index);
+    void update_rings();
+    void reset_device();
+    void end_connection(const std::string& problem);
+    void raise_interrupts(unsigned queue_mask);
+    bool ring_enabled(const Ring& ring) const;
+
+    VsockConfig m_config;
+    std::mutex m_lock;
+    base::UniqueFd m_socket;
+    base::UniqueFd m_done_fd;
+    MemoryTable m_memory;
+    std::vector<virtio::Virtqueue> m_queues;
+    std::array<Ring, kRingCount> m_rings;
+    std::unique_ptr<vsock::VsockCore> m_core; // after the rings and queues it points into
+    MessageReader m_reader;
+    std::uint64_t m_acked_features { 0 };
+    std::uint64_t m_protocol_features { 0 };
+    bool m_owned { false };
+    std::uint64_t m_messages { 0 };
+    std::string m_problem;
+    std::string m_error;
+    std::atomic<bool> m_done { false };
+};
+
+} // namespace vmm::vhost_user
