@@ -143,13 +143,18 @@ demo: all kernel
 bench: all kernel
 	@BUILD=$(abspath $(BUILD)) QUICK=$(QUICK) scripts/bench.sh
 
+# Seeds: tests/fuzz-seeds/<fuzzer>/ (small hand-made inputs) and, for a fuzzer with
+# <fuzzer>_SEEDGEN = script, what `script BUILD OUT_DIR` generates into $(BUILD)/fuzz/seeds-<fuzzer>.
 FUZZ_SECONDS ?= 60
-fuzz: $(FUZZ_BINS)
+rparen := )
+fuzz: $(FUZZ_BINS) all
 	@for f in $(FUZZ_BINS); do \
 	  name=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+	  seeds=""; test -d tests/fuzz-seeds/$$name && seeds=tests/fuzz-seeds/$$name; \
+	  gen=$$(case $$name in $(foreach f,$(FUZZERS),$(if $($(f)_SEEDGEN),$(f)$(rparen) echo $($(f)_SEEDGEN);;)) *$(rparen) ;; esac); \
+	  if [ -n "$$gen" ]; then $$gen $(abspath $(BUILD)) $(BUILD)/fuzz/seeds-$$name >/dev/null || exit 1; seeds="$$seeds $(BUILD)/fuzz/seeds-$$name"; fi; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$name \
-	    $$(test -d tests/fuzz-seeds/$$name && echo tests/fuzz-seeds/$$name) || exit 1; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$name $$seeds || exit 1; \
 	done
 
 clean:

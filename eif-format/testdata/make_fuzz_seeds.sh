@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates the seed corpus of eif_reader_fuzz (tests/fuzz-seeds/eif_reader_fuzz/): tiny EIFs
-# written by the eif library — unsigned, signed with a P-256 key, a version-2 variant — and a
-# bare signature section. Usage: eif-format/testdata/make_fuzz_seeds.sh BUILD_DIR
+# Generates the seed corpus of eif_reader_fuzz: tiny EIFs written by the eif library — unsigned,
+# signed with a P-256 key, a version-2 variant. `make fuzz` runs it (eif_reader_fuzz_SEEDGEN);
+# the outputs are build products, never committed.
+# Usage: eif-format/testdata/make_fuzz_seeds.sh BUILD_DIR OUT_DIR
 set -euo pipefail
-build=${1:?usage: $0 BUILD_DIR}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-out="$top/tests/fuzz-seeds/eif_reader_fuzz"
+build=${1:?usage: $0 BUILD_DIR OUT_DIR}
+out=${2:?usage: $0 BUILD_DIR OUT_DIR}
 mk="$build/bin/eif-testdata"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
