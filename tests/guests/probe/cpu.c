@@ -48,7 +48,7 @@ static int gib_pages; /* CPUID 0x80000001 EDX.26: 1 GiB pages, far fewer entries
 static uint8_t ring0_stack[8192] __attribute__((aligned(16), section(".noinit")));
 static struct Tss tss;
 static uint64_t gdt[8];
-static struct IdtGate idt[32];
+static struct IdtGate idt[64]; /* 0-31 exceptions, 32-63 interrupts (irq_stub) */
 int (*g_exception_hook)(struct ExceptionFrame *f);
 int g_fallback_hlt;
 
@@ -133,6 +133,80 @@ uint64_t tsc_khz(void)
     return 0;
 }
 
+/* KVM's pvclock (MSR_KVM_SYSTEM_TIME_NEW) tells the TSC rate exactly: ns = tsc * mul >> 32,
+ * with tsc shifted by `shift` first. 0 if this is not KVM or it has no kvmclock. */
+static uint64_t pvclock_tsc_khz(void)
+{
+    static struct {
+        uint32_t version, pad0;
+        uint64_t tsc_timestamp, system_time;
+        uint32_t tsc_to_system_mul;
+        int8_t tsc_shift;
+        uint8_t flags, pad[2];
+    } __attribute__((aligned(32))) clock;
+    uint32_t r[4];
+    cpuid(0x40000000, 0, r);
+    if (r[1] != 0x4b4d564b || r[0] < 0x40000001) /* "KVMK" */
+        return 0;
+    cpuid(0x40000001, 0, r);
+    if (!(r[0] & (1u << 3))) /* KVM_FEATURE_CLOCKSOURCE2 */
+        return 0;
+    wrmsr(0x4b564d01, (uint64_t)&clock | 1); /* KVM fills it in before we run again */
+    wrmsr(0x4b564d01, 0);
+    uint32_t mul = ((volatile uint32_t *)&clock.tsc_to_system_mul)[0];
+    int shift = ((volatile int8_t *)&clock.tsc_shift)[0];
+    if (!mul)
+        return 0;
+    uint64_t khz = (1000000ull << 32) / mul; /* kHz = 1e6 * 2^32 / mul, then undo the shift */
+    return shift >= 0 ? khz >> shift : khz << -shift;
+}
+
+/* The PIT's channel 2 counts 10 ms (OUT2 = port 0x61 bit 5); 0 if there is no PIT. */
+static uint64_t pit_tsc_khz(void)
+{
+    const uint16_t count = 11932; /* 1193182 Hz / 100 */
+    uint64_t khz = 0;
+    uint8_t saved = inb(0x61);
+    outb(0x61, (uint8_t)((saved & ~0x02) | 0x01)); /* gate on, speaker off */
+    outb(0x43, 0xb0);                              /* channel 2, lobyte/hibyte, mode 0 */
+    outb(0x42, (uint8_t)count);
+    outb(0x42, (uint8_t)(count >> 8));
+    uint64_t t0 = rdtsc();
+    if (!(inb(0x61) & 0x20)) { /* OUT2 low while counting (all ones: no PIT here) */
+        unsigned polls = 0;
+        while (!(inb(0x61) & 0x20) && ++polls < 1000000)
+            ;
+        if (polls < 1000000)
+            khz = (rdtsc() - t0) / 10;
+    }
+    outb(0x61, saved);
+    return khz;
+}
+
+/* TSC rate: CPUID, else kvmclock, else the median of three PIT measurements (a busy host delays
+ * single ones), else 1 GHz assumed. Computed once. */
+uint64_t tsc_khz_measured(void)
+{
+    static uint64_t cached;
+    if (cached)
+        return cached;
+    uint64_t khz = tsc_khz();
+    if (!khz)
+        khz = pvclock_tsc_khz();
+    if (!khz) {
+        uint64_t a = pit_tsc_khz(), b = pit_tsc_khz(), c = pit_tsc_khz(), t;
+        if (a > b)
+            t = a, a = b, b = t;
+        if (b > c)
+            t = b, b = c, c = t;
+        if (a > b)
+            t = a, a = b, b = t;
+        khz = b;
+    }
+    cached = khz ? khz : 1000000;
+    return cached;
+}
+
 static void paging_init(void)
 {
     uint32_t r[4];
@@ -170,8 +244,8 @@ static void gdt_init(void)
 
 static void idt_init(void)
 {
-    for (unsigned v = 0; v < 32; v++) {
-        uint64_t h = (uint64_t)(exception_stubs + 16 * v);
+    for (unsigned v = 0; v < 64; v++) {
+        uint64_t h = v < 32 ? (uint64_t)(exception_stubs + 16 * v) : (uint64_t)irq_stub;
         idt[v] = (struct IdtGate){(uint16_t)h, SEL_KCODE, 0, 0x8e, (uint16_t)(h >> 16), (uint32_t)(h >> 32), 0};
     }
     struct DescriptorPointer idtr = {sizeof idt - 1, (uint64_t)idt};
@@ -197,6 +271,47 @@ void exception_handler(struct ExceptionFrame *f)
     if (g_exception_hook)
         g_exception_hook(f);
     power_off();
+}
+
+/* Interrupts: the 8259s are remapped to 0x20-0x2f and masked, the local APIC is enabled (spurious
+ * vector 0x3f) with LINT0 (ExtINT, which the VMM set up for the PIC) masked, so only what
+ * ioapic_route() unmasks can interrupt. Every vector 32-63 runs entry.S irq_stub: it counts
+ * (g_irq_count), sends the local APIC EOI and returns; the interrupted code (an `sti; hlt`) polls
+ * for what happened. Edge-triggered, active high, fixed delivery to this CPU. */
+#define IOAPIC_BASE 0xfec00000ull
+#define LAPIC_BASE 0xfee00000ull
+
+volatile uint32_t g_irq_count;
+
+static void ioapic_write(uint32_t reg, uint32_t value)
+{
+    mmio_write32(IOAPIC_BASE, reg);
+    mmio_write32(IOAPIC_BASE + 0x10, value);
+}
+
+void interrupts_init(void)
+{
+    static const uint8_t pic_init[2][5] = {{0x20, 0x11, 0x20, 0x04, 0x01}, {0xa0, 0x11, 0x28, 0x02, 0x01}};
+    for (unsigned i = 0; i < 2; i++) {
+        uint16_t cmd = pic_init[i][0];
+        outb(cmd, pic_init[i][1]); /* ICW1: edge, cascade, ICW4 follows */
+        outb(cmd + 1, pic_init[i][2]); /* ICW2: vector base */
+        outb(cmd + 1, pic_init[i][3]); /* ICW3 */
+        outb(cmd + 1, pic_init[i][4]); /* ICW4: 8086 mode */
+        outb(cmd + 1, 0xff); /* OCW1: everything masked */
+    }
+    map_identity(IOAPIC_BASE, 4096);
+    map_identity(LAPIC_BASE, 4096);
+    mmio_write32(LAPIC_BASE + 0x350, 1u << 16); /* LVT LINT0 masked: no PIC interrupts */
+    mmio_write32(LAPIC_BASE + 0x80, 0);         /* TPR: accept every priority */
+    mmio_write32(LAPIC_BASE + 0xf0, 0x100 | 0x3f); /* SVR: APIC on, spurious vector 0x3f */
+}
+
+void ioapic_route(unsigned pin, unsigned vector)
+{
+    uint32_t apic_id = mmio_read32(LAPIC_BASE + 0x20) >> 24;
+    ioapic_write(0x10 + 2 * pin + 1, apic_id << 24);
+    ioapic_write(0x10 + 2 * pin, vector & 0xff); /* fixed, physical, active high, edge, unmasked */
 }
 
 void power_off(void)

@@ -185,6 +185,16 @@ user_code:
 	syscall
 1:	jmp	1b
 
+/* Interrupt vectors 32-63: count, EOI to the local APIC (0xfee000b0), return. */
+	.globl irq_stub
+irq_stub:
+	pushq	%rax
+	incl	g_irq_count(%rip)
+	movl	$0xfee000b0, %eax
+	movl	$0, (%rax)
+	popq	%rax
+	iretq
+
 /* Exception stubs: push a dummy error code where the CPU pushes none, then the vector. */
 .macro STUB vec, has_error
 	.balign 16

@@ -1,6 +1,6 @@
 /* tests/guests/probe/main.c — probe_main(): picks the behaviour from `probe.mode=` on the kernel
  * command line (default report) and runs it. See README.md for every mode and output line. */
-#include "probe.h"
+#include "vsock.h"
 
 int str_eq(const char *a, const char *b)
 {
@@ -36,6 +36,7 @@ static int early_mode_is_firstio(void)
 void probe_main(uint64_t boot_params)
 {
     (void)boot_params; /* entry.S also stored it in g_boot_params */
+    g_start_tsc = rdtsc();
     if (early_mode_is_firstio())
         power_off();
     cpu_init();
@@ -61,6 +62,12 @@ void probe_main(uint64_t boot_params)
         mode_console();
     if (str_eq(mode, "spin"))
         mode_spin();
+    if (str_eq(mode, "vsock-heartbeat"))
+        mode_vsock_heartbeat();
+    if (str_eq(mode, "vsock-echo"))
+        mode_vsock_echo();
+    if (str_eq(mode, "vsock-selftest"))
+        mode_vsock_selftest();
     if (str_eq(mode, "triple")) {
         print("PROBE triple\n");
         triple_fault();

@@ -44,6 +44,8 @@ static inline uint64_t rdtsc(void)
 static inline uint16_t read_cs(void) { uint16_t cs; __asm__ volatile("mov %%cs, %0" : "=r"(cs)); return cs; }
 
 static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *)addr; }
+static inline uint8_t mmio_read8(uint64_t addr) { return *(volatile uint8_t *)addr; }
+static inline uint16_t mmio_read16(uint64_t addr) { return *(volatile uint16_t *)addr; }
 static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t *)addr = v; }
 static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
 static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
@@ -115,7 +117,16 @@ void cpu_init(void);                          /* our GDT, TSS, IDT, 0-4 GiB iden
 int map_identity(uint64_t addr, uint64_t size); /* 2 MiB pages; 0 if out of page-table pool */
 uint64_t max_phys_addr_bits(void);
 uint64_t tsc_khz(void);                         /* from CPUID, 0 if not known */
+uint64_t tsc_khz_measured(void);                /* CPUID, else measured with the PIT, else 1 GHz */
 NORETURN void power_off(void);
+/* Interrupts (vectors 32-63 count into g_irq_count and EOI; nothing else): PICs masked, local
+ * APIC on; ioapic_route(pin, vector) unmasks one edge-triggered IOAPIC pin to this CPU. */
+extern volatile uint32_t g_irq_count;
+void interrupts_init(void);
+void ioapic_route(unsigned pin, unsigned vector);
+/* Wait for an interrupt: `sti; hlt` (the sti shadow makes the pair atomic), then cli again. */
+static inline void wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
+
 NORETURN void halt_forever(void);
 
 /* Exceptions: the frame built by entry.S. */
@@ -140,6 +151,7 @@ NORETURN void triple_fault(void);
 void syscall_entry(void);
 void user_code(void);
 extern char exception_stubs[];
+void irq_stub(void);
 extern char _payload_start[], _end[];
 
 /* --- main.c --------------------------------------------------------------------------------- */
