@@ -93,4 +93,15 @@ kill -0 "$fwd" 2>/dev/null && { kill "$fwd"; fail "vsock forward did not exit af
 wait "$fwd" || true
 expect_contains "$(cat "$TEST_TMP/fwd.err")" "has ended"
 [ "$(free_2m)" = "$before" ] || fail "hugepages still in use"
+
+# An enclave whose control socket is removed can no longer be stopped by anyone: its daemon ends
+# it (within 2 s) instead of leaving an orphan that holds hugepages.
+out=$("$QT_VMM" enclave start --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus --heartbeat-timeout 0)
+id=$(jq -r .EnclaveID <<<"$out"); pid=$(jq -r .ProcessID <<<"$out")
+rm "$QT_VMM_RUN_DIR/$id.sock"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "the daemon of an enclave whose socket was removed is still running"
+[ "$(jq -r .Detail "$QT_VMM_RUN_DIR/$id.json")" = "its control socket $QT_VMM_RUN_DIR/$id.sock was removed, so nobody could stop it any more" ] \
+  || fail "record: $(cat "$QT_VMM_RUN_DIR/$id.json")"
+[ "$(free_2m)" = "$before" ] || fail "hugepages still in use after the orphan ended"
 echo "ok"

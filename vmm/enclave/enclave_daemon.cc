@@ -307,6 +307,16 @@ void EnclaveDaemon::serve()
     if (m_console)
         watch(m_console->notify_fd(), EPOLLIN);
     watch(m_heartbeat_event.get(), EPOLLIN);
+    // Every 2 s: is our control socket still the one in the run directory? If someone removed
+    // it (or the whole run directory), nobody can reach this enclave to stop it any more: end it
+    // rather than leave an orphan holding hugepages and CPUs.
+    struct stat bound {};
+    ::stat(m_run_dir.socket_path(m_settings.id).c_str(), &bound);
+    m_socket_check.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec every {};
+    every.it_value.tv_sec = every.it_interval.tv_sec = 2;
+    ::timerfd_settime(m_socket_check.get(), 0, &every, nullptr);
+    watch(m_socket_check.get(), EPOLLIN);
     if (m_heartbeat_timer.valid())
         watch(m_heartbeat_timer.get(), EPOLLIN);
 
@@ -330,6 +340,15 @@ void EnclaveDaemon::serve()
                 m_vm->request_stop(ExitKind::NoHeartbeat,
                     "no boot heartbeat within " + seconds_text(m_settings.heartbeat_timeout_s));
                 m_heartbeat_timer.reset(); // closing it also removes it from the epoll set
+            } else if (fd == m_socket_check.get()) {
+                std::uint64_t ticks;
+                [[maybe_unused]] ssize_t r = ::read(fd, &ticks, sizeof ticks);
+                struct stat now {};
+                std::string path = m_run_dir.socket_path(m_settings.id);
+                if (::stat(path.c_str(), &now) != 0 || now.st_ino != bound.st_ino || now.st_dev != bound.st_dev) {
+                    m_vm->request_stop(ExitKind::Stopped, "its control socket " + path + " was removed, so nobody could stop it any more");
+                    m_socket_check.reset(); // closing it also removes it from the epoll set
+                }
             } else if (fd == m_signals.get()) {
                 signalfd_siginfo info;
                 [[maybe_unused]] ssize_t r = ::read(fd, &info, sizeof info);
@@ -528,8 +547,13 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
     if (stopped_by_request)
         send_all_nonblocking(m_stop_requester, encode_line(Json { { "ok", true } }));
-    else
-        m_run_dir.write_record(m_settings.id, record);
+    else {
+        try {
+            m_run_dir.write_record(m_settings.id, record);
+        } catch (const base::Error& e) {
+            std::fprintf(stderr, "qt-vmm daemon: cannot keep the enclave's record: %s\n", e.what()); // run dir gone
+        }
+    }
     report_start_failure(exit); // after the record: the error points at it
     m_clients.clear();
 }

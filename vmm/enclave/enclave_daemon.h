@@ -13,7 +13,8 @@
 //   stop      -> ends the guest, answers, exits (owner or root)
 //   console   -> replay of the console ring then live output (owner or root, debug mode only,
 //                one viewer at a time; a slow viewer loses old bytes, never stalls the guest)
-// When the guest ends on its own the daemon writes <run>/<id>.json (why it ended, when, the
+// If its control socket disappears from the run directory, the daemon stops the enclave (an
+// enclave nobody can reach is an orphan). When the guest ends on its own the daemon writes <run>/<id>.json (why it ended, when, the
 // app's exit status once known) and exits; the kernel releases hugepages and CPUs with it.
 //
 // Usage (from the launcher, in the forked child):
@@ -79,6 +80,7 @@ private:
     std::unique_ptr<EnclaveVm> m_vm;
     base::UniqueFd m_heartbeat_event;     // written by the vsock thread on 0xB7
     base::UniqueFd m_heartbeat_timer;     // timerfd while waiting for the heartbeat
+    base::UniqueFd m_socket_check;        // timerfd: is our control socket still there?
     int m_ready_fd { -1 };                // the starting command's pipe until reported
     std::atomic<std::uint64_t> m_heartbeat_ns { 0 };
     std::uint64_t m_daemon_started_ns { 0 };
