@@ -245,7 +245,7 @@ static void gdt_init(void)
 static void idt_init(void)
 {
     for (unsigned v = 0; v < 64; v++) {
-        uint64_t h = v < 32 ? (uint64_t)(exception_stubs + 16 * v) : (uint64_t)irq_stub;
+        uint64_t h = v < 32 ? (uint64_t)(exception_stubs + 16 * v) : v == TIMER_VECTOR ? (uint64_t)timer_stub : (uint64_t)irq_stub;
         idt[v] = (struct IdtGate){(uint16_t)h, SEL_KCODE, 0, 0x8e, (uint16_t)(h >> 16), (uint32_t)(h >> 32), 0};
     }
     struct DescriptorPointer idtr = {sizeof idt - 1, (uint64_t)idt};
@@ -275,13 +275,14 @@ void exception_handler(struct ExceptionFrame *f)
 
 /* Interrupts: the 8259s are remapped to 0x20-0x2f and masked, the local APIC is enabled (spurious
  * vector 0x3f) with LINT0 (ExtINT, which the VMM set up for the PIC) masked, so only what
- * ioapic_route() unmasks can interrupt. Every vector 32-63 runs entry.S irq_stub: it counts
- * (g_irq_count), sends the local APIC EOI and returns; the interrupted code (an `sti; hlt`) polls
- * for what happened. Edge-triggered, active high, fixed delivery to this CPU. */
+ * ioapic_route() unmasks (edge-triggered, active high, fixed delivery to this CPU) and the local
+ * APIC timer can interrupt. Vectors 32-63 run entry.S irq_stub (TIMER_VECTOR: timer_stub): it
+ * counts (g_irq_count / g_timer_count), sends the local APIC EOI and returns; the interrupted
+ * code (an `sti; hlt`, or a polling loop) looks for what happened. */
 #define IOAPIC_BASE 0xfec00000ull
 #define LAPIC_BASE 0xfee00000ull
 
-volatile uint32_t g_irq_count;
+volatile uint32_t g_irq_count, g_timer_count;
 
 static void ioapic_write(uint32_t reg, uint32_t value)
 {
@@ -305,6 +306,22 @@ void interrupts_init(void)
     mmio_write32(LAPIC_BASE + 0x350, 1u << 16); /* LVT LINT0 masked: no PIC interrupts */
     mmio_write32(LAPIC_BASE + 0x80, 0);         /* TPR: accept every priority */
     mmio_write32(LAPIC_BASE + 0xf0, 0x100 | 0x3f); /* SVR: APIC on, spurious vector 0x3f */
+}
+
+/* One-shot local APIC timer on TIMER_VECTOR (a watchdog for `hlt`): divide by 16, KVM's APIC
+ * bus runs at 1 GHz. */
+void lapic_timer_oneshot(uint64_t us)
+{
+    uint64_t count = us * 1000 / 16;
+    mmio_write32(LAPIC_BASE + 0x3e0, 0x3); /* divide by 16 */
+    mmio_write32(LAPIC_BASE + 0x320, TIMER_VECTOR); /* one-shot, unmasked */
+    mmio_write32(LAPIC_BASE + 0x380, count > 0xffffffffull ? 0xffffffffu : (uint32_t)count);
+}
+
+void lapic_timer_stop(void)
+{
+    mmio_write32(LAPIC_BASE + 0x380, 0);
+    mmio_write32(LAPIC_BASE + 0x320, 1u << 16);
 }
 
 void ioapic_route(unsigned pin, unsigned vector)

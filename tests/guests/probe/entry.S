@@ -195,6 +195,16 @@ irq_stub:
 	popq	%rax
 	iretq
 
+/* Vector 0x31, the local APIC timer (lapic_timer_oneshot): counted apart from the device's. */
+	.globl timer_stub
+timer_stub:
+	pushq	%rax
+	incl	g_timer_count(%rip)
+	movl	$0xfee000b0, %eax
+	movl	$0, (%rax)
+	popq	%rax
+	iretq
+
 /* Exception stubs: push a dummy error code where the CPU pushes none, then the vector. */
 .macro STUB vec, has_error
 	.balign 16

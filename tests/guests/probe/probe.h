@@ -121,9 +121,12 @@ uint64_t tsc_khz_measured(void);                /* CPUID, else measured with the
 NORETURN void power_off(void);
 /* Interrupts (vectors 32-63 count into g_irq_count and EOI; nothing else): PICs masked, local
  * APIC on; ioapic_route(pin, vector) unmasks one edge-triggered IOAPIC pin to this CPU. */
-extern volatile uint32_t g_irq_count;
+#define TIMER_VECTOR 0x31
+extern volatile uint32_t g_irq_count, g_timer_count; /* timer: TIMER_VECTOR only */
 void interrupts_init(void);
 void ioapic_route(unsigned pin, unsigned vector);
+void lapic_timer_oneshot(uint64_t us); /* interrupt on TIMER_VECTOR after ~us */
+void lapic_timer_stop(void);
 /* Wait for an interrupt: `sti; hlt` (the sti shadow makes the pair atomic), then cli again. */
 static inline void wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 
@@ -152,6 +155,7 @@ void syscall_entry(void);
 void user_code(void);
 extern char exception_stubs[];
 void irq_stub(void);
+void timer_stub(void);
 extern char _payload_start[], _end[];
 
 /* --- main.c --------------------------------------------------------------------------------- */
