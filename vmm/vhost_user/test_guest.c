@@ -133,8 +133,7 @@ static int write_all(int fd, const char* text)
 
 static void console(void)
 {
-    if (access("/dev/console", F_OK) != 0)
-        mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    mount("devtmpfs", "/dev", "devtmpfs", 0, NULL); /* /dev/vsock; EBUSY if already there */
     int fd = open("/dev/console", O_RDWR | O_NOCTTY);
     if (fd >= 0) {
         dup2(fd, 0);
@@ -152,6 +151,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     alarm(60);
 
+    /* The CID the device's config space gave the guest. */
     unsigned local_cid = 0;
     int dev = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
     if (dev >= 0 && ioctl(dev, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &local_cid) == 0)

@@ -3,6 +3,8 @@
 //
 // listen_unix() replaces a stale socket file (nobody accepting on it) but refuses a path where
 // a live server listens or that is not a socket, so two backends never steal each other's path.
+// It finds out by connecting and closing at once: a server should treat a connection that
+// closes before its first message as no frontend and accept again (the command does).
 // accept_unix() waits for one connection, or until `cancel_fd` becomes readable (a signalfd,
 // an eventfd), or the timeout; the accepted socket is non-blocking and close-on-exec.
 //

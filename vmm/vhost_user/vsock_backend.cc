@@ -403,7 +403,9 @@ void VhostUserVsockBackend::end_connection(const std::string& problem)
     if (m_done.load())
         return;
     m_error = problem;
+    std::uint64_t features = m_acked_features;
     reset_device();
+    m_acked_features = features; // still reported by acked_features()
     m_core->unwatch(m_socket.get());
     m_socket.reset(); // the frontend sees EOF
     m_done.store(true);

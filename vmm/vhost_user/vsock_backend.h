@@ -79,7 +79,7 @@ public:
     const VsockConfig& config() const { return m_config; }
     vsock::VsockStats stats();
     std::uint64_t messages();
-    // Features the frontend acknowledged (SET_FEATURES), for diagnostics and tests.
+    // Features the frontend acknowledged (SET_FEATURES; still there after the connection ended).
     std::uint64_t acked_features();
 
 private:
