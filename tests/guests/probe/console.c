@@ -52,7 +52,7 @@ void console_write(const char *s, size_t n)
 
 /* Length of s up to the first NUL or `stop` byte, eight bytes per step (aligned 8-byte loads never
  * cross a page, so reading past the end is harmless). No bsf/tzcnt: a byte loop finds the lane. */
-static size_t span(const char *s, char stop)
+size_t span(const char *s, char stop)
 {
     uintptr_t off = (uintptr_t)s & 7;
     const uint64_t *w = (const uint64_t *)(s - off);

@@ -54,6 +54,7 @@ static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 size_t strlen(const char *s); /* console.c: a word at a time */
+size_t span(const char *s, char stop); /* console.c: length up to the first NUL or `stop` byte, a word at a time */
 uint32_t crc32(uint32_t crc, const void *data, size_t n); /* zlib-compatible: crc32(0, p, n) */
 
 /* --- console (console.c): 16550 at 0x3F8, output only ------------------------------------- */

@@ -37,8 +37,9 @@ static const char *init_error(int r)
     }
 }
 
-/* 0xB7 to cid:9000, 0xB7 back. keep_open: close with SHUTDOWN and let the device's RST free it
- * (no wait), else wait for that RST. Returns 1 on success; *why says what failed. */
+/* 0xB7 to cid:9000, 0xB7 back, then SHUTDOWN: with wait_close, wait for the device's RST (a clean
+ * close); without, return at once and let that RST free the connection. 1 on success; *why
+ * says what failed. */
 static int heartbeat(uint64_t cid, int wait_close, const char **why)
 {
     int r;
