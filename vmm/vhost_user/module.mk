@@ -7,7 +7,8 @@ vmmvhostuser_LDLIBS := -pthread
 QT_VMM_LIBS += vmmvhostuser
 
 UNIT_TESTS += vhost_user_test
-vhost_user_test_SRCS := $(wildcard vmm/vhost_user/*_test.cc) tests/doctest_main.cc
+# GuestMemory is compiled in directly (the synthetic guest driver can use it), as in vsock_test.
+vhost_user_test_SRCS := $(wildcard vmm/vhost_user/*_test.cc) vmm/memory/guest_memory.cc tests/doctest_main.cc
 vhost_user_test_LIBS := vmmvhostuser vmmvsock vmmvirtio guest_status base
 vhost_user_test_LDLIBS := -pthread
 

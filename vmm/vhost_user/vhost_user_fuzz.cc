@@ -209,7 +209,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case 3: { // raw bytes anywhere in guest RAM
                 std::uint64_t at = in.u32() % kRamSize;
                 std::vector<std::uint8_t> b = in.bytes(std::min<std::size_t>(in.u8(), kRamSize - at));
-                std::memcpy(shared.ram + at, b.data(), b.size());
+                if (!b.empty())
+                    std::memcpy(shared.ram + at, b.data(), b.size());
                 break;
             }
             case 4: { // a tx packet with a fuzzed header
@@ -229,7 +230,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 std::uint16_t slot = fe.tx_next++ % (kRingSize / 2);
                 std::uint64_t base = 0x40000 + 0x1000ull * slot;
                 h.encode(shared.ram + base);
-                std::memcpy(shared.ram + base + vsock::kHeaderSize, payload.data(), payload.size());
+                if (!payload.empty())
+                    std::memcpy(shared.ram + base + vsock::kHeaderSize, payload.data(), payload.size());
                 fe.set_desc(kQueueTx, static_cast<std::uint16_t>(slot * 2), base, static_cast<std::uint32_t>(vsock::kHeaderSize + payload.size()), 0, 0);
                 fe.offer(kQueueTx, static_cast<std::uint16_t>(slot * 2));
                 break;

@@ -136,7 +136,14 @@ void VhostUserVsockBackend::on_socket_event()
         case MessageReader::Result::Message:
             ++m_messages;
             m_problem.clear();
-            if (!handle(m)) {
+            bool handled;
+            try {
+                handled = handle(m);
+            } catch (const std::exception& e) {
+                // Nothing a frontend sends may take the process down: it ends its connection.
+                handled = fail(request_name(m.header.request) + " failed: " + e.what());
+            }
+            if (!handled) {
                 // A frontend that asked for an acknowledgement hears that this one failed.
                 if ((m_protocol_features & protocol::kReplyAck) && (m.header.flags & kFlagNeedReply)) {
                     std::uint64_t failed = 1;
@@ -299,8 +306,13 @@ bool VhostUserVsockBackend::handle(Message& m)
             ring.call = std::move(fd); // the latest one counts; invalid-fd = the frontend polls
             break;
         }
-        m_core->watch_kick(index, fd.get()); // -1 with the invalid-fd bit: polled below
+        // -1 with the invalid-fd bit: the ring is polled (update_rings).
+        bool watched = m_core->watch_kick(index, fd.get());
         ring.kick = std::move(fd);
+        if (!watched) {
+            ring.kick.reset();
+            return fail("SET_VRING_KICK for " + ring_name(index) + ": its fd cannot be waited on (pass an eventfd)");
+        }
         if (!ring.started && !start_ring(index))
             return false;
         update_rings();

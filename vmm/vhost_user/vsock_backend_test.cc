@@ -313,6 +313,7 @@ TEST_CASE("vhost-user vsock: bad input ends the connection, never the process")
         { "ring size too big", [](FakeFrontend& fe) { REQUIRE(fe.send_state(request::kSetVringNum, 0, 65536)); }, "power of two" },
         { "ring base beyond 16 bits", [](FakeFrontend& fe) { REQUIRE(fe.send_state(request::kSetVringBase, 0, 0x10000)); }, "16-bit" },
         { "enable 2", [](FakeFrontend& fe) { REQUIRE(fe.send_state(request::kSetVringEnable, 0, 2)); }, "0 or 1" },
+        { "a kick fd epoll cannot wait on (found by the fuzzer)", [](FakeFrontend& fe) { REQUIRE(fe.send_u64(request::kSetVringKick, 0, { fe.memfd() })); }, "cannot be waited on" },
         { "kick before the memory table", [](FakeFrontend& fe) { REQUIRE(fe.send_u64(request::kSetVringKick, 0, { fe.kick_fd(0) })); }, "before SET_MEM_TABLE" },
         { "SET_CONFIG", [](FakeFrontend& fe) { std::vector<std::uint8_t> c(kConfigHeaderSize + 8, 0); c[4] = 8; REQUIRE(fe.send(request::kSetConfig, c)); }, "read-only" },
         { "GET_CONFIG past 256 bytes", [](FakeFrontend& fe) {

@@ -78,17 +78,22 @@ void VsockCore::unwatch(int fd)
     ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
-void VsockCore::watch_kick(std::uint16_t queue, int fd)
+bool VsockCore::watch_kick(std::uint16_t queue, int fd)
 {
     if (queue >= kQueueCount)
-        return;
+        return false;
     int old = m_kick[queue].exchange(-1);
     if (old >= 0)
         unwatch(old);
-    if (fd >= 0) {
-        watch(fd, queue, EPOLLIN);
-        m_kick[queue].store(fd);
-    }
+    if (fd < 0)
+        return true;
+    epoll_event e {};
+    e.events = EPOLLIN;
+    e.data.u64 = queue;
+    if (::epoll_ctl(m_epoll.get(), EPOLL_CTL_ADD, fd, &e) != 0)
+        return false;
+    m_kick[queue].store(fd);
+    return true;
 }
 
 void VsockCore::activate_locked(std::vector<virtio::Virtqueue>& queues)

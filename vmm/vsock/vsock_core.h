@@ -58,8 +58,9 @@ public:
     VsockCore& operator=(const VsockCore&) = delete;
 
     // Watches `fd` as queue q's kick eventfd (-1: none), replacing the previous one (which the
-    // caller still owns and may close afterwards). Lock not required.
-    void watch_kick(std::uint16_t queue, int fd);
+    // caller still owns and may close afterwards). False if epoll refuses the fd (a regular
+    // file, say): the queue then has no kick fd. Lock not required.
+    bool watch_kick(std::uint16_t queue, int fd);
     // The front end's own fds, tokens in [kFirstExternalToken, kEndExternalTokens).
     void watch(int fd, std::uint64_t token, std::uint32_t events);
     void unwatch(int fd);

@@ -54,7 +54,8 @@ VsockDevice::VsockDevice(std::unique_ptr<virtio::GuestRam> ram, const VsockConfi
     // One interrupt line for every queue: InterruptStatus bit 0 and the irqfd.
     m_core = std::make_unique<vsock::VsockCore>(std::move(mc), m_transport->lock(), [this](unsigned) { m_transport->signal_used_buffers(); });
     for (std::uint16_t q = 0; q < m_kick.size(); ++q)
-        m_core->watch_kick(q, m_kick[q].get());
+        if (!m_core->watch_kick(q, m_kick[q].get()))
+            base::throw_errno("VSOCK_EPOLL", "cannot watch a kick eventfd of", "the vsock device");
 }
 
 VsockDevice::~VsockDevice()

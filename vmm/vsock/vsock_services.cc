@@ -40,7 +40,8 @@ public:
     {
         if (size > guest_init::kStatusRecordSize - m_size)
             return false; // more than one record
-        std::memcpy(m_record + m_size, data, size);
+        if (size)
+            std::memcpy(m_record + m_size, data, size);
         m_size += size;
         if (m_size < guest_init::kStatusRecordSize || m_done)
             return true;
