@@ -485,45 +485,36 @@ static void test_malformed_chains(void)
     check("no_reply_to_malformed", g_vs.st.stray == 0, " stray=%u", g_vs.st.stray);
 }
 
-/* We send, then SHUTDOWN(SEND) only: the parent reads EOF, answers, closes; we still receive. */
-static void test_half_close(uint32_t out_port)
+/* Connects with buf_alloc 0 (the device may not read the parent's socket for us yet) and sends
+ * `line`; the parent answers and closes. Only once the device saw that (it asks for credit:
+ * CREDIT_REQUEST, or 2 s passed) does the guest grant 4 KiB: the answer must arrive, and then
+ * the end of the stream (SHUTDOWN or RST). With half_close, the guest shuts down its own sending
+ * side first (SHUTDOWN(SEND) only) and must still receive. */
+static void parent_closes(uint32_t out_port, const char *name, const char *line, const char *want, int half_close)
 {
-    static const char data[] = "HALF\n0123456789abcdef";
-    static const char want[] = "GOT 16\n";
-    char got[sizeof want];
-    struct vs_conn *c = connect_parent(out_port, 4096, data);
-    if (!c) {
-        check("half_close", 0, " reason=connect");
+    int r;
+    struct vs_conn *c = vs_connect(3, out_port, 0, 2 * SECOND, &r);
+    if (!c || vs_send(c, line, (uint32_t)strlen(line), 2 * SECOND) != (int)strlen(line)) {
+        check(name, 0, " reason=connect");
+        if (c)
+            vs_conn_free(c);
         return;
     }
-    vs_conn_packet(c, VS_OP_SHUTDOWN, VS_SHUT_SEND, 0, 0, 0);
+    if (half_close) {
+        vs_conn_packet(c, VS_OP_SHUTDOWN, VS_SHUT_SEND, 0, 0, 0);
+        vs_flush();
+    }
+    int asked = WAIT_UNTIL(c->credit_requests_rx > 0 || c->state != VS_ESTABLISHED, 2 * SECOND);
+    c->buf_alloc = 4096;
+    vs_send_credit_update(c);
     vs_flush();
+    char got[16];
+    uint32_t len = (uint32_t)strlen(want);
     memset(got, 0, sizeof got);
-    uint32_t n = vs_recv(c, got, sizeof want - 1, 5 * SECOND);
+    uint32_t n = vs_recv(c, got, len, 5 * SECOND);
     int ended = WAIT_UNTIL(c->got_rst || (c->peer_shut & VS_SHUT_SEND), 5 * SECOND);
-    check("half_close", n == sizeof want - 1 && mem_eq(got, want, n) && ended, " bytes=%u ended=%u rst=%u", n, ended,
-          c->got_rst);
-    if (!c->got_rst)
-        vs_close(c, 2 * SECOND);
-    else
-        vs_conn_free(c);
-}
-
-/* The parent writes a line and closes at once: we must get the line, then SHUTDOWN (or RST). */
-static void test_parent_close(uint32_t out_port)
-{
-    static const char want[] = "bye\n";
-    char got[sizeof want];
-    struct vs_conn *c = connect_parent(out_port, 4096, "SENDCLOSE\n");
-    if (!c) {
-        check("parent_close_seen", 0, " reason=connect");
-        return;
-    }
-    memset(got, 0, sizeof got);
-    uint32_t n = vs_recv(c, got, sizeof want - 1, 5 * SECOND);
-    int ended = WAIT_UNTIL(c->got_rst || (c->peer_shut & VS_SHUT_SEND), 5 * SECOND);
-    check("parent_close_seen", n == sizeof want - 1 && mem_eq(got, want, n) && ended,
-          " bytes=%u shutdown_or_rst_within_5s=%u", n, ended);
+    check(name, n == len && mem_eq(got, want, n) && ended, " bytes=%u credit_requested=%u end_of_stream_within_5s=%u",
+          n, asked, ended);
     if (!c->got_rst)
         vs_close(c, 2 * SECOND);
     else
@@ -768,8 +759,8 @@ void mode_vsock_selftest(void)
         vs_close(c, 2 * SECOND);
     if (c) {
         hello_exchange(out_port, "guest_to_parent_exchange");
-        test_half_close(out_port);
-        test_parent_close(out_port);
+        parent_closes(out_port, "half_close", "HALF\n0123456789abcdef", "GOT 16\n", 1);
+        parent_closes(out_port, "parent_close_seen", "SENDCLOSE\n", "bye\n", 0);
         test_credit_to_guest(out_port);
         test_credit_to_parent(out_port);
         test_reset_and_reinit(out_port);
