@@ -9,3 +9,8 @@ app_sleep_SRCS := tests/apps/app_sleep.c
 app_sleep_FLAGS := -O2
 app_zombie_SRCS := tests/apps/app_zombie.c
 app_zombie_FLAGS := -O2
+# app_vsock: the vsock services of the end-to-end tests (tests/integration/tcg_*.sh); see README.md.
+# XXH3 comes from libxxhash-dev's header alone (XXH_INLINE_ALL), so the static link needs nothing.
+STATIC_PROGRAMS += app_vsock
+app_vsock_SRCS := tests/apps/app_vsock.c
+app_vsock_FLAGS := -O2 -D_GNU_SOURCE

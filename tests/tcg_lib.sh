@@ -1,0 +1,150 @@
+# tests/tcg_lib.sh — helpers for the whole-enclave end-to-end tests (tests/integration/tcg_*.sh),
+# sourced after tests/lib.sh: real OCI images with the static test apps (tests/apps/), make-img,
+# `qt-vmm enclave start --accel tcg` (QEMU microvm under TCG with qt-vmm's vsock device over
+# vhost-user: no /dev/kvm, no hugepages), and the parent-side peer (tests/tools/vsock_peer.cc).
+#
+#   tcg_setup                          skips (77) without QEMU; private QT_VMM_RUN_DIR; cleanup trap
+#   tcg_image NAME CONFIG_JSON APP...  OCI layout with the apps in /bin → $TEST_TMP/NAME.eif
+#   tcg_start EIF [start options...]   starts it (debug mode, 1 vCPU, 256 MiB); sets ID, START_JSON,
+#                                      VSOCK (the VsockSocket), DAEMON_PID, QEMU_PID
+#   field ID FIELD                     jq -r .[0].FIELD of query
+#   wait_terminated ID [SECONDS]       until State is TERMINATED
+#   wait_console ID TEXT [SECONDS]     until the console contains TEXT
+#   console ID                         the console (snapshot)
+#   expect_gone PID WHAT               fails if the process still exists (zombies count)
+#   expect_eq ACTUAL EXPECTED WHAT
+#   timed NAME CMD...                  runs CMD, logs "TIME NAME: S s" on stderr
+#   defer_fail MESSAGE                 a failure that lets the test go on; it still fails at the end
+
+tcg_setup() {
+  need_kernel
+  command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+  for p in guest/init guest/app_vsock guest/app_echo_env guest/app_crash guest/app_sleep bin/vsock_peer bin/eif-testdata; do
+    [ -x "$BUILD/$p" ] || fail "missing $BUILD/$p; run make"
+  done
+  export QT_VMM_RUN_DIR="$TEST_TMP/run"
+  mkdir -p "$QT_VMM_RUN_DIR"
+  PEER="$BUILD/bin/vsock_peer"
+  TCG_T0=$(date +%s.%N)
+  trap tcg_cleanup EXIT
+}
+
+tcg_cleanup() {
+  local status=$?
+  local j s id
+  if [ "$status" -ne 0 ] && [ -d "${QT_VMM_RUN_DIR:-/nonexistent}" ]; then
+    for s in "$QT_VMM_RUN_DIR"/*.sock "$QT_VMM_RUN_DIR"/*.json; do
+      [ -e "$s" ] || continue
+      id=$(basename "${s%.*}")
+      echo "---- on failure: enclave $id ----"
+      "$QT_VMM" enclave query --enclave-id "$id" 2>&1 | jq -c '.[0] | {State, Reason, AppStatus, VsockDevice}' 2>/dev/null || true
+      console "$id" | grep -vE '^\[ *[0-9]+\.[0-9]+\] ' | tail -n 25
+    done
+  fi
+  for j in $(jobs -p); do kill_tree "$j"; done
+  if [ -d "${QT_VMM_RUN_DIR:-/nonexistent}" ]; then
+    for s in "$QT_VMM_RUN_DIR"/*.sock; do
+      [ -e "$s" ] || continue
+      "$QT_VMM" enclave stop --enclave-id "$(basename "$s" .sock)" >/dev/null 2>&1 || true
+    done
+  fi
+  echo "TIME total: $(printf '%.1f' "$(echo "$(date +%s.%N) - $TCG_T0" | bc)") s"
+  if [ "${#TCG_DEFERRED[@]}" -gt 0 ]; then
+    printf 'FAIL: %s\n' "${TCG_DEFERRED[@]}" >&2
+    [ "$status" -ne 0 ] || status=1
+  fi
+  exit "$status"
+}
+
+# tcg_image NAME CONFIG_JSON APP...: one layer with each tests/apps program as /bin/<APP>.
+tcg_image() {
+  local name=$1 config=$2; shift 2
+  local root="$TEST_TMP/$name.root" app
+  rm -rf "$root" "$TEST_TMP/$name.layout"
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+  for app in "$@"; do install -m 0755 "$BUILD/guest/$app" "$root/bin/$app"; done
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+  printf '%s\n' 'root:x:0:' > "$root/etc/group"
+  layer_tar "$TEST_TMP/$name.tar" "$root" .
+  oci_image "$TEST_TMP/$name.layout" "$(image_config "$config" "$TEST_TMP/$name.tar")" latest "tar:$TEST_TMP/$name.tar" >/dev/null
+  "$QT_VMM" enclave make-img --docker-uri "oci:$TEST_TMP/$name.layout:latest" --eif "$TEST_TMP/$name.eif" \
+    --kernel "$KERNEL" >"$TEST_TMP/$name.pcrs.json" 2>"$TEST_TMP/$name.make-img.log" \
+    || { cat "$TEST_TMP/$name.make-img.log" >&2; fail "make-img $name"; }
+}
+
+# tcg_start EIF [options...]
+tcg_start() {
+  local eif=$1; shift
+  local t0 rc=0
+  t0=$(date +%s.%N)
+  START_JSON=$("$QT_VMM" enclave start --accel tcg --eif "$eif" --cpus 1 --mem 256 --debug-mode --heartbeat-timeout 60 "$@" \
+    2>"$TEST_TMP/start.err") || rc=$?
+  START_SECS=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+  if [ "$rc" -ne 0 ]; then
+    cat "$TEST_TMP/start.err" >&2
+    fail "enclave start failed (exit $rc)"
+  fi
+  echo "start: $(jq -c . <<<"$START_JSON")"
+  echo "TIME start: $START_SECS s"
+  ID=$(jq -r .EnclaveID <<<"$START_JSON")
+  VSOCK=$(jq -r .VsockSocket <<<"$START_JSON")
+  DAEMON_PID=$(jq -r .ProcessID <<<"$START_JSON")
+  QEMU_PID=$(jq -r .QemuPID <<<"$START_JSON")
+  [ "$QEMU_PID" -gt 0 ] 2>/dev/null || fail "start's JSON has no QemuPID"
+}
+
+field() { "$QT_VMM" enclave query --enclave-id "$1" | jq -r ".[0].$2"; }
+console() { "$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>&1; }
+
+wait_terminated() {
+  local id=$1 limit=${2:-60} i
+  for ((i = 0; i < limit * 10; i++)); do
+    [ "$(field "$id" State)" = TERMINATED ] && return 0
+    sleep 0.1
+  done
+  "$QT_VMM" enclave query --enclave-id "$id" >&2
+  console "$id" | tail -n 30 >&2
+  fail "enclave $id did not end within $limit s"
+}
+
+wait_console() {
+  local id=$1 text=$2 limit=${3:-60} i
+  for ((i = 0; i < limit * 10; i++)); do
+    console "$id" | grep -qF -- "$text" && return 0
+    sleep 0.1
+  done
+  console "$id" | tail -n 30 >&2
+  fail "console of enclave $id never showed: $text"
+}
+
+expect_gone() {
+  local pid=$1 what=$2 i
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(ps -o pid= -p "$pid" 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+  ps -o pid,stat,cmd -p "$pid" >&2 || true
+  fail "$what (pid $pid) still exists"
+}
+
+expect_eq() {
+  [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"
+}
+
+# peer_field LINE KEY: the value of key=value in a PEER line.
+peer_field() { sed -nE "s/.*[ ]$2=([^ ]*).*/\1/p" <<<"$1" | head -n1; }
+
+TCG_DEFERRED=()
+defer_fail() {
+  echo "FAIL (deferred, the test goes on): $*" >&2
+  TCG_DEFERRED+=("$*")
+}
+
+timed() {
+  local name=$1; shift
+  local t0 rc=0
+  t0=$(date +%s.%N)
+  "$@" || rc=$?
+  echo "TIME $name: $(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)") s" >&2
+  return "$rc"
+}

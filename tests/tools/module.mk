@@ -1,0 +1,5 @@
+# tests/tools/: parent-side helper programs of the integration tests.
+# vsock_peer: the parent end of the vsock end-to-end tests (tests/integration/tcg_*.sh), talking
+# to tests/apps/app_vsock.c through an enclave's VsockSocket; see tests/apps/README.md.
+PROGRAMS += vsock_peer
+vsock_peer_SRCS := tests/tools/vsock_peer.cc
