@@ -17,6 +17,7 @@ guest="$BUILD/guest/vhost_user_guest"
 [ -x "$guest" ] || fail "missing $guest; run make BUILD=$BUILD"
 [ -x "$QT_VMM" ] || fail "missing $QT_VMM; run make BUILD=$BUILD"
 
+export -f qemu_tcg
 root="$TEST_TMP/root"
 mkdir -p "$root/dev"
 cp "$guest" "$root/init"
@@ -69,15 +70,13 @@ run_once() { # NAME FEATURES [extra qemu args...]
   [ -S "$sock" ] || { cat "$TEST_TMP/$name.err"; fail "the backend did not listen on $sock"; }
   python3 "$TEST_TMP/parent.py" "$TEST_TMP/$name.parent" "$uds" &
   local parent=$!
-  # The exact QEMU command line: shared memfd RAM, the vhost-user device, i8042 for reboot=k.
+  # qemu_tcg (tests/lib.sh: microvm, TCG, -m 256, -no-reboot, serial on stdio) plus guest RAM in
+  # a shared memfd, the vhost-user device on our socket, and i8042 so that reboot=k ends QEMU.
   local rc=0
-  timeout 120 qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off -accel tcg -cpu max \
-    -m 256 -smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+  timeout 120 bash -c 'qemu_tcg "$@"' _ "$KERNEL" "$TEST_TMP/initrd.cpio" "console=ttyS0 reboot=k panic=-1" \
     -object memory-backend-memfd,id=mem,size=256M,share=on -machine memory-backend=mem \
     -chardev socket,id=vsock0,path="$sock" -device vhost-user-vsock-device,chardev=vsock0 \
-    -device i8042 "$@" \
-    -kernel "$KERNEL" -initrd "$TEST_TMP/initrd.cpio" -append "console=ttyS0 reboot=k panic=-1" \
-    </dev/null >"$TEST_TMP/$name.console" 2>&1 || rc=$?
+    -device i8042 "$@" </dev/null >"$TEST_TMP/$name.console" 2>&1 || rc=$?
   cat "$TEST_TMP/$name.console"
   # The backend exits by itself once QEMU has gone.
   local brc=0 waited=0
