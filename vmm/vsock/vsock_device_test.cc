@@ -369,6 +369,40 @@ TEST_CASE("vsock: parent → guest data stops at the guest's credit and resumes 
     ::close(listener);
 }
 
+TEST_CASE("vsock: a parent that writes and closes at once: the guest gets every byte, then SHUTDOWN")
+{
+    // The close arrives as EPOLLHUP while the data waits for the guest's credit; the socket
+    // leaves the epoll set then, so its end-of-file must be read without epoll's help.
+    Bench b;
+    REQUIRE(b.guest->init());
+    int listener = unix_listen(b.uds + "_6150");
+    b.guest->buf_alloc = 4 * 1024;
+    REQUIRE(b.guest_connect(2150, 6150) == kOpResponse);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    std::string data(10 * 1024, 'y');
+    REQUIRE(::send(conn, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()));
+    ::close(conn);
+    std::size_t received = 0;
+    bool shutdown_seen = false;
+    b.guest->pump_until([&] {
+        ReceivedPacket p;
+        while (b.guest->take(2150, p)) {
+            if (p.header.op == kOpRw) {
+                received += p.payload.size();
+                b.guest->fwd_cnt = static_cast<std::uint32_t>(received); // consumed: more credit
+                b.guest->send(b.guest->header(kOpCreditUpdate, 2150, 6150));
+            }
+            if (p.header.op == kOpShutdown)
+                shutdown_seen = true;
+        }
+        return shutdown_seen;
+    });
+    CHECK(received == data.size());
+    CHECK(shutdown_seen);
+    ::close(listener);
+}
+
 TEST_CASE("vsock: guest → parent credit: CREDIT_UPDATE as the parent reads, RST when the guest overruns")
 {
     Bench b;

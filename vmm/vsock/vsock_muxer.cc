@@ -641,8 +641,10 @@ std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>&
                 ssize_t r = m_iov.empty() ? -1 : ::recvmsg(c->fd.get(), &msg, MSG_DONTWAIT);
                 if (r > 0) {
                     n = static_cast<std::size_t>(r);
-                    if (n < room)
-                        c->host_readable = false; // probably drained: let epoll tell us
+                    // Probably drained: let epoll tell us about more. Not after a hang-up: the
+                    // socket is out of the epoll set and its end-of-file is still to be read.
+                    if (n < room && !c->hung_up)
+                        c->host_readable = false;
                 } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
                     if (r < 0 && errno != ECONNRESET) {
                         kill(*c);
