@@ -94,7 +94,19 @@ tcg_start() {
 }
 
 field() { "$QT_VMM" enclave query --enclave-id "$1" | jq -r ".[0].$2"; }
-console() { "$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>&1; }
+# A console read that races the enclave's end can fail with DAEMON_CLOSED/DAEMON_GONE (exit 8)
+# instead of falling back to the kept console: logged, then read once more.
+console() {
+  local out rc=0
+  out=$("$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>&1) || rc=$?
+  if [ "$rc" -ne 0 ] && grep -qE 'DAEMON_CLOSED|DAEMON_GONE' <<<"$out"; then
+    echo "NOTE: enclave console raced the enclave's end: $out" >&2
+    sleep 0.5
+    rc=0; out=$("$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>&1) || rc=$?
+  fi
+  printf '%s\n' "$out"
+  return "$rc"
+}
 
 wait_terminated() {
   local id=$1 limit=${2:-60} i

@@ -4,8 +4,9 @@
  *
  *   echo:PORT               accept any number of connections; echo every byte back; after EOF
  *                           from the parent, finish echoing and close
- *   sink:PORT               per connection: read to EOF, reply with the 8-byte XXH3-64 of what
- *                           was received, close
+ *   sink:PORT[:N:MS]        per connection: read to EOF, reply with the 8-byte XXH3-64 of what
+ *                           was received, close; with N and MS a slow reader: the whole app
+ *                           sleeps MS milliseconds before each N bytes of a connection
  *   source:PORT:BYTES       per connection: send the 8-byte length, BYTES bytes of the stream
  *                           (below), then the 8-byte XXH3-64 of those bytes; shut down sending,
  *                           wait for the parent's EOF, close
@@ -56,6 +57,8 @@ struct service {
     unsigned port;
     uint64_t bytes;
     unsigned delay_ms;
+    uint64_t pause_every;
+    unsigned pause_ms;
     int fd;
     unsigned long conns, active, peak, errors;
     uint64_t bytes_in, bytes_out;
@@ -82,6 +85,7 @@ struct conn {
     unsigned char* chunk;
     size_t chunk_len, chunk_off;
     uint64_t hash;
+    unsigned long pauses;
     struct timespec t0;
 };
 
@@ -283,8 +287,8 @@ static void echo_io(struct conn* c)
 static void report_transfer(struct conn* c, const char* verdict)
 {
     double secs = seconds_since(&c->t0);
-    printf("VSOCK %s %u conn=%lu bytes=%" PRIu64 " xxh3=%016" PRIx64 " secs=%.3f MiBps=%.1f%s%s\n", kind_names[c->svc->kind],
-        c->svc->port, c->id, c->count, c->hash, secs, secs > 0 ? (double)c->count / 1048576.0 / secs : 0.0,
+    printf("VSOCK %s %u conn=%lu bytes=%" PRIu64 " xxh3=%016" PRIx64 " secs=%.3f MiBps=%.1f pauses=%lu%s%s\n", kind_names[c->svc->kind],
+        c->svc->port, c->id, c->count, c->hash, secs, secs > 0 ? (double)c->count / 1048576.0 / secs : 0.0, c->pauses,
         verdict ? " " : "", verdict ? verdict : "");
 }
 
@@ -306,7 +310,15 @@ static void sink_io(struct conn* c)
     }
     static unsigned char scratch[CHUNK];
     for (int i = 0; i < 16; i++) {
-        ssize_t n = read(c->fd, scratch, sizeof scratch);
+        struct service* s = c->svc;
+        if (s->pause_every && c->count / s->pause_every >= c->pauses) {
+            c->pauses++;
+            usleep(s->pause_ms * 1000);
+        }
+        size_t want = sizeof scratch;
+        if (s->pause_every && s->pause_every - c->count % s->pause_every < want)
+            want = s->pause_every - c->count % s->pause_every;
+        ssize_t n = read(c->fd, scratch, want);
         if (n > 0) {
             XXH3_64bits_update(c->state, scratch, (size_t)n);
             c->count += (uint64_t)n;
@@ -544,7 +556,7 @@ static void parse(const char* spec)
     s->port = (unsigned)number(fields[1], spec);
     if (strcmp(fields[0], "echo") == 0 && n == 2)
         s->kind = ECHO;
-    else if (strcmp(fields[0], "sink") == 0 && n == 2)
+    else if (strcmp(fields[0], "sink") == 0 && (n == 2 || n == 4))
         s->kind = SINK;
     else if (strcmp(fields[0], "source") == 0 && n == 3)
         s->kind = SOURCE;
@@ -552,14 +564,19 @@ static void parse(const char* spec)
         s->kind = DIAL;
     else
         goto bad;
-    if (n >= 3)
-        s->bytes = number(fields[2], spec);
-    if (n == 4)
-        s->delay_ms = (unsigned)number(fields[3], spec);
+    if (s->kind == SINK && n == 4) {
+        s->pause_every = number(fields[2], spec);
+        s->pause_ms = (unsigned)number(fields[3], spec);
+    } else {
+        if (n >= 3)
+            s->bytes = number(fields[2], spec);
+        if (n == 4)
+            s->delay_ms = (unsigned)number(fields[3], spec);
+    }
     nservices++;
     return;
 bad:
-    printf("VSOCK usage: bad service '%s' (echo:PORT, sink:PORT, source:PORT:BYTES, dial:PORT:BYTES[:MS], "
+    printf("VSOCK usage: bad service '%s' (echo:PORT, sink:PORT[:N:MS], source:PORT:BYTES, dial:PORT:BYTES[:MS], "
            "exit-after:N[:CODE], crash-after:BYTES[:SIG])\n",
         spec);
     exit(64);

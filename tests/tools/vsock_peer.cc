@@ -12,10 +12,11 @@
 //   vsock_peer sink   --socket PATH --port P --bytes B [--abort-after K]
 //       sends B bytes of the stream (seed P), half-closes, expects the enclave's 8-byte XXH3-64
 //       of them and then EOF; --abort-after K closes the socket after K bytes instead
-//   vsock_peer source --socket PATH --port P --bytes B [--abort-after K]
+//   vsock_peer source --socket PATH --port P --bytes B [--abort-after K] [--pause-every N --pause-ms MS]
 //       reads the 8-byte length (must be B), B bytes (must be the stream with seed P) and the
-//       8-byte XXH3-64 trailer (must equal our own), then EOF
-//   vsock_peer listen --socket PATH --port P [--count N]
+//       8-byte XXH3-64 trailer (must equal our own), then EOF; --pause-every makes it a slow
+//       reader that sleeps MS milliseconds before each N bytes (the first time before any)
+//   vsock_peer listen --socket PATH --port P [--count N] [--pause-every N --pause-ms MS]
 //       listens on PATH_P (the enclave's dial to CID 3 port P), for each of N connections reads
 //       length + bytes (the stream with seed P) + XXH3-64 trailer, checks them, answers with its
 //       own XXH3-64 of what it received and waits for EOF; prints "PEER listening" first
@@ -55,7 +56,8 @@ struct Options {
     std::string mode, socket, tcp;
     unsigned port = 0;
     unsigned long conns = 1, count = 1, window = 64;
-    uint64_t bytes = 0, abort_after = 0;
+    uint64_t bytes = 0, abort_after = 0, pause_every = 0;
+    unsigned pause_ms = 0;
     bool abort = false;
     int timeout_s = 120;
 };
@@ -353,7 +355,12 @@ int source()
     XXH3_64bits_reset(st);
     uint64_t received = 0;
     uint64_t limit = opt.abort ? std::min(opt.abort_after, length) : length;
+    unsigned pauses = 0;
     while (received < limit) {
+        if (opt.pause_every && received / opt.pause_every >= pauses) { // a slow reader: let everything back up
+            pauses++;
+            ::usleep(opt.pause_ms * 1000);
+        }
         size_t len = static_cast<size_t>(std::min<uint64_t>(kChunk, limit - received));
         r = recv_all(fd, buf.data(), len, &got);
         received += got;
@@ -389,8 +396,8 @@ int source()
     uint64_t mine = XXH3_64bits_digest(st), theirs = get_u64(frame);
     const char* eof = expect_eof(fd);
     bool ok = mine == theirs && !eof;
-    std::printf("PEER source port=%u bytes=%" PRIu64 " xxh3=%016" PRIx64 " enclave=%016" PRIx64 " secs=%.3f MiBps=%.1f%s%s result=%s\n",
-        opt.port, received, mine, theirs, secs, mibps(received, secs), eof ? " " : "", eof ? eof : "", ok ? "OK" : "MISMATCH");
+    std::printf("PEER source port=%u bytes=%" PRIu64 " xxh3=%016" PRIx64 " enclave=%016" PRIx64 " secs=%.3f MiBps=%.1f pauses=%u%s%s result=%s\n",
+        opt.port, received, mine, theirs, secs, mibps(received, secs), pauses, eof ? " " : "", eof ? eof : "", ok ? "OK" : "MISMATCH");
     return ok ? 0 : 1;
 }
 
@@ -432,7 +439,12 @@ int listen_mode()
         XXH3_64bits_reset(st);
         bool content_ok = true, complete = true;
         const char* why = "EOF";
+        unsigned pauses = 0;
         while (received < length) {
+            if (opt.pause_every && received / opt.pause_every >= pauses) {
+                pauses++;
+                ::usleep(opt.pause_ms * 1000);
+            }
             size_t len = static_cast<size_t>(std::min<uint64_t>(kChunk, length - received));
             int r = recv_all(fd, buf.data(), len, &got);
             if (r != 1) {
@@ -707,6 +719,10 @@ int main(int argc, char** argv)
             opt.bytes = parse_number(v);
         else if (a == "--abort-after")
             opt.abort_after = parse_number(v), opt.abort = true;
+        else if (a == "--pause-every")
+            opt.pause_every = parse_number(v);
+        else if (a == "--pause-ms")
+            opt.pause_ms = static_cast<unsigned>(parse_number(v));
         else if (a == "--timeout")
             opt.timeout_s = static_cast<int>(parse_number(v));
         else
