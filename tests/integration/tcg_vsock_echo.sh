@@ -2,7 +2,8 @@
 # Parent → enclave over vsock, whole enclave under --accel tcg (real kernel, init, app, device):
 # app_vsock serves echo on port 5000. Checked byte for byte:
 #   - the raw hybrid protocol (CONNECT 5000 / OK n) with 8 concurrent connections, half-close
-#     honoured (the echo ends with EOF only after the parent's own EOF);
+#     honoured (the echo ends with EOF only after the parent's own EOF, and a parent that
+#     half-closes right after its payload still gets the whole echo back);
 #   - `qt-vmm vsock connect` bridging 1 MiB of stdin to stdout;
 #   - `qt-vmm vsock forward` over TCP with 20 concurrent clients;
 #   - CONNECT to a port nobody listens on: the socket is closed without "OK", `vsock connect`
@@ -21,6 +22,13 @@ wait_console "$ID" "VSOCK ready" 30
 out=$(timed raw-echo "$PEER" echo --socket "$VSOCK" --port 5000 --conns 8 --bytes 262144 --timeout 60) || { echo "$out"; fail "raw echo"; }
 echo "$out"
 expect_contains "$out" "PEER echo established=8 concurrently"
+expect_contains "$out" "verified=8 eof=8"
+expect_contains "$out" "result=OK"
+
+# ... and with each connection half-closed right after its payload: the echo still comes back
+# in full, then EOF.
+out=$(timed raw-echo-halfclose "$PEER" echo --socket "$VSOCK" --port 5000 --conns 8 --bytes 262144 --early-shutdown 1 --timeout 60) || { echo "$out"; fail "raw echo with early half-close"; }
+echo "$out"
 expect_contains "$out" "verified=8 eof=8"
 expect_contains "$out" "result=OK"
 

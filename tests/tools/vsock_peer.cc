@@ -5,10 +5,12 @@
 // 1 = a check failed; 2 = the stream ended early (EOF or reset before the end); 3 = CONNECT
 // refused (closed without "OK"); 64 = usage.
 //
-//   vsock_peer echo   (--socket PATH --port P | --tcp HOST:PORT) --conns N --bytes B [--window W]
+//   vsock_peer echo   (--socket PATH --port P | --tcp HOST:PORT) --conns N --bytes B [--window W] [--early-shutdown 1]
 //       opens N connections and holds them all open (handshakes W at a time, default 64), then
 //       sends each a pseudo-random payload of 1..B bytes, checks the echo byte for byte, and
-//       only when every echo is complete half-closes them all and expects EOF on each
+//       only when every echo is complete half-closes them all and expects EOF on each;
+//       --early-shutdown 1 half-closes each right after its payload instead (the echo must
+//       still come back in full, then EOF)
 //   vsock_peer sink   --socket PATH --port P --bytes B [--abort-after K]
 //       sends B bytes of the stream (seed P), half-closes, expects the enclave's 8-byte XXH3-64
 //       of them and then EOF; --abort-after K closes the socket after K bytes instead
@@ -58,7 +60,7 @@ struct Options {
     unsigned long conns = 1, count = 1, window = 64;
     uint64_t bytes = 0, abort_after = 0, pause_every = 0;
     unsigned pause_ms = 0;
-    bool abort = false;
+    bool abort = false, early_shutdown = false;
     int timeout_s = 120;
 };
 Options opt;
@@ -610,11 +612,17 @@ int echo()
                     fail(c, std::strerror(errno));
                 if (w > 0)
                     c.sent += static_cast<size_t>(w);
+                if (opt.early_shutdown && c.sent == c.payload.size())
+                    ::shutdown(c.fd, SHUT_WR); // the echo must still come back in full
             }
             for (;;) {
                 ssize_t r = ::read(c.fd, buf.data(), buf.size());
                 if (r < 0 && errno == EAGAIN)
                     break;
+                if (r == 0 && opt.early_shutdown && c.echoed == c.payload.size()) {
+                    c.eof = true; // we half-closed first: the whole echo, then EOF
+                    break;
+                }
                 if (r == 0)
                     fail(c, "EOF before the whole echo");
                 if (r < 0)
@@ -629,20 +637,28 @@ int echo()
             if (c.echoed == c.payload.size() && !c.complete) {
                 c.complete = true;
                 complete++;
-                want = 0;
             }
+            if (c.complete && (!opt.early_shutdown || c.eof))
+                want = 0;
             epoll_event ev { want, { .ptr = &c } };
             ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
         }
     }
     double t_echoed = now_s();
     // Phase 3: half-close every connection; each must then end with EOF and nothing more.
+    unsigned long eofs = 0;
     for (auto& c : conns) {
-        ::shutdown(c.fd, SHUT_WR);
+        if (c.eof) {
+            eofs++;
+            ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+            ::close(c.fd);
+            continue;
+        }
+        if (!opt.early_shutdown)
+            ::shutdown(c.fd, SHUT_WR);
         epoll_event ev { EPOLLIN, { .ptr = &c } };
         ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
     }
-    unsigned long eofs = 0;
     while (eofs < opt.conns) {
         int n = wait(evs, 512);
         if (n <= 0) {
@@ -723,6 +739,8 @@ int main(int argc, char** argv)
             opt.pause_every = parse_number(v);
         else if (a == "--pause-ms")
             opt.pause_ms = static_cast<unsigned>(parse_number(v));
+        else if (a == "--early-shutdown")
+            opt.early_shutdown = parse_number(v) != 0;
         else if (a == "--timeout")
             opt.timeout_s = static_cast<int>(parse_number(v));
         else
