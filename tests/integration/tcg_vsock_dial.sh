@@ -17,14 +17,14 @@ bytes=$((16 << 20))
 tcg_image dial "{\"Entrypoint\":[\"app_vsock\"],\"Cmd\":[\"dial:7000:$bytes\",\"dial:7001:4096\",\"dial:7002:65536:4000\",\"exit-after:3:5\"],\"Env\":[\"PATH=/bin\"]}" app_vsock
 
 # A private run directory: the first enclave is 0, so its VsockSocket will be run/0.vsock.
-"$PEER" listen --socket "$QT_VMM_RUN_DIR/0.vsock" --port 7000 --count 1 --timeout 90 >"$TEST_TMP/listen7000.out" 2>&1 &
+"$PEER" listen --socket "$QT_VMM_RUN_DIR/0.vsock" --port 7000 --count 1 --timeout 40 >"$TEST_TMP/listen7000.out" 2>&1 &
 listen_pid=$!
 for i in $(seq 50); do [ -S "$QT_VMM_RUN_DIR/0.vsock_7000" ] && break; sleep 0.1; done
 [ -S "$QT_VMM_RUN_DIR/0.vsock_7000" ] || fail "vsock_peer did not listen: $(cat "$TEST_TMP/listen7000.out")"
 
 tcg_start "$TEST_TMP/dial.eif"
 expect_eq "$VSOCK" "$QT_VMM_RUN_DIR/0.vsock" VsockSocket
-"$PEER" listen --socket "$VSOCK" --port 7002 --count 1 --timeout 90 >"$TEST_TMP/listen7002.out" 2>&1 &
+"$PEER" listen --socket "$VSOCK" --port 7002 --count 1 --timeout 40 >"$TEST_TMP/listen7002.out" 2>&1 &
 listen2_pid=$!
 
 wait_terminated "$ID" 90
