@@ -59,13 +59,13 @@ ByteRelay::Side ByteRelay::Side::socket(base::UniqueFd fd)
     return side;
 }
 
-ByteRelay::Side ByteRelay::Side::dup_stdio()
+ByteRelay::Side ByteRelay::Side::stdio()
 {
+    // The descriptors themselves, not duplicates: closing stdout is how its reader learns that
+    // the enclave closed its side.
     Side side;
-    side.read_fd.reset(::fcntl(0, F_DUPFD_CLOEXEC, 3));
-    side.write_fd.reset(::fcntl(1, F_DUPFD_CLOEXEC, 3));
-    if (!side.read_fd.valid() || !side.write_fd.valid())
-        base::throw_errno("STDIO", "cannot duplicate", "stdin/stdout");
+    side.read_fd.reset(0);
+    side.write_fd.reset(1);
     return side;
 }
 
@@ -144,6 +144,15 @@ void ByteRelay::poll_once(int timeout_ms)
                 continue;
             if (link.awaiting_ok)
                 continue;
+        }
+        // A socket that hung up (both directions closed, e.g. the enclave ended) takes no more
+        // bytes: what would go to it is dropped and that direction ends.
+        for (Direction* d : { &link.a_to_b, &link.b_to_a }) {
+            short to_events = d == &link.a_to_b ? (b_read | b_write) : (a_read | a_write);
+            if (d->to->is_socket && (to_events & POLLHUP) && !d->shut) {
+                d->eof = d->shut = true;
+                d->buffer.clear();
+            }
         }
         pump(link, link.a_to_b, a_read, b_write);
         if (!link.ended)

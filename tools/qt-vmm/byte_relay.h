@@ -7,12 +7,13 @@
 // for the "OK <port>\n" answer to its "CONNECT <port>\n" line (Firecracker's protocol) and only
 // then reads from A; bytes that follow the OK line belong to the stream. An end-of-file on one
 // side is passed on as a half-close (shutdown(SHUT_WR) on a socket, close on anything else);
-// the link ends when both directions are finished or either side fails. Each direction buffers
+// a socket that hangs up (closed both ways) ends the direction toward it; the link ends when
+// both directions are finished or either side fails. Each direction buffers
 // at most kBufferSize bytes, so a reader that stops only stalls its own link.
 //
 // Usage:
 //     qtvmm::ByteRelay relay;
-//     relay.add_link(ByteRelay::Side::dup_stdio(), ByteRelay::Side::socket(hybrid_connect(path, 5000)),
+//     relay.add_link(ByteRelay::Side::stdio(), ByteRelay::Side::socket(hybrid_connect(path, 5000)),
 //                    /*awaits_ok=*/true, [](const std::string& problem) { ... "" = clean end ... });
 //     while (relay.link_count() > 0) relay.poll_once(-1);
 #pragma once
@@ -40,7 +41,7 @@ public:
         base::UniqueFd write_fd; // may be the same descriptor as read_fd (-1 here then)
         bool is_socket { false };
         static Side socket(base::UniqueFd fd);
-        static Side dup_stdio(); // duplicates of 0 and 1
+        static Side stdio(); // descriptors 0 and 1 themselves (closed with the link)
     };
     // Called once when a link ends: "" for a clean end, else what went wrong.
     using OnEnd = std::function<void(const std::string& problem)>;

@@ -18,19 +18,39 @@ qtvmm::CommandRegistration reg("enclave console", "Show a debug-mode enclave's c
     cmd.callback([id, no_follow, &cli] {
         vmm::RunDir dir = vmm::RunDir::open();
         std::string socket = dir.socket_path(*id);
-        if (::access(socket.c_str(), F_OK) != 0) {
-            // Ended debug-mode enclaves leave their last console behind (owner and root only).
+        // Ended debug-mode enclaves leave their last console behind (owner and root only).
+        auto show_saved = [&]() {
             std::string saved = dir.console_path(*id);
-            if (::access(saved.c_str(), F_OK) == 0) {
-                std::string text = base::read_file(saved, 64 << 20);
-                cli.info("Enclave " + std::to_string(*id) + " has ended; its console as it was at the end:");
-                base::write_all(1, text.data(), text.size(), "stdout");
-                return;
-            }
-            throw base::Error(base::ErrorKind::NotFound, "ENCLAVE_NOT_FOUND",
+            if (::access(saved.c_str(), F_OK) != 0)
+                return false;
+            std::string text = base::read_file(saved, 64 << 20);
+            cli.info("Enclave " + std::to_string(*id) + " has ended; its console as it was at the end:");
+            base::write_all(1, text.data(), text.size(), "stdout");
+            return true;
+        };
+        auto not_found = [&] {
+            return base::Error(base::ErrorKind::NotFound, "ENCLAVE_NOT_FOUND",
                 "no enclave with id " + std::to_string(*id) + " has a console to show; list them with qt-vmm enclave query");
+        };
+        if (::access(socket.c_str(), F_OK) != 0) {
+            if (show_saved())
+                return;
+            throw not_found();
         }
-        base::UniqueFd stream = vmm::control_open(socket, vmm::Json { { "op", "console" }, { "follow", !*no_follow } });
+        base::UniqueFd stream;
+        try {
+            stream = vmm::control_open(socket, vmm::Json { { "op", "console" }, { "follow", !*no_follow } });
+        } catch (const base::Error& e) {
+            // The enclave ended between the check and the request: its saved console is next.
+            if (e.code() != "DAEMON_CLOSED" && e.code() != "DAEMON_GONE")
+                throw;
+            for (int i = 0; i < 50; ++i) {
+                if (show_saved())
+                    return;
+                ::usleep(20000); // the daemon writes it as it ends
+            }
+            throw not_found();
+        }
         cli.info("Connecting to the console for enclave " + std::to_string(*id) + "...");
         cli.info("Successfully connected to the console.");
         char buffer[4096];

@@ -57,7 +57,7 @@ qtvmm::CommandRegistration connect_reg("vsock connect", "Connect stdin/stdout to
             std::string socket = enclave_vsock_socket(e->id);
             qtvmm::ByteRelay relay;
             std::string problem;
-            relay.add_link(qtvmm::ByteRelay::Side::dup_stdio(), qtvmm::ByteRelay::Side::socket(qtvmm::hybrid_connect(socket, e->port)),
+            relay.add_link(qtvmm::ByteRelay::Side::stdio(), qtvmm::ByteRelay::Side::socket(qtvmm::hybrid_connect(socket, e->port)),
                 true, [&problem](const std::string& p) { problem = p; });
             while (relay.link_count() > 0)
                 relay.poll_once(-1);

@@ -443,6 +443,63 @@ TEST_CASE("vsock: guest → parent credit: CREDIT_UPDATE as the parent reads, RS
     ::close(listener);
 }
 
+TEST_CASE("vsock: guest → parent through a full parent socket: the stream resumes when the parent reads")
+{
+    // The parent's socket fills up, guest bytes wait in our buffer; when the parent reads again
+    // the rest must go out (EPOLLOUT) and the guest must get its credit back, with no new guest
+    // packet to wake us.
+    Bench b;
+    REQUIRE(b.guest->init());
+    int listener = unix_listen(b.uds + "_6250");
+    REQUIRE(b.guest_connect(2250, 6250) == kOpResponse);
+    int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(conn >= 0);
+    int small = 4096;
+    ::setsockopt(conn, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    const std::size_t total = 8 * 1024 * 1024;
+    std::size_t sent = 0, received = 0;
+    std::uint32_t peer_fwd = 0;
+    std::uint32_t peer_buf = kConnectionBuffer;
+    int idle_rounds = 0;
+    for (int round = 0; round < 20000 && received < total && idle_rounds < 200; ++round) {
+        // A driver that honours our credit: never more than buf_alloc - (sent - fwd_cnt) in flight.
+        std::size_t credit = peer_buf - (sent - peer_fwd);
+        if (sent < total && credit >= 16 * 1024) {
+            b.guest->send(b.guest->header(kOpRw, 2250, 6250, 16 * 1024), std::string(16 * 1024, 'c'));
+            sent += 16 * 1024;
+        }
+        b.guest->pump(1);
+        ReceivedPacket p;
+        while (b.guest->take(2250, p)) {
+            REQUIRE(p.header.op != kOpRst);
+            peer_fwd = p.header.fwd_cnt;
+            peer_buf = p.header.buf_alloc;
+        }
+        // A slow parent: reads a little, every few rounds.
+        std::size_t before = received;
+        if (round % 4 == 0) {
+            char buffer[8192];
+            ssize_t n = ::recv(conn, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0)
+                received += static_cast<std::size_t>(n);
+        }
+        idle_rounds = received == before && sent == total ? idle_rounds + 1 : 0;
+        if (idle_rounds > 0 && received < total) { // nothing new in the socket: let the device run
+            char buffer[65536];
+            b.guest->pump(5);
+            ssize_t n = ::recv(conn, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0) {
+                received += static_cast<std::size_t>(n);
+                idle_rounds = 0;
+            }
+        }
+    }
+    CHECK(sent == total);
+    CHECK(received == total);
+    ::close(conn);
+    ::close(listener);
+}
+
 TEST_CASE("vsock: half-close in both directions")
 {
     Bench b;

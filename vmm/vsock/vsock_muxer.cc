@@ -359,6 +359,8 @@ void VsockMuxer::flush_to_host(Connection& c)
     if (consumed) {
         c.fwd_cnt += consumed;
         after_consumed(c);
+    } else {
+        update_interest(c);
     }
 }
 
@@ -376,8 +378,10 @@ void VsockMuxer::after_consumed(Connection& c)
 // when neither side will send any more.
 void VsockMuxer::check_finished(Connection& c)
 {
-    if (!c.to_host.empty() || !c.handshake_out.empty())
+    if (!c.to_host.empty() || !c.handshake_out.empty()) {
+        update_interest(c); // EPOLLOUT: the rest goes when the parent's socket has room
         return;
+    }
     if (c.peer_no_send && !c.shut_wr_done && c.fd.valid()) {
         ::shutdown(c.fd.get(), SHUT_WR);
         c.shut_wr_done = true;
