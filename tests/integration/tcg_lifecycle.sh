@@ -71,7 +71,7 @@ make_initramfs "$TEST_TMP/fakeinit" "$TEST_TMP/fakeinit.cpio"
 "$BUILD/bin/eif-testdata" "$TEST_TMP/nohb.eif" "$TEST_TMP/kernel" "$cmdline" "$TEST_TMP/fakeinit.cpio" "$TEST_TMP/rd1" >/dev/null
 t0=$(date +%s.%N)
 rc=0
-"$QT_VMM" enclave start --accel tcg --eif "$TEST_TMP/nohb.eif" --cpus 1 --mem 256 --debug-mode --heartbeat-timeout 1 \
+"$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$TEST_TMP/nohb.eif" --cpus 1 --mem 256 --debug-mode --heartbeat-timeout 1 \
   >"$TEST_TMP/nohb.out" 2>"$TEST_TMP/nohb.err" || rc=$?
 secs=$(echo "$(date +%s.%N) - $t0" | bc)
 echo "start without heartbeat: exit $rc after $secs s: $(cat "$TEST_TMP/nohb.err")"
@@ -95,7 +95,7 @@ expect_contains "$con" "Linux version" "kept console"
 "$BUILD/bin/eif-testdata" "$TEST_TMP/noinit.eif" "$TEST_TMP/kernel" "$cmdline rdinit=/nonexistent" "$TEST_TMP/fakeinit.cpio" >/dev/null
 t0=$(date +%s.%N)
 rc=0
-"$QT_VMM" enclave start --accel tcg --eif "$TEST_TMP/noinit.eif" --cpus 1 --mem 256 --debug-mode --heartbeat-timeout 60 \
+"$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$TEST_TMP/noinit.eif" --cpus 1 --mem 256 --debug-mode --heartbeat-timeout 60 \
   >"$TEST_TMP/noinit.out" 2>"$TEST_TMP/noinit.err" || rc=$?
 secs=$(echo "$(date +%s.%N) - $t0" | bc)
 echo "start with rdinit=/nonexistent: exit $rc after $secs s: $(cat "$TEST_TMP/noinit.err")"
