@@ -1,18 +1,35 @@
 // vsock_bench — what the virtio-vsock device costs the host, in process, no VM: a synthetic
 // guest driver (vsock_test_driver.h) on the main thread, the device's loop on its own thread,
-// a parent on real Unix sockets. Reports bytes moved per CPU-second of the device's loop thread
-// guest → parent and parent → guest (64 KiB writes), a 1-byte round trip through the device, and
-// the same for a plain Unix socketpair for comparison.
+// a parent on real Unix sockets (what the enclave daemon does, minus KVM).
 //
-// Usage: vsock_bench [MiB per direction, default 256]
+// Each run measures, in an order that alternates from run to run (device first, then the
+// socketpair; then the socketpair first):
+//   - guest → parent: MiB bytes sent by the guest in 64 KiB packets, the parent reading them;
+//     bytes per CPU-second of the device's loop thread (the VMM's whole cost: virtqueue, copy
+//     out of guest memory, write to the parent's socket) and per wall-second;
+//   - parent → guest: the parent writing 64 KiB at a time, the guest driver posting rx buffers
+//     the way Linux 6.1 does (3776 bytes each); same figures;
+//   - a 1-byte round trip guest → parent → guest through the device (the parent echoes);
+//   - the same bytes over a plain Unix socketpair, the baseline: bytes per CPU-second of the
+//     writing thread (what the device's g→p work is compared with: its irreducible part is that
+//     write) and of the reading thread (for p→g), and a 1-byte round trip.
+//
+// Usage: vsock_bench [--runs N] [--mib MiB] [--rtt-rounds K] [--json FILE]
+//        vsock_bench MiB            (one run, as before)
+// Prints one summary line per figure (median, min, max over the runs); --json writes every
+// sample: {"runs":N,"mib":M,"rtt_rounds":K,"samples":{"name":[...], ...}}.
 #include "vmm/vsock/vsock_device.h"
 #include "vmm/vsock/vsock_test_driver.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <map>
+#include <string>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <thread>
@@ -24,15 +41,15 @@ using namespace vmm::vsock;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::uint32_t kChunk = 64 * 1024;
+constexpr std::uint32_t kGuestBufAlloc = 256 * 1024;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-double thread_cpu(pthread_t thread)
+double thread_cpu_now()
 {
-    clockid_t clock;
     timespec ts {};
-    pthread_getcpuclockid(thread, &clock);
-    clock_gettime(clock, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -43,172 +60,364 @@ int listen_at(const std::string& path)
     a.sun_family = AF_UNIX;
     std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
     if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
-        std::perror("listen");
+        std::perror("vsock_bench: listen");
         std::exit(1);
     }
     return fd;
 }
 
-void read_exactly(int fd, std::uint64_t total)
+// Reads `total` bytes; returns the reading thread's CPU seconds.
+double read_exactly(int fd, std::uint64_t total)
 {
-    std::vector<char> buffer(1 << 16);
+    double cpu0 = thread_cpu_now();
+    std::vector<char> buffer(kChunk);
     while (total > 0) {
         ssize_t n = ::read(fd, buffer.data(), std::min<std::uint64_t>(buffer.size(), total));
         if (n <= 0)
-            return;
+            break;
         total -= static_cast<std::uint64_t>(n);
     }
+    return thread_cpu_now() - cpu0;
 }
 
-void write_total(int fd, std::uint64_t total)
+// Writes `total` bytes in 64 KiB writes; returns the writing thread's CPU seconds.
+double write_total(int fd, std::uint64_t total)
 {
-    std::vector<char> buffer(1 << 16, 'p');
+    double cpu0 = thread_cpu_now();
+    std::vector<char> buffer(kChunk, 'p');
     while (total > 0) {
         ssize_t n = ::write(fd, buffer.data(), std::min<std::uint64_t>(buffer.size(), total));
         if (n <= 0)
-            return;
+            break;
         total -= static_cast<std::uint64_t>(n);
+    }
+    return thread_cpu_now() - cpu0;
+}
+
+void echo_loop(int fd)
+{
+    char c;
+    while (::read(fd, &c, 1) == 1 && ::write(fd, &c, 1) == 1) {
     }
 }
 
-} // namespace
+struct Stats {
+    double median, min, max;
+};
 
-int main(int argc, char** argv)
+Stats stats_of(std::vector<double> v)
 {
-    std::uint64_t total = (argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 256) << 20;
-    char pattern[] = "/tmp/vsock-bench-XXXXXX";
-    std::string dir = ::mkdtemp(pattern);
-    std::string uds = dir + "/1.vsock";
-    GuestMemory ram = GuestMemory::create({ .size = 32 << 20, .page_size = 4096, .numa_node = -1, .lock = false });
-    VsockConfig config;
-    config.guest_cid = 16;
-    config.uds_path = uds;
-    auto device = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(ram), config);
-    TestDriver guest(*device, ram);
-    if (!guest.init()) {
-        std::fprintf(stderr, "vsock_bench: driver init failed\n");
-        return 1;
-    }
-    device->start();
-    int listener = listen_at(uds + "_7000");
-    auto wait_packet = [&](std::uint32_t port, ReceivedPacket& p) {
-        for (;;) {
-            guest.collect();
-            if (guest.take(port, p))
-                return;
+    std::sort(v.begin(), v.end());
+    std::size_t n = v.size();
+    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return { median, v.front(), v.back() };
+}
+
+// The device side: one device, three guest connections to the parent's port 7000 that live
+// across runs (100 guest → parent, 101 parent → guest, 102 round trips), per-connection credit.
+class DeviceBench {
+public:
+    explicit DeviceBench(const std::string& dir)
+        : m_ram(GuestMemory::create({ .size = 32 << 20, .page_size = 4096, .numa_node = -1, .lock = false }))
+    {
+        std::string uds = dir + "/1.vsock";
+        VsockConfig config;
+        config.guest_cid = 16;
+        config.uds_path = uds;
+        m_device = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(m_ram), config);
+        m_guest = std::make_unique<TestDriver>(*m_device, m_ram);
+        if (!m_guest->init()) {
+            std::fprintf(stderr, "vsock_bench: driver init failed\n");
+            std::exit(1);
         }
+        m_device->start();
+        m_listener = listen_at(uds + "_7000");
+        m_g2h_parent = connect(kG2h);
+        m_h2g_parent = connect(kH2g);
+        m_rtt_parent = connect(kRtt);
+        m_echo = std::thread(echo_loop, m_rtt_parent);
+    }
+    ~DeviceBench()
+    {
+        ::shutdown(m_rtt_parent, SHUT_RDWR);
+        m_echo.join();
+        m_device->stop();
+        ::close(m_g2h_parent);
+        ::close(m_h2g_parent);
+        ::close(m_rtt_parent);
+        ::close(m_listener);
+    }
+
+    struct Result {
+        double bytes_per_cpu_s, bytes_per_wall_s;
     };
 
-    // --- guest → parent ---
-    guest.send(guest.header(kOpRequest, 100, 7000));
-    ReceivedPacket p;
-    wait_packet(100, p);
-    int parent = ::accept(listener, nullptr, nullptr);
-    std::thread reader([&] { read_exactly(parent, total); });
-    std::string chunk(64 * 1024, 'g');
-    std::uint64_t sent = 0;
-    std::uint32_t peer_fwd = 0, peer_alloc = p.header.buf_alloc;
-    double cpu0 = device->loop_cpu_seconds();
-    auto t0 = Clock::now();
-    while (sent < total) {
-        guest.collect();
-        while (guest.take(100, p)) {
-            peer_fwd = p.header.fwd_cnt;
-            peer_alloc = p.header.buf_alloc;
-        }
-        std::uint32_t credit = peer_alloc - (static_cast<std::uint32_t>(sent) - peer_fwd);
-        std::uint64_t n = std::min<std::uint64_t>({ credit, chunk.size(), total - sent });
-        if (n == 0)
-            continue;
-        if (n != chunk.size()) {
-            if (!guest.send(guest.header(kOpRw, 100, 7000, static_cast<std::uint32_t>(n)), chunk.substr(0, n)))
+    Result guest_to_parent(std::uint64_t total)
+    {
+        double reader_cpu = 0;
+        std::thread reader([&] { reader_cpu = read_exactly(m_g2h_parent, total); });
+        std::string chunk(kChunk, 'g');
+        std::uint64_t end = m_g2h_sent + total;
+        ReceivedPacket p;
+        double cpu0 = m_device->loop_cpu_seconds();
+        auto t0 = Clock::now();
+        while (m_g2h_sent < end) {
+            m_guest->collect();
+            while (m_guest->take(kG2h, p)) {
+                m_g2h_peer_fwd = p.header.fwd_cnt;
+                m_g2h_peer_alloc = p.header.buf_alloc;
+            }
+            std::uint32_t credit = m_g2h_peer_alloc - (static_cast<std::uint32_t>(m_g2h_sent) - m_g2h_peer_fwd);
+            std::uint64_t n = std::min<std::uint64_t>({ credit, chunk.size(), end - m_g2h_sent });
+            if (n == 0)
                 continue;
-        } else if (!guest.send(guest.header(kOpRw, 100, 7000, static_cast<std::uint32_t>(n)), chunk)) {
-            continue;
+            PacketHeader h = header(kOpRw, kG2h, static_cast<std::uint32_t>(n), 0);
+            bool ok = n == chunk.size() ? m_guest->send(h, chunk) : m_guest->send(h, chunk.substr(0, n));
+            if (ok)
+                m_g2h_sent += n;
         }
-        sent += n;
+        reader.join();
+        double wall = seconds_since(t0), cpu = m_device->loop_cpu_seconds() - cpu0;
+        return { total / cpu, total / wall };
     }
-    reader.join();
-    double wall = seconds_since(t0), cpu = device->loop_cpu_seconds() - cpu0;
-    std::printf("guest->parent  %6.0f MiB/s wall  %7.0f MiB per device CPU-second  (%llu MiB, device CPU %.2f s)\n",
-        total / 1048576.0 / wall, total / 1048576.0 / cpu, static_cast<unsigned long long>(total >> 20), cpu);
 
-    // --- parent → guest ---
-    guest.buf_alloc = 256 * 1024;
-    guest.fwd_cnt = 0;
-    guest.send(guest.header(kOpRequest, 101, 7000));
-    wait_packet(101, p);
-    int parent2 = ::accept(listener, nullptr, nullptr);
-    std::thread writer([&] { write_total(parent2, total); });
-    std::uint64_t got = 0, last_update = 0;
-    cpu0 = device->loop_cpu_seconds();
-    t0 = Clock::now();
-    while (got < total) {
-        guest.collect();
-        while (guest.take(101, p))
-            if (p.header.op == kOpRw)
-                got += p.payload.size();
-        guest.fwd_cnt = static_cast<std::uint32_t>(got);
-        if (got - last_update >= 64 * 1024) {
-            guest.send(guest.header(kOpCreditUpdate, 101, 7000));
-            last_update = got;
+    Result parent_to_guest(std::uint64_t total)
+    {
+        std::thread writer([&] { write_total(m_h2g_parent, total); });
+        std::uint64_t end = m_h2g_got + total;
+        ReceivedPacket p;
+        double cpu0 = m_device->loop_cpu_seconds();
+        auto t0 = Clock::now();
+        while (m_h2g_got < end) {
+            m_guest->collect();
+            while (m_guest->take(kH2g, p))
+                if (p.header.op == kOpRw)
+                    m_h2g_got += p.payload.size();
+            if (m_h2g_got - m_h2g_last_update >= kChunk) {
+                m_guest->send(header(kOpCreditUpdate, kH2g, 0, static_cast<std::uint32_t>(m_h2g_got)));
+                m_h2g_last_update = m_h2g_got;
+            }
+        }
+        double wall = seconds_since(t0), cpu = m_device->loop_cpu_seconds() - cpu0;
+        writer.join();
+        return { total / cpu, total / wall };
+    }
+
+    // Mean 1-byte round trip in microseconds.
+    double round_trip_us(int rounds)
+    {
+        ReceivedPacket p;
+        auto t0 = Clock::now();
+        for (int i = 0; i < rounds; ++i) {
+            while (!m_guest->send(header(kOpRw, kRtt, 1, static_cast<std::uint32_t>(m_rtt_got)), "x"))
+                m_guest->collect();
+            for (bool echoed = false; !echoed;) {
+                wait_packet(kRtt, p);
+                if (p.header.op == kOpRw) {
+                    m_rtt_got += p.payload.size();
+                    echoed = true;
+                }
+            }
+        }
+        return seconds_since(t0) / rounds * 1e6;
+    }
+
+private:
+    static constexpr std::uint32_t kG2h = 100, kH2g = 101, kRtt = 102, kParentPort = 7000;
+
+    PacketHeader header(std::uint16_t op, std::uint32_t port, std::uint32_t len, std::uint32_t fwd_cnt)
+    {
+        PacketHeader h = m_guest->header(op, port, kParentPort, len);
+        h.buf_alloc = kGuestBufAlloc;
+        h.fwd_cnt = fwd_cnt;
+        return h;
+    }
+    void wait_packet(std::uint32_t port, ReceivedPacket& p)
+    {
+        for (;;) {
+            m_guest->collect();
+            if (m_guest->take(port, p))
+                return;
         }
     }
-    writer.join();
-    wall = seconds_since(t0);
-    cpu = device->loop_cpu_seconds() - cpu0;
-    std::printf("parent->guest  %6.0f MiB/s wall  %7.0f MiB per device CPU-second  (device CPU %.2f s)\n",
-        total / 1048576.0 / wall, total / 1048576.0 / cpu, cpu);
-
-    // --- 1-byte round trip through the device (the parent echoes) ---
-    std::thread echo([&] {
-        char c;
-        while (::read(parent, &c, 1) == 1 && ::write(parent, &c, 1) == 1) {
+    int connect(std::uint32_t port)
+    {
+        m_guest->send(header(kOpRequest, port, 0, 0));
+        ReceivedPacket p;
+        wait_packet(port, p);
+        if (p.header.op != kOpResponse) {
+            std::fprintf(stderr, "vsock_bench: connection %u refused (op %u)\n", port, p.header.op);
+            std::exit(1);
         }
-    });
-    const int rounds = 5000;
-    guest.buf_alloc = 1 << 30;
-    guest.fwd_cnt = 0; // connection 100 has received nothing yet
-    t0 = Clock::now();
-    for (int i = 0; i < rounds; ++i) {
-        guest.send(guest.header(kOpRw, 100, 7000, 1), "x");
-        do
-            wait_packet(100, p);
-        while (p.header.op != kOpRw);
+        if (port == kG2h) {
+            m_g2h_peer_alloc = p.header.buf_alloc;
+            m_g2h_peer_fwd = p.header.fwd_cnt;
+        }
+        return ::accept(m_listener, nullptr, nullptr);
     }
-    double rtt = seconds_since(t0) / rounds * 1e6;
-    std::printf("1-byte round trip through the device: %.1f us (mean of %d)\n", rtt, rounds);
-    ::shutdown(parent, SHUT_RDWR);
-    echo.join();
-    device->stop();
 
-    // --- the same over a plain socketpair ---
+    GuestMemory m_ram;
+    std::unique_ptr<VsockDevice> m_device;
+    std::unique_ptr<TestDriver> m_guest;
+    int m_listener { -1 }, m_g2h_parent { -1 }, m_h2g_parent { -1 }, m_rtt_parent { -1 };
+    std::thread m_echo;
+    std::uint64_t m_g2h_sent { 0 };
+    std::uint32_t m_g2h_peer_fwd { 0 }, m_g2h_peer_alloc { 0 };
+    std::uint64_t m_h2g_got { 0 }, m_h2g_last_update { 0 };
+    std::uint64_t m_rtt_got { 0 };
+};
+
+struct SocketpairResult {
+    double writer_bytes_per_cpu_s, reader_bytes_per_cpu_s, both_bytes_per_cpu_s, bytes_per_wall_s, rtt_us;
+};
+
+SocketpairResult socketpair_run(std::uint64_t total, int rounds)
+{
     int sp[2];
-    ::socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
-    std::atomic<double> reader_cpu { 0 };
-    t0 = Clock::now();
-    std::thread r([&] { read_exactly(sp[1], total); reader_cpu = thread_cpu(pthread_self()); });
-    double w0 = thread_cpu(pthread_self());
-    write_total(sp[0], total);
-    double writer_cpu = thread_cpu(pthread_self()) - w0;
-    r.join();
-    wall = seconds_since(t0);
-    std::printf("socketpair     %6.0f MiB/s wall  %7.0f MiB per CPU-second (writer + reader)\n", total / 1048576.0 / wall,
-        total / 1048576.0 / (writer_cpu + reader_cpu.load()));
-    std::thread pong([&] {
-        char c;
-        while (::read(sp[1], &c, 1) == 1 && ::write(sp[1], &c, 1) == 1) {
-        }
-    });
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+        std::perror("vsock_bench: socketpair");
+        std::exit(1);
+    }
+    SocketpairResult r {};
+    double reader_cpu = 0, writer_cpu = 0;
+    auto t0 = Clock::now();
+    std::thread reader([&] { reader_cpu = read_exactly(sp[1], total); });
+    writer_cpu = write_total(sp[0], total);
+    reader.join();
+    double wall = seconds_since(t0);
+    r.writer_bytes_per_cpu_s = total / writer_cpu;
+    r.reader_bytes_per_cpu_s = total / reader_cpu;
+    r.both_bytes_per_cpu_s = total / (writer_cpu + reader_cpu);
+    r.bytes_per_wall_s = total / wall;
+    std::thread pong(echo_loop, sp[1]);
     t0 = Clock::now();
     for (int i = 0; i < rounds; ++i) {
         char c = 'x';
         if (::write(sp[0], &c, 1) != 1 || ::read(sp[0], &c, 1) != 1)
             break;
     }
-    std::printf("1-byte round trip over a socketpair: %.1f us\n", seconds_since(t0) / rounds * 1e6);
+    r.rtt_us = seconds_since(t0) / rounds * 1e6;
     ::shutdown(sp[0], SHUT_RDWR);
     pong.join();
+    ::close(sp[0]);
+    ::close(sp[1]);
+    return r;
+}
+
+[[noreturn]] void usage()
+{
+    std::fprintf(stderr, "usage: vsock_bench [--runs N] [--mib MiB] [--rtt-rounds K] [--json FILE] | vsock_bench MiB\n");
+    std::exit(2);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    int runs = 1, rtt_rounds = 2000;
+    std::uint64_t mib = 256;
+    std::string json_path;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc)
+                usage();
+            return argv[++i];
+        };
+        if (a == "--runs")
+            runs = std::atoi(value().c_str());
+        else if (a == "--mib")
+            mib = std::strtoull(value().c_str(), nullptr, 10);
+        else if (a == "--rtt-rounds")
+            rtt_rounds = std::atoi(value().c_str());
+        else if (a == "--json")
+            json_path = value();
+        else if (!a.empty() && a[0] != '-')
+            mib = std::strtoull(a.c_str(), nullptr, 10);
+        else
+            usage();
+    }
+    if (runs < 1 || mib < 1 || rtt_rounds < 1)
+        usage();
+    const std::uint64_t total = mib << 20;
+
+    char pattern[] = "/tmp/vsock-bench-XXXXXX";
+    std::string dir = ::mkdtemp(pattern);
+    std::map<std::string, std::vector<double>> samples;
+    {
+        DeviceBench device(dir);
+        for (int r = 0; r < runs; ++r) {
+            auto run_device = [&] {
+                auto g2h = device.guest_to_parent(total);
+                auto h2g = device.parent_to_guest(total);
+                samples["device_g2h_bytes_per_cpu_s"].push_back(g2h.bytes_per_cpu_s);
+                samples["device_g2h_bytes_per_wall_s"].push_back(g2h.bytes_per_wall_s);
+                samples["device_h2g_bytes_per_cpu_s"].push_back(h2g.bytes_per_cpu_s);
+                samples["device_h2g_bytes_per_wall_s"].push_back(h2g.bytes_per_wall_s);
+                samples["device_rtt_us"].push_back(device.round_trip_us(rtt_rounds));
+            };
+            auto run_socketpair = [&] {
+                SocketpairResult s = socketpair_run(total, rtt_rounds);
+                samples["socketpair_writer_bytes_per_cpu_s"].push_back(s.writer_bytes_per_cpu_s);
+                samples["socketpair_reader_bytes_per_cpu_s"].push_back(s.reader_bytes_per_cpu_s);
+                samples["socketpair_both_bytes_per_cpu_s"].push_back(s.both_bytes_per_cpu_s);
+                samples["socketpair_bytes_per_wall_s"].push_back(s.bytes_per_wall_s);
+                samples["socketpair_rtt_us"].push_back(s.rtt_us);
+            };
+            if (r % 2 == 0) {
+                run_device();
+                run_socketpair();
+            } else {
+                run_socketpair();
+                run_device();
+            }
+            // Ratios within the run: the device against the socket operation it cannot avoid.
+            samples["ratio_g2h_vs_socketpair_writer"].push_back(
+                samples["device_g2h_bytes_per_cpu_s"].back() / samples["socketpair_writer_bytes_per_cpu_s"].back());
+            samples["ratio_h2g_vs_socketpair_reader"].push_back(
+                samples["device_h2g_bytes_per_cpu_s"].back() / samples["socketpair_reader_bytes_per_cpu_s"].back());
+            samples["ratio_rtt_device_vs_socketpair"].push_back(samples["device_rtt_us"].back() / samples["socketpair_rtt_us"].back());
+        }
+    }
     std::string cmd = "rm -rf " + dir;
-    return std::system(cmd.c_str()) == 0 ? 0 : 1;
+    int rm_status = std::system(cmd.c_str());
+
+    std::printf("vsock_bench: %d run(s) of %llu MiB per direction, 64 KiB writes, %d round trips (median [min, max])\n", runs,
+        static_cast<unsigned long long>(mib), rtt_rounds);
+    auto line = [&](const char* what, const std::string& key, double scale, const char* unit) {
+        Stats s = stats_of(samples[key]);
+        std::printf("  %-44s %9.2f  [%.2f, %.2f] %s\n", what, s.median / scale, s.min / scale, s.max / scale, unit);
+    };
+    line("guest->parent per device CPU-second", "device_g2h_bytes_per_cpu_s", 1e9, "GB");
+    line("parent->guest per device CPU-second", "device_h2g_bytes_per_cpu_s", 1e9, "GB");
+    line("guest->parent wall", "device_g2h_bytes_per_wall_s", 1e9, "GB/s");
+    line("parent->guest wall", "device_h2g_bytes_per_wall_s", 1e9, "GB/s");
+    line("socketpair per writer CPU-second", "socketpair_writer_bytes_per_cpu_s", 1e9, "GB");
+    line("socketpair per reader CPU-second", "socketpair_reader_bytes_per_cpu_s", 1e9, "GB");
+    line("socketpair wall", "socketpair_bytes_per_wall_s", 1e9, "GB/s");
+    line("device g->p / socketpair writer", "ratio_g2h_vs_socketpair_writer", 1, "");
+    line("device p->g / socketpair reader", "ratio_h2g_vs_socketpair_reader", 1, "");
+    line("1-byte round trip through the device", "device_rtt_us", 1, "us");
+    line("1-byte round trip over a socketpair", "socketpair_rtt_us", 1, "us");
+
+    if (!json_path.empty()) {
+        FILE* f = std::fopen(json_path.c_str(), "w");
+        if (!f) {
+            std::perror(json_path.c_str());
+            return 1;
+        }
+        std::fprintf(f, "{\"runs\":%d,\"mib\":%llu,\"rtt_rounds\":%d,\"write_size\":%u,\"samples\":{", runs,
+            static_cast<unsigned long long>(mib), rtt_rounds, kChunk);
+        bool first = true;
+        for (const auto& [name, values] : samples) {
+            std::fprintf(f, "%s\"%s\":[", first ? "" : ",", name.c_str());
+            for (std::size_t i = 0; i < values.size(); ++i)
+                std::fprintf(f, "%s%.6g", i ? "," : "", values[i]);
+            std::fprintf(f, "]");
+            first = false;
+        }
+        std::fprintf(f, "}}\n");
+        std::fclose(f);
+    }
+    return rm_status == 0 ? 0 : 1;
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make bench QUICK=1`, the benchmarks' smoke mode (one run each, small sizes, no real-kernel
+# boot), so the harness cannot rot. Checks that results.md and results.json are written and
+# well-formed — never the timings. Without root or /dev/kvm the launch rows say "not available"
+# and the rest is still checked.
+source "$TOP/tests/lib.sh"
+need_kernel
+command -v python3 >/dev/null || fail "python3 missing; run scripts/install-deps.sh"
+out="$TEST_TMP/bench"
+BUILD="$BUILD" QUICK=1 BENCH_OUT="$out" "$TOP/scripts/bench.sh" || fail "make bench QUICK=1 failed"
+
+json="$out/results.json" md="$out/results.md"
+[ -s "$json" ] || fail "no $json"
+[ -s "$md" ] || fail "no $md"
+jq -e . "$json" >/dev/null || fail "results.json is not JSON"
+check() { jq -e "$1" "$json" >/dev/null || fail "results.json: $2 ($1)"; }
+check '.schema == 1 and .quick == true and .runs == 1' "header"
+check '.host.kernel != "" and (.host.git_revision | test("^[0-9a-f]{40}$")) and (.load_start | length == 3)' "host, kernel, git revision, load"
+check '.figures | length > 20' "too few figures"
+check '[.figures[] | select(.status == "ok") | (.n >= 1 and .min <= .median and .median <= .max and (.samples | length) == .n)] | all' \
+  "a figure with no samples or min <= median <= max broken"
+check '[.figures[] | select(.status != "ok") | (.status == "not available" and (.reason | length) > 0)] | all' \
+  "a figure neither ok nor 'not available' with a reason"
+check '[.figures[] | (.id and .section and .label and .unit)] | all' "a figure without id, section, label or unit"
+check '.goals | length >= 8' "goals missing"
+check '[.goals[] | (.met == true or .met == false or .met == null)] | all' "goal verdicts"
+for id in vsock.g2h_per_cpu vsock.h2g_per_cpu vsock.rtt_device vsock.socketpair_writer image.ratio image.eif_vs_layer; do
+  check ".figures | any(.id == \"$id\" and .status == \"ok\")" "$id not measured"
+done
+if [ "$(id -u)" -eq 0 ] && [ -w /dev/kvm ]; then
+  for id in launch.qt_first_io launch.qt_start_returned memory.qt_idle_rss scaling.rss.128M-2M-1; do
+    check ".figures | any(.id == \"$id\" and .status == \"ok\")" "$id not measured (root and KVM are here)"
+  done
+  if command -v qemu-system-x86_64 >/dev/null; then
+    check '.figures | any(.id == "launch.ratio_qt_qemu" and .status == "ok")' "no qt-vmm/QEMU ratio"
+  fi
+  [ -s "$out/scaling.png" ] && [ "$(head -c 4 "$out/scaling.png" | tail -c 3)" = PNG ] || fail "no scaling.png"
+fi
+check '.errors == []' "sections failed: $(jq -c .errors "$json")"
+grep -q '^# qt-vmm benchmarks' "$md" || fail "results.md has no title"
+grep -q '^## Goals' "$md" || fail "results.md has no goals table"
+[ "$(grep -c '^| ' "$md")" -gt 20 ] || fail "results.md has too few table rows"
+grep -q 'QUICK=1 smoke run' "$md" || fail "results.md does not say it is a smoke run"
+echo "bench QUICK=1: $(jq '.figures | length' "$json") figures, $(jq '[.figures[] | select(.status != "ok")] | length' "$json") not available, $(jq .duration_s "$json") s"

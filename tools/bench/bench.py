@@ -1,0 +1,1225 @@
+#!/usr/bin/env python3
+"""tools/bench/bench.py — `make bench`: qt-vmm's benchmarks, written to results.md (for people)
+and results.json (for scripts) in $BENCH_OUT (default bench/).
+
+Every figure is the median of RUNS runs (default 10) with min and max. Every comparison is a ratio
+taken inside one round, with the two sides in alternating order from round to round (the
+machines are noisy); a ratio's median is the median of the per-round ratios.
+
+On the project's hosts KVM is nested and emulates guest kernel code, so guest-side time is not a
+property of qt-vmm: the launch figures stop at the guest's *first instruction* (the probe guest's
+first `out 0x80`), the memory figure excludes guest RAM, the vsock figure is the device's own CPU
+time in process; the real kernel's boot is reported separately and labelled host-limited.
+
+Sections: vsock device cost, image build, launch + VMM memory + scaling (need root and /dev/kvm),
+vsock connections, real-kernel boot. What cannot be measured on this host or this revision is
+reported as "not available" with the reason, never as a number.
+
+Environment: BUILD (required: the build directory), QUICK=1 (one run each, small sizes, no
+real-kernel boot: a smoke test), RUNS (default 10), BENCH_OUT (output directory),
+REAL_KERNEL=0 (skip the real kernel's boot; it takes minutes per run here), REAL_KERNEL_RUNS
+(default 3), BENCH_MAX_MEM_MIB (largest guest for the scaling rows, default 8192; 2048 in QUICK),
+BENCH_SECTIONS (comma list to run a subset: vsock,image,launch,connections,kernel).
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("BUILD") or sys.exit("bench: BUILD must name the build directory")
+BUILD = os.path.abspath(BUILD)
+QUICK = os.environ.get("QUICK", "") == "1"
+RUNS = 1 if QUICK else max(1, int(os.environ.get("RUNS", "10")))
+OUT = os.path.abspath(os.environ.get("BENCH_OUT") or os.path.join(TOP, "bench"))
+REAL_KERNEL = not QUICK and os.environ.get("REAL_KERNEL", "1") != "0"
+REAL_KERNEL_RUNS = max(1, int(os.environ.get("REAL_KERNEL_RUNS", "3")))
+MAX_MEM_MIB = int(os.environ.get("BENCH_MAX_MEM_MIB", "2048" if QUICK else "8192"))
+SECTIONS = set(filter(None, os.environ.get("BENCH_SECTIONS", "vsock,image,launch,connections,kernel").split(",")))
+
+QT_VMM = os.path.join(BUILD, "bin", "qt-vmm")
+BENCH_EXEC = os.path.join(BUILD, "bin", "bench_exec")
+VSOCK_BENCH = os.path.join(BUILD, "bin", "vsock_bench")
+EIF_TESTDATA = os.path.join(BUILD, "bin", "eif-testdata")
+PROBE = os.path.join(BUILD, "guest", "probe.bzImage")
+KERNEL = os.path.join(BUILD, "kernel", "bzImage")
+if not os.path.exists(KERNEL) and os.path.exists(os.environ.get("KERNEL", "")):
+    KERNEL = os.environ["KERNEL"]  # the test runner's cached kernel
+KERNEL_PROBE = os.path.join(BUILD, "guest", "kernel_probe")
+HUGEPAGES = "/sys/kernel/mm/hugepages"
+ECHO_PORT = 5000  # the vsock-echo probe listens on probe.port
+
+
+def log(*args):
+    print("bench:", *args, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --- results ------------------------------------------------------------------------------------
+
+class Results:
+    """Figures (with samples), goals and the "not available" list, in the order they were added."""
+
+    def __init__(self):
+        self.figures = []  # dicts; "samples" kept until written
+        self.by_id = {}
+        self.goals = []
+
+    def _add(self, fig):
+        if fig["id"] in self.by_id:
+            self.figures.remove(self.by_id[fig["id"]])
+        self.figures.append(fig)
+        self.by_id[fig["id"]] = fig
+        return fig
+
+    def samples(self, id, section, label, unit, values, note=None, kind="value"):
+        values = [v for v in values if v is not None]
+        if not values:
+            return self.unavailable(id, section, label, unit, note or "no sample was taken")
+        fig = {"id": id, "section": section, "label": label, "unit": unit, "kind": kind, "status": "ok",
+               "n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values),
+               "samples": values}
+        if note:
+            fig["note"] = note
+        return self._add(fig)
+
+    def ratio(self, id, section, label, a, b, note=None):
+        """Per-round ratios a[i] / b[i] of two sample lists taken in the same rounds."""
+        pairs = [(x / y) for x, y in zip(a, b) if x is not None and y]
+        return self.samples(id, section, label, "ratio", pairs, note, kind="ratio")
+
+    def unavailable(self, id, section, label, unit, reason):
+        return self._add({"id": id, "section": section, "label": label, "unit": unit, "status": "not available",
+                          "reason": reason})
+
+    def median(self, id):
+        f = self.by_id.get(id)
+        return f["median"] if f and f["status"] == "ok" else None
+
+    def goal(self, label, target, figure_id, op, bound, note=None):
+        value = self.median(figure_id)
+        met = None if value is None else (value <= bound if op == "<=" else value >= bound)
+        fig = self.by_id.get(figure_id)
+        self.goals.append({"goal": label, "target": target, "figure": figure_id, "value": value,
+                           "unit": fig["unit"] if fig else "", "met": met,
+                           "note": note or (fig.get("reason") if fig and fig["status"] != "ok" else None)})
+
+
+R = Results()
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+def run(cmd, check=True, env=None, timeout=600, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise BenchError(f"{' '.join(cmd[:4])}... exited {p.returncode}: {p.stderr.strip()[-400:]}")
+    return p
+
+
+class Timed:
+    """A command under bench_exec: t0 (CLOCK_MONOTONIC right before execve), optional first-byte
+    time, exit time and CPU. Events arrive as JSON lines; the child may be left running while the
+    caller measures it, then killed."""
+
+    def __init__(self, cmd, env=None, wait_byte=None, child_stdout=None, timeout=120, stderr_path=None):
+        args = [BENCH_EXEC, "--timeout", str(timeout)]
+        if wait_byte is not None:
+            args += ["--wait-byte", hex(wait_byte)]
+        if child_stdout:
+            args += ["--child-stdout", child_stdout]
+        self.stderr_path = stderr_path or os.path.join(WORK, "timed.err")
+        self.err = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(args + ["--"] + cmd, stdout=subprocess.PIPE, stderr=self.err, text=True, env=env)
+        self.events = {}
+        started = self.next_event()
+        if started.get("event") != "started":
+            self.finish()
+            raise BenchError(f"cannot run {cmd[0]}: {self.stderr()}")
+        self.pid = started["pid"]
+        self.t0 = started["t0_ns"]
+
+    def next_event(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            return {}
+        e = json.loads(line)
+        self.events[e["event"]] = e
+        return e
+
+    def wait_event(self, name):
+        while name not in self.events:
+            if not self.next_event():
+                return None
+        return self.events[name]
+
+    def kill(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def finish(self):
+        self.wait_event("exit")
+        self.proc.wait()
+        self.err.close()
+        return self.events.get("exit")
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path) as f:
+                return f.read().strip()[-600:]
+        except OSError:
+            return ""
+
+
+def now_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+# --- host ---------------------------------------------------------------------------------------
+
+def host_info():
+    def read(path, default=""):
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return default
+    cpu = re.search(r"^model name\s*:\s*(.*)$", read("/proc/cpuinfo"), re.M)
+    mem = re.search(r"^MemTotal:\s*(\d+)", read("/proc/meminfo"), re.M)
+    os_release = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', read("/etc/os-release"), re.M))
+    git = lambda *a: run(["git", "-C", TOP] + list(a), check=False).stdout.strip()
+    qemu = shutil.which("qemu-system-x86_64")
+    info = {
+        "hostname": platform.node(),
+        "cpu": cpu.group(1) if cpu else "?",
+        "cpus": os.cpu_count(),
+        "memory_gib": round(int(mem.group(1)) / 1048576, 1) if mem else None,
+        "kernel": platform.release(),
+        "kernel_version": platform.version(),
+        "os": os_release.get("PRETTY_NAME", "?"),
+        "kvm": os.path.exists("/dev/kvm"),
+        "cpu_flags_vmx_or_svm": bool(re.search(r"\b(vmx|svm)\b", read("/proc/cpuinfo"))),
+        "qemu": run([qemu, "--version"], check=False).stdout.splitlines()[0] if qemu else None,
+        "git_revision": git("rev-parse", "HEAD"),
+        "git_describe": git("describe", "--always", "--dirty"),
+        "git_subject": git("log", "-1", "--format=%s"),
+    }
+    info["nested_kvm"] = info["kvm"] and not info["cpu_flags_vmx_or_svm"]
+    return info
+
+
+def load_average():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# --- hugepages ----------------------------------------------------------------------------------
+
+POOL_FILES = {"2M": f"{HUGEPAGES}/hugepages-2048kB", "1G": f"{HUGEPAGES}/hugepages-1048576kB"}
+ORIGINAL_POOLS = {}
+
+
+def pool_free(size):
+    d = POOL_FILES[size]
+    try:
+        return int(open(f"{d}/free_hugepages").read()) - int(open(f"{d}/resv_hugepages").read())
+    except OSError:
+        return 0
+
+
+def reserve(size, mib):
+    """Makes `mib` MiB of `size` pages free (through qt-vmm allocator); False if the host cannot."""
+    d = POOL_FILES[size]
+    if not os.path.exists(d):
+        return False
+    ORIGINAL_POOLS.setdefault(size, open(f"{d}/nr_hugepages").read().strip())
+    p = run([QT_VMM, "allocator", "--mem", str(mib), "--hugepage-size", size], check=False)
+    return p.returncode == 0
+
+
+def restore_pools():
+    for size, n in ORIGINAL_POOLS.items():
+        try:
+            with open(f"{POOL_FILES[size]}/nr_hugepages", "w") as f:
+                f.write(n)
+        except OSError:
+            pass
+
+
+# --- memory of a process ------------------------------------------------------------------------
+
+def process_memory(pid):
+    """RSS of every mapping that is not guest RAM (guest RAM = the hugetlb mappings), in KiB, and
+    the same split by kind. Private = Private_Clean + Private_Dirty (not shared with any process)."""
+    exe = os.path.realpath(f"/proc/{pid}/exe").replace(" (deleted)", "")
+    kinds = {}
+    total = private = guest = 0
+    current = None
+
+    def close():
+        nonlocal total, private, guest
+        if current is None:
+            return
+        if current["kps"] > 4:
+            guest += current["rss"] + current["hugetlb"]
+            return
+        total += current["rss"]
+        private += current["private"]
+        kinds[current["kind"]] = kinds.get(current["kind"], 0) + current["rss"]
+
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            m = re.match(r"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", line)
+            if m:
+                close()
+                name = m.group(1).replace(" (deleted)", "")
+                if name == exe:
+                    kind = "binary"
+                elif re.search(r"\.so(\.[0-9.]+)?$", name):
+                    kind = "shared libraries"
+                elif name in ("[heap]",):
+                    kind = "heap"
+                elif name == "[stack]" or name == "":
+                    kind = "anonymous (thread stacks, malloc arenas, buffers)"
+                elif name.startswith("anon_inode:kvm") or name.startswith("anon_inode:[kvm"):
+                    kind = "KVM (kvm_run pages)"
+                elif name.startswith("["):
+                    kind = "kernel-provided ([vdso], [vvar], ...)"
+                else:
+                    kind = "other files (" + name.split("/")[-1] + ")"
+                current = {"kind": kind, "rss": 0, "private": 0, "kps": 4, "hugetlb": 0}
+                continue
+            key, _, rest = line.partition(":")
+            if current is None:
+                continue
+            value = rest.split()
+            if not value or not value[0].isdigit():
+                continue
+            v = int(value[0])
+            if key == "Rss":
+                current["rss"] = v
+            elif key in ("Private_Clean", "Private_Dirty"):
+                current["private"] += v
+            elif key == "KernelPageSize":
+                current["kps"] = v
+            elif key in ("Private_Hugetlb", "Shared_Hugetlb"):
+                current["hugetlb"] += v
+    close()
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    return {"rss_kib": total, "private_kib": private, "guest_kib": guest, "threads": threads, "kinds": kinds}
+
+
+# --- qt-vmm enclaves ----------------------------------------------------------------------------
+
+def qt_env():
+    env = dict(os.environ)
+    env["QT_VMM_RUN_DIR"] = RUN_DIR
+    return env
+
+
+def make_probe_eif(path, cmdline):
+    ramdisk = os.path.join(WORK, "probe-ramdisk.bin")
+    if not os.path.exists(ramdisk):
+        with open(ramdisk, "wb") as f:
+            f.write(os.urandom(65536))
+    run([EIF_TESTDATA, path, PROBE, cmdline, ramdisk])
+    return path
+
+
+def query(eid):
+    p = run([QT_VMM, "enclave", "query", "--enclave-id", str(eid)], check=False, env=qt_env())
+    try:
+        arr = json.loads(p.stdout)
+    except ValueError:
+        return None
+    return arr[0] if arr else None
+
+
+def stop(eid):
+    run([QT_VMM, "enclave", "stop", "--enclave-id", str(eid)], check=False, env=qt_env())
+
+
+def stop_all():
+    if not os.path.isdir(RUN_DIR):
+        return
+    for name in os.listdir(RUN_DIR):
+        if name.endswith(".sock"):
+            stop(name[:-5])
+
+
+def qt_launch(eif, mem, cpus, page=None, debug=False, first_io=True, heartbeat=False, accel=None, measure=True,
+              keep=False):
+    """Starts an enclave under bench_exec; returns what was measured. With keep=True the enclave is
+    left running and its EnclaveID is in the result (the caller stops it)."""
+    cmd = [QT_VMM, "enclave", "start", "--eif", eif, "--cpus", str(cpus), "--mem", str(mem)]
+    if page:
+        cmd += ["--hugepage-size", page]
+    if cpus > 1:  # a 2-CPU host has one core outside CPU 0's
+        cmd += ["--allow-shared-cpus"]
+    if debug:
+        cmd += ["--debug-mode"]
+    if accel:
+        cmd += ["--accel", accel]
+    if FEATURES["heartbeat_timeout"]:
+        cmd += ["--heartbeat-timeout", "0" if not heartbeat else "30"]
+    out_path = os.path.join(WORK, "start.json")
+    for attempt in range(2):
+        t = Timed(cmd, env=qt_env(), child_stdout=out_path, timeout=120)
+        ex = t.finish()
+        if ex and ex["status"] == 0:
+            break
+        err = t.stderr()
+        if attempt == 0 and "HUGEPAGES_SHORT" in err:  # someone shrank the pool meanwhile
+            reserve(page or "2M", mem)
+            continue
+        raise BenchError(f"enclave start --mem {mem} --cpus {cpus}: {err}")
+    info = json.load(open(out_path))
+    eid = info["EnclaveID"]
+    res = {"id": eid, "pid": info.get("ProcessID"), "t0": t.t0, "start_returned_ms": ex["elapsed_ns"] / 1e6,
+           "start_cpu_ms": (ex["user_s"] + ex["sys_s"]) * 1e3, "timings_ms": info.get("LaunchTimingsMs") or {},
+           "info": info}
+    try:
+        lm = info.get("LaunchMonotonicNs")
+        want = "Heartbeat" if heartbeat else "FirstGuestIo"
+        if lm is not None and (first_io or heartbeat):
+            deadline = time.time() + (30 if heartbeat else 10)
+            while not lm.get(want) and time.time() < deadline:
+                time.sleep(0.02)
+                q = query(eid)
+                if not q:
+                    break
+                lm = q.get("LaunchMonotonicNs") or lm
+            res["monotonic"] = lm
+            if lm.get("FirstGuestIo"):
+                res["first_io_ms"] = (lm["FirstGuestIo"] - t.t0) / 1e6
+            if lm.get("Heartbeat"):
+                res["heartbeat_ms"] = (lm["Heartbeat"] - t.t0) / 1e6
+        if measure and res["pid"]:
+            time.sleep(0.3)  # the guest reaches its idle loop; the daemon settles
+            res["memory"] = process_memory(res["pid"])
+    finally:
+        if not keep:
+            stop(eid)
+    return res
+
+
+def breakdown(res):
+    """The launch split into consecutive steps (ms), from LaunchMonotonicNs and LaunchTimingsMs."""
+    steps = {}
+    lm = res.get("monotonic") or {}
+    if lm.get("DaemonStarted"):
+        steps["cli"] = (lm["DaemonStarted"] - res["t0"]) / 1e6
+    for k, v in res["timings_ms"].items():
+        steps["daemon." + k] = v
+    if lm.get("DaemonStarted") and lm.get("FirstGuestIo"):
+        # VcpusStarted is read after the vCPU threads were launched, often after the guest's
+        # first write already happened, so the rest is one step up to FirstGuestIo.
+        inside = (lm["FirstGuestIo"] - lm["DaemonStarted"]) / 1e6
+        steps["rest"] = inside - sum(res["timings_ms"].values())
+    return steps
+
+
+STEP_LABELS = {
+    "cli": "exec of `qt-vmm enclave start` → daemon started (process start, EIF read and measured (CRC, PCRs), host and placement checks, fork)",
+    "daemon.Memory": "guest memory reserved and mapped (hugetlb, NUMA-bound)",
+    "daemon.VM": "KVM VM, irqchip, devices",
+    "daemon.Load": "kernel, initrd and boot structures loaded into guest RAM",
+    "daemon.VCPUs": "vCPUs created and configured",
+    "rest": "the rest until the guest's first I/O exit (control socket, vsock device, heartbeat timer, vCPU threads, KVM entry, first instruction)",
+}
+
+
+# --- QEMU ---------------------------------------------------------------------------------------
+
+def qemu_launch(mem=128, measure=True):
+    """QEMU microvm under KVM with the same probe bzImage (QEMU's -kernel path: qboot, then the
+    probe's 16-bit entry, whose first instruction is the same `out 0x80`); isa-debugcon on port
+    0x80 forwards that byte to bench_exec. Guest RAM is hugetlb memfd, like qt-vmm's."""
+    cmd = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off", "-accel", "kvm",
+           "-m", f"{mem}M", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-serial", "null",
+           "-no-reboot",
+           "-object", f"memory-backend-memfd,id=ram,size={mem}M,hugetlb=on,hugetlbsize=2M",
+           "-machine", "memory-backend=ram",
+           "-chardev", "stdio,id=post", "-device", "isa-debugcon,iobase=0x80,chardev=post",
+           "-kernel", PROBE, "-append", "probe.mode=hlt"]
+    t = Timed(cmd, wait_byte=0x42, timeout=60, stderr_path=os.path.join(WORK, "qemu.err"))
+    try:
+        byte = t.wait_event("byte")
+        if not byte:
+            raise BenchError(f"QEMU ended before the guest's first port write: {t.stderr()}")
+        res = {"first_io_ms": byte["elapsed_ns"] / 1e6}
+        if measure:
+            time.sleep(0.3)
+            res["memory"] = process_memory(t.pid)
+        return res
+    finally:
+        t.kill()
+        t.finish()
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+def section_vsock():
+    log("vsock device cost (in process, synthetic guest driver)")
+    js = os.path.join(WORK, "vsock.json")
+    mib = 16 if QUICK else 256
+    p = run([VSOCK_BENCH, "--runs", str(RUNS), "--mib", str(mib), "--rtt-rounds", "200" if QUICK else "2000",
+             "--json", js], timeout=1800)
+    print(p.stdout, end="")
+    s = json.load(open(js))["samples"]
+    gb = lambda key: [v / 1e9 for v in s[key]]
+    sec = "vsock"
+    R.samples("vsock.g2h_per_cpu", sec, "guest → parent, GB per VMM (device loop) CPU-second", "GB/core-s",
+              gb("device_g2h_bytes_per_cpu_s"))
+    R.samples("vsock.h2g_per_cpu", sec, "parent → guest, GB per VMM (device loop) CPU-second", "GB/core-s",
+              gb("device_h2g_bytes_per_cpu_s"))
+    R.samples("vsock.g2h_wall", sec, "guest → parent, wall throughput (3 threads on 2 cores)", "GB/s",
+              gb("device_g2h_bytes_per_wall_s"))
+    R.samples("vsock.h2g_wall", sec, "parent → guest, wall throughput", "GB/s", gb("device_h2g_bytes_per_wall_s"))
+    R.samples("vsock.socketpair_writer", sec, "Unix socketpair, GB per writer CPU-second", "GB/core-s",
+              gb("socketpair_writer_bytes_per_cpu_s"))
+    R.samples("vsock.socketpair_reader", sec, "Unix socketpair, GB per reader CPU-second", "GB/core-s",
+              gb("socketpair_reader_bytes_per_cpu_s"))
+    R.samples("vsock.socketpair_both", sec, "Unix socketpair, GB per CPU-second (writer + reader)", "GB/core-s",
+              gb("socketpair_both_bytes_per_cpu_s"))
+    R.samples("vsock.ratio_g2h", sec, "device g→p ÷ socketpair writer (per CPU-second)", "ratio",
+              s["ratio_g2h_vs_socketpair_writer"], kind="ratio")
+    R.samples("vsock.ratio_h2g", sec, "device p→g ÷ socketpair reader (per CPU-second)", "ratio",
+              s["ratio_h2g_vs_socketpair_reader"], kind="ratio")
+    R.samples("vsock.rtt_device", sec, "1-byte round trip guest → parent → guest through the device", "µs",
+              s["device_rtt_us"])
+    R.samples("vsock.rtt_socketpair", sec, "1-byte round trip over a socketpair", "µs", s["socketpair_rtt_us"])
+    R.samples("vsock.ratio_rtt", sec, "round trip: device ÷ socketpair", "ratio", s["ratio_rtt_device_vs_socketpair"],
+              kind="ratio")
+
+
+def section_image():
+    log("image build (make-img vs sha384sum over the same layer bytes)")
+    sec = "image"
+    d = os.path.join(WORK, "image")
+    os.makedirs(d, exist_ok=True)
+    big, small_files = (15, 200) if QUICK else (150, 2000)
+    # The workload of tools/image/bench_make_img.sh: one uncompressed tar layer holding one big
+    # random file and many 25 KiB ones (200 MiB; 20 MiB in QUICK mode).
+    script = f"""
+set -euo pipefail
+source "{TOP}/tools/image/testdata/image_helpers.sh"
+w="{d}"
+mkdir -p "$w/root/data" "$w/root/small"
+head -c {big}M /dev/urandom > "$w/root/data/big.bin"
+for i in $(seq 1 {small_files}); do head -c 25600 /dev/urandom > "$w/root/small/f$i"; done
+layer_tar "$w/layer.tar" "$w/root" .
+rm -rf "$w/root"
+oci_image "$w/layout" "$(image_config '{{"Cmd":["/data/big.bin"]}}' "$w/layer.tar")" latest tar:"$w/layer.tar" >/dev/null
+"""
+    run(["bash", "-c", script], timeout=900)
+    layer = os.path.join(d, "layer.tar")
+    size = os.path.getsize(layer)
+    eif = os.path.join(d, "out.eif")
+    subprocess.run(["cat", layer], stdout=subprocess.DEVNULL, check=False)  # warm the page cache for both
+    img_s, sha_s, img_cpu, eif_sizes = [], [], [], []
+    for r in range(RUNS):
+        def sha():
+            ex = Timed(["sha384sum", layer]).finish()
+            sha_s.append(ex["elapsed_ns"] / 1e9)
+
+        def img():
+            ex = Timed([QT_VMM, "--only-show-errors", "enclave", "make-img", "--docker-uri", f"oci:{d}/layout", "--eif",
+                        eif, "--kernel", KERNEL], timeout=600).finish()
+            if ex["status"] != 0:
+                raise BenchError("make-img failed: " + open(os.path.join(WORK, "timed.err")).read()[-400:])
+            img_s.append(ex["elapsed_ns"] / 1e9)
+            img_cpu.append(ex["user_s"] + ex["sys_s"])
+            eif_sizes.append(os.path.getsize(eif))
+            os.unlink(eif)
+        for f in ((sha, img) if r % 2 == 0 else (img, sha)):
+            f()
+    mib = size / 1048576
+    R.samples("image.make_img_s", sec, f"make-img of a {mib:.0f} MiB single-layer OCI image", "s", img_s)
+    R.samples("image.make_img_mibs", sec, "make-img throughput (layer bytes)", "MiB/s", [mib / s for s in img_s])
+    R.samples("image.make_img_cpu_s", sec, "make-img CPU time (user + system)", "s", img_cpu)
+    R.samples("image.sha384sum_s", sec, "sha384sum over the same layer", "s", sha_s)
+    R.ratio("image.ratio", sec, "sha384sum time ÷ make-img time (same round)", sha_s, img_s)
+    R.samples("image.eif_vs_layer", sec, "EIF size ÷ image (layer) size", "ratio",
+              [e / size for e in eif_sizes], kind="ratio",
+              note=f"layer {size} bytes; EIF {eif_sizes[0] if eif_sizes else '?'} bytes (kernel {os.path.getsize(KERNEL)} bytes included)")
+
+
+SCALING = [
+    # key, MiB, page size, vCPUs
+    ("128M-2M-1", 128, "2M", 1),
+    ("512M-2M-1", 512, "2M", 1),
+    ("1G-1G-1", 1024, "1G", 1),
+    ("2G-1G-1", 2048, "1G", 1),
+    ("4G-1G-1", 4096, "1G", 1),
+    ("8G-1G-1", 8192, "1G", 1),
+    ("128M-2M-2", 128, "2M", 2),
+]
+
+
+def section_launch():
+    sec = "launch"
+    log("launch, VMM memory and scaling (probe guest; qt-vmm and QEMU alternating)")
+    hlt = make_probe_eif(os.path.join(WORK, "hlt.eif"), "probe.mode=hlt")
+    # Pools: 2 MiB pages for the 512 MiB row and QEMU's 128 MiB; 1 GiB pages for the big rows.
+    if not reserve("2M", 1024):
+        raise BenchError("could not reserve 1024 MiB of 2 MiB hugepages: " + run(
+            [QT_VMM, "allocator", "--mem", "1024", "--hugepage-size", "2M"], check=False).stderr.strip())
+    configs, missing = [], {}
+    biggest_1g = max([m for _, m, p, _ in SCALING if p == "1G" and m <= MAX_MEM_MIB] or [0])
+    got_1g = 0
+    if biggest_1g:
+        want = biggest_1g
+        while want >= 1024 and not reserve("1G", want):
+            want -= 1024
+        got_1g = want if want >= 1024 else 0
+    for key, mem, page, cpus in SCALING:
+        if mem > MAX_MEM_MIB:
+            missing[key] = f"above BENCH_MAX_MEM_MIB={MAX_MEM_MIB}"
+        elif page == "1G" and mem > got_1g:
+            missing[key] = (f"the host could not reserve {mem // 1024} 1 GiB pages now (granted {got_1g // 1024}); "
+                            "1 GiB pages need contiguous free memory")
+        else:
+            configs.append((key, mem, page, cpus))
+    qemu_ok = shutil.which("qemu-system-x86_64") is not None
+    heartbeat_eif = None
+    if FEATURES["probe_heartbeat"] and FEATURES["monotonic"]:
+        heartbeat_eif = make_probe_eif(os.path.join(WORK, "heartbeat.eif"), "probe.mode=vsock-heartbeat")
+
+    # Warm-up (discarded): page cache, the run directory's host-quirks cache, QEMU's binary.
+    qt_launch(hlt, 128, 1, "2M")
+    if qemu_ok:
+        qemu_launch()
+
+    samples = {k: [] for k, *_ in configs}
+    qemu, heartbeat, noop = [], [], []
+    for r in range(RUNS):
+        # The baseline pair alternates qt-vmm/QEMU; the scaling rows rotate so no size always
+        # comes first or last in a round.
+        steps = [("qt", configs[0])] + ([("qemu", None)] if qemu_ok else [])
+        if r % 2:
+            steps.reverse()
+        rest = configs[1:]
+        k = r % len(rest) if rest else 0
+        steps += [("qt", c) for c in rest[k:] + rest[:k]]
+        steps.append(("noop", None))
+        if heartbeat_eif:
+            steps.append(("heartbeat", None))
+        for what, c in steps:
+            if what == "qemu":
+                qemu.append(qemu_launch())
+            elif what == "noop":
+                ex = Timed([QT_VMM, "--version"]).finish()
+                noop.append(ex["elapsed_ns"] / 1e6)
+            elif what == "heartbeat":
+                heartbeat.append(qt_launch(heartbeat_eif, 128, 1, "2M", first_io=False, heartbeat=True, measure=False))
+            else:
+                key, mem, page, cpus = c
+                samples[key].append(qt_launch(hlt, mem, cpus, page))
+        log(f"  round {r + 1}/{RUNS} done")
+
+    base = samples[configs[0][0]]
+    have_first_io = FEATURES["monotonic"]
+    no_mono = "the daemon does not report LaunchMonotonicNs yet (the lead engineer's change); " \
+              "only the time until `start` returned is measured"
+    # 1. Launch.
+    if have_first_io:
+        R.samples("launch.qt_first_io", sec, "qt-vmm: `enclave start` exec → guest's first instruction (128 MiB, 2 MiB pages, 1 vCPU)",
+                  "ms", [s.get("first_io_ms") for s in base])
+    else:
+        R.unavailable("launch.qt_first_io", sec, "qt-vmm: `enclave start` exec → guest's first instruction", "ms", no_mono)
+    R.samples("launch.qt_start_returned", sec, "qt-vmm: `enclave start` exec → command returned (daemon running the guest)",
+              "ms", [s["start_returned_ms"] for s in base])
+    R.samples("launch.qt_start_cpu", sec, "qt-vmm: CPU time of the `enclave start` process (without the daemon)", "ms",
+              [s["start_cpu_ms"] for s in base])
+    if qemu_ok:
+        R.samples("launch.qemu_first_io", sec, "QEMU microvm -accel kvm: exec → guest's first instruction (qboot, -kernel, 128 MiB)",
+                  "ms", [q["first_io_ms"] for q in qemu])
+        if have_first_io:
+            R.ratio("launch.ratio_qt_qemu", sec, "qt-vmm ÷ QEMU, exec → first instruction (same round)",
+                    [s.get("first_io_ms") for s in base], [q["first_io_ms"] for q in qemu])
+        else:
+            R.unavailable("launch.ratio_qt_qemu", sec, "qt-vmm ÷ QEMU, exec → first instruction", "ratio", no_mono)
+    else:
+        R.unavailable("launch.qemu_first_io", sec, "QEMU microvm: exec → first instruction", "ms", "qemu-system-x86_64 not installed")
+        R.unavailable("launch.ratio_qt_qemu", sec, "qt-vmm ÷ QEMU", "ratio", "qemu-system-x86_64 not installed")
+    steps_seen = []
+    for s in base:
+        for k in breakdown(s):
+            if k not in steps_seen:
+                steps_seen.append(k)
+    for k in steps_seen:
+        R.samples("launch.step." + k, "launch-breakdown", STEP_LABELS.get(k, k), "ms", [breakdown(s).get(k) for s in base])
+    R.samples("launch.noop_exec", "launch-breakdown",
+              "for scale: exec → exit of a no-op `qt-vmm --version` (process start, dynamic linking; part of the first step)",
+              "ms", noop)
+    if heartbeat_eif:
+        R.samples("launch.qt_heartbeat", sec, "qt-vmm: `enclave start` exec → heartbeat (probe.mode=vsock-heartbeat, 128 MiB)", "ms",
+                  [h.get("heartbeat_ms") for h in heartbeat])
+    else:
+        why = []
+        if not FEATURES["probe_heartbeat"]:
+            why.append("the probe guest has no probe.mode=vsock-heartbeat yet")
+        if not FEATURES["monotonic"]:
+            why.append("the daemon does not report LaunchMonotonicNs yet")
+        R.unavailable("launch.qt_heartbeat", sec, "qt-vmm: `enclave start` exec → heartbeat", "ms", "; ".join(why))
+
+    # 2. VMM memory (idle, production mode, probe in its halt loop).
+    msec = "memory"
+    mib = lambda kib: kib / 1024
+    R.samples("memory.qt_idle_rss", msec, "qt-vmm daemon: RSS of every non-guest-RAM mapping, idle (128 MiB, 1 vCPU)", "MiB",
+              [mib(s["memory"]["rss_kib"]) for s in base])
+    R.samples("memory.qt_idle_private", msec, "qt-vmm daemon: of which private (not shared with other processes)", "MiB",
+              [mib(s["memory"]["private_kib"]) for s in base])
+    kinds = sorted({k for s in base for k in s["memory"]["kinds"]})
+    for k in kinds:
+        R.samples("memory.qt_kind." + re.sub(r"\W+", "_", k).strip("_"), "memory-breakdown", k, "MiB",
+                  [mib(s["memory"]["kinds"].get(k, 0)) for s in base])
+    R.samples("memory.qt_threads", msec, "qt-vmm daemon: threads", "threads", [s["memory"]["threads"] for s in base])
+    if qemu_ok:
+        R.samples("memory.qemu_idle_rss", msec, "QEMU microvm: RSS of every non-guest-RAM mapping, idle (128 MiB hugetlb RAM)", "MiB",
+                  [mib(q["memory"]["rss_kib"]) for q in qemu])
+        R.ratio("memory.ratio_qt_qemu", msec, "qt-vmm ÷ QEMU non-guest RSS (same round)",
+                [s["memory"]["rss_kib"] for s in base], [q["memory"]["rss_kib"] for q in qemu])
+
+    # 5. Scaling.
+    ssec = "scaling"
+    for key, mem, page, cpus in SCALING:
+        label = f"{mem} MiB, {page} pages, {cpus} vCPU{'s' if cpus > 1 else ''}"
+        if key in missing:
+            for m in ("first_io", "start_returned", "rss"):
+                R.unavailable(f"scaling.{m}.{key}", ssec, label, "ms" if m != "rss" else "MiB", missing[key])
+            continue
+        ss = samples[key]
+        if have_first_io:
+            R.samples(f"scaling.first_io.{key}", ssec, label, "ms", [s.get("first_io_ms") for s in ss])
+        else:
+            R.unavailable(f"scaling.first_io.{key}", ssec, label, "ms", no_mono)
+        R.samples(f"scaling.start_returned.{key}", ssec, label, "ms", [s["start_returned_ms"] for s in ss])
+        R.samples(f"scaling.rss.{key}", ssec, label, "MiB", [mib(s["memory"]["rss_kib"]) for s in ss])
+        R.samples(f"scaling.memory_ms.{key}", ssec, label, "ms", [s["timings_ms"].get("Memory") for s in ss])
+        R.samples(f"scaling.load_ms.{key}", ssec, label, "ms", [s["timings_ms"].get("Load") for s in ss])
+    metric = "first_io_ms" if have_first_io else "start_returned_ms"
+    for key, other in (("4G-1G-1", "128M-2M-1"), ("4G-1G-1", "1G-1G-1"), ("512M-2M-1", "128M-2M-1"),
+                       ("128M-2M-2", "128M-2M-1"), ("8G-1G-1", "1G-1G-1")):
+        rid = f"scaling.ratio.{key}.vs.{other}"
+        label = f"launch {key} ÷ {other} ({'first instruction' if have_first_io else 'start returned'}, same round)"
+        if key in missing or other in missing:
+            R.unavailable(rid, ssec, label, "ratio", missing.get(key) or missing.get(other))
+        else:
+            R.ratio(rid, ssec, label, [s.get(metric) for s in samples[key]], [s.get(metric) for s in samples[other]])
+    R.unavailable("scaling.4G-2M", ssec, "4096 MiB with 2 MiB pages", "ms",
+                  "refused by the QingTian placement rules (at most 512 MiB with 2 MiB pages; MEMORY_TOO_LARGE_FOR_2M)")
+    return samples, missing
+
+
+def vsock_connect(path, port, timeout=5):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(f"CONNECT {port}\n".encode())
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            raise BenchError(f"vsock CONNECT {port}: closed by the VMM")
+        line += b
+    if not line.startswith(b"OK "):
+        raise BenchError(f"vsock CONNECT {port}: {line!r}")
+    return s
+
+
+def section_connections():
+    sec = "memory"
+    label = "qt-vmm daemon: non-guest RSS with 100 open vsock connections (probe.mode=vsock-echo)"
+    why = []
+    if not FEATURES["probe_echo"]:
+        why.append("the probe guest has no probe.mode=vsock-echo yet")
+    if not FEATURES["vsock_socket"]:
+        why.append("the daemon has no hybrid-vsock socket yet (no VsockSocket in query)")
+    if why:
+        R.unavailable("memory.qt_100_conns_rss", sec, label, "MiB", "; ".join(why))
+        R.unavailable("memory.qt_100_conns_delta", sec, "extra RSS for 100 connections", "MiB", "; ".join(why))
+        return
+    log("VMM memory with 100 open vsock connections")
+    port = ECHO_PORT
+    eif = make_probe_eif(os.path.join(WORK, "echo.eif"), f"probe.mode=vsock-echo probe.port={port}")
+    idle, busy = [], []
+    for r in range(RUNS):
+        res = qt_launch(eif, 128, 1, "2M", keep=True, measure=True)
+        socks = []
+        try:
+            uds = res["info"].get("VsockSocket") or (query(res["id"]) or {}).get("VsockSocket")
+            deadline = time.time() + 10
+            while True:  # the guest's listener may take a moment
+                try:
+                    socks.append(vsock_connect(uds, port))
+                    break
+                except (OSError, BenchError):
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.05)
+            while len(socks) < 100:
+                socks.append(vsock_connect(uds, port))
+            for s in socks:
+                s.sendall(b"x")
+            for s in socks:
+                if s.recv(1) != b"x":
+                    raise BenchError("vsock-echo did not echo")
+            time.sleep(0.2)
+            idle.append(res["memory"]["rss_kib"] / 1024)
+            busy.append(process_memory(res["pid"])["rss_kib"] / 1024)
+        finally:
+            for s in socks:
+                s.close()
+            stop(res["id"])
+    R.samples("memory.qt_echo_idle_rss", sec, "qt-vmm daemon: non-guest RSS, vsock-echo guest, no connection", "MiB", idle)
+    R.samples("memory.qt_100_conns_rss", sec, label, "MiB", busy)
+    R.samples("memory.qt_100_conns_delta", sec, "extra RSS for 100 connections (same enclave)", "MiB",
+              [b - i for b, i in zip(busy, idle)])
+
+
+def boot_real_kernel(eif, accel=None, timeout=600, heartbeat=False):
+    """One boot of the project's kernel (guest-init as /init, a static app): times console lines
+    as they arrive (`enclave console` follows the ring from its start; `start` returns as soon as
+    the vCPUs run, so nothing is missed) and, with heartbeat=True, the daemon's heartbeat time."""
+    res = qt_launch(eif, 256, 1, None if accel == "tcg" else "2M", debug=True, accel=accel, first_io=False,
+                    measure=False, keep=True)
+    marks = {}
+    lm_heartbeat = 0
+    try:
+        con = subprocess.Popen([QT_VMM, "enclave", "console", "--enclave-id", str(res["id"])], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=qt_env())
+        buf = b""
+        end = time.time() + timeout
+        last_query = 0
+        console_done = False
+        while time.time() < end and not ("init" in marks and (lm_heartbeat or not heartbeat)):
+            if time.time() - last_query > (0.2 if heartbeat else 2):
+                last_query = time.time()
+                q = query(res["id"])
+                if not q:
+                    break
+                lm_heartbeat = (q.get("LaunchMonotonicNs") or {}).get("Heartbeat") or lm_heartbeat
+                if q.get("State") == "TERMINATED" and not lm_heartbeat:
+                    break
+            if console_done:  # the console ended with the enclave; only the query is left
+                time.sleep(0.2)
+                continue
+            r, _, _ = select.select([con.stdout], [], [], 0.2)
+            if not r:
+                continue
+            chunk = os.read(con.stdout.fileno(), 65536)
+            t = now_ns()
+            if not chunk:
+                console_done = True
+                continue
+            buf += chunk
+            marks.setdefault("first_output", t)
+            if b"Linux version" in buf:
+                marks.setdefault("linux_version", t)
+            if b"Run /init as init process" in buf:
+                marks.setdefault("init", t)
+            buf = buf[-4096:]
+        con.kill()
+        con.wait()
+    finally:
+        stop(res["id"])
+    out = {k: (v - res["t0"]) / 1e9 for k, v in marks.items()}
+    if lm_heartbeat:
+        out["heartbeat"] = (lm_heartbeat - res["t0"]) / 1e9
+    return out
+
+
+def kernel_eif():
+    """make-img's layout by hand: ramdisk 0 = guest-init as /init + /dev; ramdisk 1 = a rootfs
+    with a static app (tests/apps/app_echo_env, exits 0), /cmd, /env; the EIF command line
+    make-img writes."""
+    r0, r1 = os.path.join(WORK, "kr0"), os.path.join(WORK, "kr1")
+    for d in (f"{r0}/dev", f"{r1}/rootfs/usr/bin", *(f"{r1}/rootfs/{x}" for x in ("dev", "proc", "sys", "tmp", "run"))):
+        os.makedirs(d, exist_ok=True)
+    shutil.copy(os.path.join(BUILD, "guest", "init"), f"{r0}/init")
+    shutil.copy(os.path.join(BUILD, "guest", "app_echo_env"), f"{r1}/rootfs/usr/bin/echo-env")
+    with open(f"{r1}/cmd", "w") as f:
+        f.write("echo-env\n--exit=0\n")
+    with open(f"{r1}/env", "w") as f:
+        f.write("PATH=/usr/bin\n")
+    cpios = []
+    for r in (r0, r1):
+        run(["bash", "-c", f'cd "{r}" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 > "{r}.cpio"'])
+        cpios.append(r + ".cpio")
+    eif = os.path.join(WORK, "linux.eif")
+    run([EIF_TESTDATA, eif, KERNEL, "console=ttyS0 reboot=k panic=-1 random.trust_cpu=on"] + cpios)
+    return eif
+
+
+def section_kernel():
+    sec = "kernel"
+    kvm_label = ("project kernel on KVM here: `enclave start` exec → \"Run /init\" "
+                 "(host-limited: this nested KVM emulates guest kernel code)")
+    tcg_label = "project kernel with `--accel tcg` (QEMU TCG): exec → \"Run /init\""
+    tcg_hb_label = "project kernel with `--accel tcg`: exec → guest-init's heartbeat"
+    if not REAL_KERNEL:
+        R.unavailable("kernel.kvm_init", sec, kvm_label, "s", "skipped: QUICK=1" if QUICK else "skipped: REAL_KERNEL=0")
+    do_tcg = FEATURES["accel"] and not QUICK
+    if not FEATURES["accel"]:
+        for id, label in (("kernel.tcg_init", tcg_label), ("kernel.tcg_heartbeat", tcg_hb_label)):
+            R.unavailable(id, sec, label, "s", "`qt-vmm enclave start --accel tcg` does not exist yet")
+    elif QUICK:
+        for id, label in (("kernel.tcg_init", tcg_label), ("kernel.tcg_heartbeat", tcg_hb_label)):
+            R.unavailable(id, sec, label, "s", "skipped: QUICK=1")
+    if not (REAL_KERNEL or do_tcg):
+        return
+    if not os.path.exists(KERNEL):
+        R.unavailable("kernel.kvm_init", sec, kvm_label, "s", f"{KERNEL} missing (make kernel)")
+        return
+    eif = kernel_eif()
+    if do_tcg:
+        log(f"  real kernel under --accel tcg, {RUNS} runs")
+        runs = [boot_real_kernel(eif, accel="tcg", timeout=120, heartbeat=True) for _ in range(RUNS)]
+        R.samples("kernel.tcg_init", sec, tcg_label, "s", [x.get("init") for x in runs],
+                  note="256 MiB, 1 vCPU, debug mode; QEMU microvm under TCG, qt-vmm's vsock device over vhost-user")
+        R.samples("kernel.tcg_heartbeat", sec, tcg_hb_label, "s", [x.get("heartbeat") for x in runs])
+    if REAL_KERNEL:
+        runs = []
+        for r in range(REAL_KERNEL_RUNS):
+            log(f"  real kernel on KVM, run {r + 1}/{REAL_KERNEL_RUNS} (minutes on this nested KVM)")
+            runs.append(boot_real_kernel(eif))
+            log(f"    {runs[-1]}")
+        R.samples("kernel.kvm_first_output", sec, "project kernel on KVM here: exec → first console output (host-limited)",
+                  "s", [x.get("first_output") for x in runs])
+        R.samples("kernel.kvm_init", sec, kvm_label, "s", [x.get("init") for x in runs],
+                  note=f"{REAL_KERNEL_RUNS} runs only (minutes each); 256 MiB, 1 vCPU, debug mode; guest user mode "
+                       "cannot run on this host, so no heartbeat")
+
+
+# --- feature detection --------------------------------------------------------------------------
+
+def detect_features():
+    f = {}
+    help_text = run([QT_VMM, "enclave", "start", "--help"], check=False).stdout
+    f["heartbeat_timeout"] = "--heartbeat-timeout" in help_text
+    f["accel"] = "--accel" in help_text
+    probe = open(PROBE, "rb").read() if os.path.exists(PROBE) else b""
+    f["probe_heartbeat"] = b"vsock-heartbeat" in probe
+    f["probe_echo"] = b"vsock-echo" in probe
+    f["monotonic"] = False   # set by the first launch
+    f["vsock_socket"] = False
+    return f
+
+
+def probe_daemon_features():
+    """One throwaway launch: which fields the daemon reports."""
+    eif = make_probe_eif(os.path.join(WORK, "hlt.eif"), "probe.mode=hlt")
+    reserve("2M", 1024)
+    res = qt_launch(eif, 128, 1, "2M", first_io=False, measure=False)
+    FEATURES["monotonic"] = "LaunchMonotonicNs" in res["info"]
+    FEATURES["vsock_socket"] = "VsockSocket" in res["info"]
+
+
+# --- output -------------------------------------------------------------------------------------
+
+def fmt(v, unit):
+    if v is None:
+        return "—"
+    if unit == "ratio":
+        return f"{v:.2f}"
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def figure_row(f):
+    if f["status"] != "ok":
+        return f"| {f['label']} | not available | | | | {f['reason']} |"
+    note = f.get("note", "")
+    return (f"| {f['label']} | **{fmt(f['median'], f['unit'])}** {f['unit']} | {fmt(f['min'], f['unit'])} | "
+            f"{fmt(f['max'], f['unit'])} | {f['n']} | {note} |")
+
+
+def table(figs):
+    lines = ["| Figure | Median | Min | Max | Runs | Note |", "|---|---|---|---|---|---|"]
+    return lines + [figure_row(f) for f in figs]
+
+
+def write_plot(path):
+    rows = []
+    for key, mem, page, cpus in SCALING:
+        if cpus != 1:
+            continue
+        fi = R.by_id.get(f"scaling.first_io.{key}")
+        if not fi or fi["status"] != "ok":
+            fi = R.by_id.get(f"scaling.start_returned.{key}")
+        rss = R.by_id.get(f"scaling.rss.{key}")
+        if fi and fi["status"] == "ok" and rss and rss["status"] == "ok":
+            rows.append((mem, page, fi["median"], fi["min"], fi["max"], rss["median"]))
+    if not rows or not shutil.which("gnuplot"):
+        return None
+    data = os.path.join(WORK, "scaling.dat")
+    with open(data, "w") as f:
+        for page in ("2M", "1G"):
+            f.write(f'"{page} pages"\n')
+            for mem, p, med, lo, hi, rss in rows:
+                if p == page:
+                    f.write(f"{mem} {med} {lo} {hi} {rss}\n")
+            f.write("\n\n")
+    metric = "first instruction" if FEATURES["monotonic"] else "start returned"
+    script = f"""
+set terminal pngcairo size 720,460 font ",9"
+set output "{path}"
+set title "qt-vmm launch ({metric}) and VMM memory vs guest RAM — median, min..max"
+set logscale x 2
+set xlabel "guest RAM (MiB)"
+set ylabel "launch (ms)"
+set y2label "VMM non-guest RSS (MiB)"
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key below horizontal
+set grid
+plot "{data}" index 0 using 1:2:3:4 with yerrorlines lw 2 title "launch, 2 MiB pages", \\
+     "{data}" index 1 using 1:2:3:4 with yerrorlines lw 2 title "launch, 1 GiB pages", \\
+     "{data}" index 0 using 1:5 axes x1y2 with linespoints dt 2 title "RSS, 2 MiB pages", \\
+     "{data}" index 1 using 1:5 axes x1y2 with linespoints dt 2 title "RSS, 1 GiB pages"
+"""
+    p = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    if p.returncode != 0:
+        log("gnuplot failed: " + p.stderr.strip()[-300:])
+        return None
+    return path
+
+
+SECTION_TITLES = [
+    ("launch", "1. Launch: `qt-vmm enclave start` → the guest's first instruction"),
+    ("launch-breakdown", "1a. Where qt-vmm's launch time goes (consecutive steps)"),
+    ("kernel", "1b. The project's Linux kernel (guest-side time: host-limited here)"),
+    ("memory", "2. VMM memory overhead (daemon RSS outside guest RAM)"),
+    ("memory-breakdown", "2a. qt-vmm idle non-guest RSS by mapping kind"),
+    ("vsock", "3. vsock device cost (in process, synthetic guest driver, no VM)"),
+    ("image", "4. Image build"),
+    ("scaling", "5. Scaling with guest RAM and vCPUs"),
+]
+
+
+def write_outputs(meta, plot):
+    os.makedirs(OUT, exist_ok=True)
+    doc = dict(meta)
+    doc["figures"] = R.figures
+    doc["goals"] = R.goals
+    doc["not_available"] = [{"id": f["id"], "label": f["label"], "reason": f["reason"]} for f in R.figures
+                            if f["status"] != "ok"]
+    with open(os.path.join(OUT, "results.json.tmp"), "w") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(os.path.join(OUT, "results.json.tmp"), os.path.join(OUT, "results.json"))
+
+    h = meta["host"]
+    md = [f"# qt-vmm benchmarks — {meta['date']}", ""]
+    if meta["quick"]:
+        md += ["**QUICK=1 smoke run: one run each, small sizes. These numbers mean nothing.**", ""]
+    md += [
+        f"Generated by `make bench` ({'QUICK=1, ' if meta['quick'] else ''}{meta['runs']} runs per figure: "
+        "median, min, max; ratios are medians of per-round ratios, sides alternating). "
+        f"Took {meta['duration_s'] / 60:.1f} min.", "",
+        f"- Host: `{h['hostname']}`, {h['cpu']}, {h['cpus']} CPUs, {h['memory_gib']} GiB, {h['os']}",
+        f"- Kernel: {h['kernel']} ({h['kernel_version']}); KVM: "
+        + ("nested, software-assisted (no vmx/svm flag): guest kernel code is emulated" if h["nested_kvm"]
+           else ("hardware" if h["kvm"] else "none")),
+        f"- QEMU: {h['qemu'] or 'not installed'}",
+        f"- Git: `{h['git_describe']}` ({h['git_revision']}) — {h['git_subject']}",
+        f"- Load average (1/5/15 min): {' / '.join(map(str, meta['load_start']))} at start, "
+        f"{' / '.join(map(str, meta['load_end']))} at the end",
+        "",
+        "## Goals", "",
+        "| Goal | Target | Measured (median) | Met |", "|---|---|---|---|",
+    ]
+    for g in R.goals:
+        met = "n/a" if g["met"] is None else ("yes" if g["met"] else "**no**")
+        val = "not available" if g["value"] is None else f"{fmt(g['value'], g['unit'])} {g['unit']}"
+        md.append(f"| {g['goal']} | {g['target']} | {val} | {met}{' — ' + g['note'] if g.get('note') else ''} |")
+    md.append("")
+    for sec, title in SECTION_TITLES:
+        figs = [f for f in R.figures if f["section"] == sec]
+        if sec == "scaling":
+            md += [f"## {title}", ""]
+            md += scaling_tables(figs)
+            if plot:
+                md += ["", f"![launch and memory vs guest RAM]({os.path.basename(plot)})"]
+            md.append("")
+            continue
+        if not figs:
+            continue
+        md += [f"## {title}", ""] + table(figs) + [""]
+    na = doc["not_available"]
+    md += ["## Not available in this run", ""]
+    seen = []
+    for x in na:
+        line = f"- {x['label']}: {x['reason']}"
+        if line not in seen:
+            seen.append(line)
+    md += seen or ["- nothing"]
+    md += ["", "## How it is measured", "", *HOW, ""]
+    with open(os.path.join(OUT, "results.md.tmp"), "w") as f:
+        f.write("\n".join(md))
+    os.replace(os.path.join(OUT, "results.md.tmp"), os.path.join(OUT, "results.md"))
+
+
+def scaling_tables(figs):
+    lines = ["| Guest | First instruction (ms) | `start` returned (ms) | Memory step (ms) | Load step (ms) | Non-guest RSS (MiB) |",
+             "|---|---|---|---|---|---|"]
+
+    def cell(id):
+        f = R.by_id.get(id)
+        if not f:
+            return "—"
+        if f["status"] != "ok":
+            return "n/a"
+        return f"{fmt(f['median'], f['unit'])} [{fmt(f['min'], f['unit'])}–{fmt(f['max'], f['unit'])}]"
+    for key, mem, page, cpus in SCALING:
+        f = R.by_id.get(f"scaling.rss.{key}")
+        label = f"{mem} MiB, {page} pages, {cpus} vCPU{'s' if cpus > 1 else ''}"
+        if f and f["status"] != "ok":
+            lines.append(f"| {label} | not available: {f['reason']} | | | | |")
+            continue
+        lines.append(f"| {label} | {cell('scaling.first_io.' + key)} | {cell('scaling.start_returned.' + key)} | "
+                     f"{cell('scaling.memory_ms.' + key)} | {cell('scaling.load_ms.' + key)} | {cell('scaling.rss.' + key)} |")
+    lines.append("")
+    lines += table([f for f in figs if f["id"].startswith("scaling.ratio") or f["id"] == "scaling.4G-2M"])
+    return lines
+
+
+HOW = [
+    "- **Launch**: `bench_exec` (tools/bench) reads CLOCK_MONOTONIC in the child right before `execve` of "
+    "`qt-vmm enclave start` (production mode, `--heartbeat-timeout 0` when it exists); the daemon's "
+    "`LaunchMonotonicNs.FirstGuestIo` (same clock, at the first KVM_EXIT_IO) minus that is the figure. The probe "
+    "guest's first instruction is `out 0x80, 0x42`. QEMU (`-M microvm -accel kvm`, qboot, `-kernel` of the same "
+    "probe bzImage, hugetlb memfd RAM) forwards that write through `isa-debugcon` on port 0x80 to a pipe; the "
+    "figure is exec → that byte read by `bench_exec`. Each round runs qt-vmm and QEMU back to back, the order "
+    "alternating; one warm-up launch of each is discarded.",
+    "- **Breakdown**: `LaunchMonotonicNs` (DaemonStarted, VcpusStarted, FirstGuestIo) and `LaunchTimingsMs` "
+    "(Memory, VM, Load, VCPUs) of the same launches.",
+    "- **Memory**: /proc/<daemon>/smaps 0.3 s after the first instruction (the probe halts), summing `Rss` of every "
+    "mapping whose KernelPageSize is 4 KiB (guest RAM is the hugetlb mappings); QEMU measured the same way (its "
+    "guest RAM is a hugetlb memfd; its 64 KiB qboot ROM counts as QEMU's). Firecracker's bar is 5 MiB "
+    "(tests/host_tools/memory.py sums RSS the same way).",
+    "- **vsock**: `vsock_bench` (vmm/vsock/vsock_bench.cc): device loop thread CPU time (CLOCK thread CPU time) per "
+    "byte moved between a synthetic guest driver and a real Unix socket, 64 KiB writes; baseline a Unix socketpair "
+    "in the same process and run; the device's g→p cost is compared with the socketpair writer (its irreducible "
+    "`write`), p→g with the reader. GB = 10^9 bytes.",
+    "- **Image build**: the workload of tools/image/bench_make_img.sh (one 200 MiB uncompressed tar layer: one "
+    "150 MiB random file and 2000 × 25 KiB), `make-img` and `sha384sum` alternating, page cache warm.",
+    "- **Real kernel**: the project's bzImage in an EIF laid out as make-img does (guest-init as /init, a static "
+    "app), 256 MiB, 1 vCPU, debug mode, `--heartbeat-timeout 0`; `enclave console` is followed and the arrival of "
+    "\"Run /init as init process\" is timed from the exec of `start`; under `--accel tcg` also the daemon's "
+    "`LaunchMonotonicNs.Heartbeat`. On this host KVM emulates guest kernel code (and guest user mode cannot run, so "
+    "there is no heartbeat under KVM): that figure is a property of the host, not of qt-vmm.",
+    "- **Scaling**: the same launch for each guest size in every round, the order rotating from round to round; "
+    "`Load` includes the first touch of the hugepages holding the kernel, the boot structures and the initrd (the "
+    "kernel zeroes a hugepage when it is first faulted: a 1 GiB page costs far more than a 2 MiB one).",
+]
+
+
+def goals():
+    R.goal("Launch: qt-vmm ÷ QEMU, exec → first instruction", "≤ 0.33", "launch.ratio_qt_qemu", "<=", 1 / 3)
+    R.goal("Launch with 4 GiB (1 GiB pages) ÷ 128 MiB (2 MiB pages)", "≤ 1.2", "scaling.ratio.4G-1G-1.vs.128M-2M-1", "<=", 1.2)
+    R.goal("Launch with 4 GiB ÷ 1 GiB (both 1 GiB pages)", "≤ 1.2", "scaling.ratio.4G-1G-1.vs.1G-1G-1", "<=", 1.2)
+    R.goal("VMM memory overhead, idle (Firecracker's bar: 5 MiB)", "≤ 2 MiB", "memory.qt_idle_rss", "<=", 2.0)
+    R.goal("VMM memory overhead with 100 vsock connections (Firecracker's bar)", "≤ 5 MiB", "memory.qt_100_conns_rss", "<=", 5.0)
+    R.goal("vsock guest → parent per VMM core-second", "≥ 4.4 GB", "vsock.g2h_per_cpu", ">=", 4.4)
+    R.goal("vsock parent → guest per VMM core-second", "≥ 4.4 GB", "vsock.h2g_per_cpu", ">=", 4.4)
+    R.goal("Image build: sha384sum time ÷ make-img time", "≥ 0.7", "image.ratio", ">=", 0.7)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def main():
+    global WORK, RUN_DIR, FEATURES
+    started = time.time()
+    for f in (QT_VMM, BENCH_EXEC, VSOCK_BENCH, EIF_TESTDATA, PROBE):
+        if not os.path.exists(f):
+            sys.exit(f"bench: {f} missing; run make BUILD={BUILD}")
+    WORK = tempfile.mkdtemp(prefix="qt-vmm-bench.")
+    RUN_DIR = os.path.join(WORK, "run")
+    os.makedirs(RUN_DIR)
+    FEATURES = detect_features()
+
+    def cleanup(*_):
+        stop_all()
+        restore_pools()
+        shutil.rmtree(WORK, ignore_errors=True)
+
+    def on_signal(signum, _frame):
+        cleanup()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    meta = {"schema": 1, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "quick": QUICK, "runs": RUNS, "host": host_info(), "load_start": load_average()}
+    log(f"{'QUICK, ' if QUICK else ''}{RUNS} runs per figure; load average {meta['load_start']}; output {OUT}")
+    errors = []
+
+    def section(name, fn):
+        if name not in SECTIONS:
+            return
+        try:
+            fn()
+        except (BenchError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
+            errors.append(f"{name}: {e}")
+            log(f"section {name} FAILED: {e}")
+
+    can_kvm = os.geteuid() == 0 and os.access("/dev/kvm", os.R_OK | os.W_OK)
+    try:
+        section("vsock", section_vsock)
+        section("image", section_image)
+        if can_kvm:
+            section("launch", probe_daemon_features)
+            section("launch", section_launch)
+            section("connections", section_connections)
+            section("kernel", section_kernel)
+        else:
+            why = "needs root and /dev/kvm (run make bench as root)"
+            for id, sec, label, unit in (("launch.qt_first_io", "launch", "qt-vmm launch", "ms"),
+                                         ("memory.qt_idle_rss", "memory", "qt-vmm VMM memory", "MiB"),
+                                         ("kernel.kvm_init", "kernel", "real kernel on KVM", "s")):
+                R.unavailable(id, sec, label, unit, why)
+        goals()
+        meta["features"] = FEATURES
+        meta["errors"] = errors
+        meta["load_end"] = load_average()
+        meta["duration_s"] = round(time.time() - started, 1)
+        os.makedirs(OUT, exist_ok=True)
+        plot = write_plot(os.path.join(OUT, "scaling.png"))
+        write_outputs(meta, plot)
+    finally:
+        cleanup()
+    log(f"wrote {OUT}/results.md and results.json" + (" (with errors: " + "; ".join(errors) + ")" if errors else ""))
+    for g in R.goals:
+        met = "n/a" if g["met"] is None else ("met" if g["met"] else "NOT met")
+        val = "not available" if g["value"] is None else f"{fmt(g['value'], g['unit'])} {g['unit']}"
+        log(f"  goal {g['goal']}: {val} (target {g['target']}): {met}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
