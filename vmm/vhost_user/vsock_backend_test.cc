@@ -6,6 +6,7 @@
 // the threaded loop and done_fd, and every kind of bad input ending the connection only.
 #include "vmm/vhost_user/fake_frontend.h"
 #include "vmm/vhost_user/vsock_backend.h"
+#include "vmm/vsock/vsock_test_sockets.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -17,54 +18,15 @@
 using namespace vmm;
 using namespace vmm::vhost_user;
 using namespace vmm::vsock;
+using namespace vsock_test;
 
 namespace {
 
 constexpr std::uint64_t kCid = 16;
 constexpr std::uint64_t kRam = 16 << 20;
 
-std::string temp_dir()
-{
-    char pattern[] = "/tmp/vhost-user-test-XXXXXX";
-    char* dir = ::mkdtemp(pattern);
-    REQUIRE(dir != nullptr);
-    return dir;
-}
-
-int unix_listen(const std::string& path)
-{
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path.c_str());
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 16) == 0);
-    return fd;
-}
-
-int unix_connect(const std::string& path)
-{
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path.c_str());
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    return fd;
-}
-
-std::string read_now(int fd)
-{
-    char buffer[4096];
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n == 0)
-        return "<EOF>";
-    if (n < 0)
-        return errno == EAGAIN ? "" : "<ERR>";
-    return std::string(buffer, static_cast<std::size_t>(n));
-}
-
 struct Bench {
-    std::string dir = temp_dir();
+    std::string dir = temp_dir("vhost-user-test");
     std::string uds = dir + "/1.vsock";
     FakeFrontend fe { kRam, kCid };
     std::atomic<int> heartbeats { 0 };

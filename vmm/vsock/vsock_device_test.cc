@@ -4,6 +4,7 @@
 // directions, half-close, resets, malformed chains and 1,000 concurrent connections.
 #include "vmm/vsock/vsock_device.h"
 #include "vmm/vsock/vsock_test_driver.h"
+#include "vmm/vsock/vsock_test_sockets.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -17,59 +18,14 @@
 
 using namespace vmm;
 using namespace vmm::vsock;
+using namespace vsock_test;
 
 namespace {
 
 constexpr std::uint64_t kCid = 16;
 
-std::string temp_dir()
-{
-    char pattern[] = "/tmp/vsock-test-XXXXXX";
-    char* dir = ::mkdtemp(pattern);
-    REQUIRE(dir != nullptr);
-    return dir;
-}
-
-int unix_listen(const std::string& path)
-{
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path.c_str());
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 4096) == 0);
-    return fd;
-}
-
-int unix_connect(const std::string& path)
-{
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, path.c_str());
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    return fd;
-}
-
-void send_text(int fd, const std::string& s)
-{
-    REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
-}
-
-// What is readable right now: bytes, "" if nothing, or "<EOF>" at end of stream.
-std::string read_now(int fd)
-{
-    char buffer[65536];
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n == 0)
-        return "<EOF>";
-    if (n < 0)
-        return errno == EAGAIN ? "" : "<ERR>";
-    return std::string(buffer, static_cast<std::size_t>(n));
-}
-
 struct Bench {
-    std::string dir = temp_dir();
+    std::string dir = temp_dir("vsock-test");
     std::string uds = dir + "/1.vsock";
     GuestMemory ram = GuestMemory::create({ .size = 16 << 20, .page_size = 4096, .numa_node = -1, .lock = false });
     int heartbeats = 0;
