@@ -8,6 +8,7 @@
 // bad input may only end the connection.
 //
 // Run: make BUILD=build/vhost fuzz FUZZ_SECONDS=600   (or build/vhost/fuzz/vhost_user_fuzz)
+#include "vmm/vsock/fuzz_input.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cstring>
@@ -20,35 +21,17 @@ using namespace vmm;
 using namespace vmm::vhost_user;
 using namespace vmm::vsock;
 
+using vsock_fuzz::Input;
+using vsock_fuzz::desc_area;
+using vsock_fuzz::avail_area;
+using vsock_fuzz::used_area;
+
 namespace {
 
 constexpr std::uint64_t kRamSize = 2 << 20;           // regions [0, 0xf0000) and [1 MiB, 2 MiB)
 constexpr std::uint64_t kUser = 0x7f40'0000'0000ull;  // the frontend's address of guest byte 0
 constexpr std::uint16_t kRingSize = 64;
 constexpr std::uint64_t kCid = 5;
-
-std::uint64_t desc_area(std::uint16_t q) { return 0x1000 + 0x2000ull * q; }
-std::uint64_t avail_area(std::uint16_t q) { return desc_area(q) + 0x800; }
-std::uint64_t used_area(std::uint16_t q) { return desc_area(q) + 0xc00; }
-
-struct Input {
-    const std::uint8_t* data;
-    std::size_t size;
-    std::size_t pos = 0;
-    bool empty() const { return pos >= size; }
-    std::uint8_t u8() { return pos < size ? data[pos++] : 0; }
-    std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
-    std::uint32_t u32() { return u16() | (std::uint32_t(u16()) << 16); }
-    std::uint64_t u64() { return u32() | (std::uint64_t(u32()) << 32); }
-    std::vector<std::uint8_t> bytes(std::size_t n)
-    {
-        n = std::min(n, size - std::min(pos, size));
-        std::vector<std::uint8_t> out(data + pos, data + pos + n);
-        pos += n;
-        out.resize(n);
-        return out;
-    }
-};
 
 struct Shared {
     int memfd = -1;

@@ -6,6 +6,7 @@
 // buffer's bounds), or grow its buffers beyond the documented bounds.
 //
 // Run: make BUILD=build/vsock fuzz FUZZ_SECONDS=600   (or build/vsock/fuzz/vsock_device_fuzz)
+#include "vmm/vsock/fuzz_input.h"
 #include "vmm/vsock/vsock_device.h"
 
 #include <cstring>
@@ -15,26 +16,16 @@ using namespace vmm;
 using namespace vmm::virtio;
 using namespace vmm::vsock;
 
+using vsock_fuzz::Input;
+using vsock_fuzz::desc_area;
+using vsock_fuzz::avail_area;
+using vsock_fuzz::used_area;
+
 namespace {
 
 constexpr std::uint64_t kRamSize = 1 << 20;
 constexpr std::uint16_t kQueueSize = 64;
 constexpr std::uint64_t kCid = 5;
-
-std::uint64_t desc_area(std::uint16_t q) { return 0x1000 + 0x2000ull * q; }
-std::uint64_t avail_area(std::uint16_t q) { return desc_area(q) + 0x800; }
-std::uint64_t used_area(std::uint16_t q) { return desc_area(q) + 0xc00; }
-
-struct Input {
-    const std::uint8_t* data;
-    std::size_t size;
-    std::size_t pos = 0;
-    bool empty() const { return pos >= size; }
-    std::uint8_t u8() { return pos < size ? data[pos++] : 0; }
-    std::uint16_t u16() { return static_cast<std::uint16_t>(u8() | (u8() << 8)); }
-    std::uint32_t u32() { return u16() | (std::uint32_t(u16()) << 16); }
-    std::uint64_t u64() { return u32() | (std::uint64_t(u32()) << 32); }
-};
 
 struct Guest {
     std::vector<std::uint8_t>& ram;
