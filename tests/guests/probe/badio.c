@@ -1,7 +1,8 @@
 /* tests/guests/probe/badio.c — probe.mode=badio: misbehaves on purpose. Reads and writes I/O
  * ports no device should claim (0x1234), PCI configuration (0xcf8/0xcfc, on a machine without
  * PCI), CMOS (0x70/0x71), and MMIO just above the RAM the e820 reports, in the 3-4 GiB hole, at
- * 1 TiB and at the top of the physical address space (mapped with the probe's own page tables).
+ * 1 TiB and at the top of the physical address space (mapped with the probe's own page tables;
+ * at or above 2^47, through a window at a canonical virtual address).
  * Prints what every read returned (`PROBE badio ...`), then `PROBE survived`, then powers off.
  * A VMM passes if it neither crashes nor hangs, and its answers are whatever it documents. */
 #include "probe.h"
@@ -30,13 +31,14 @@ static void ports(void)
 
 static void mmio(const char *what, uint64_t addr)
 {
-    if (!map_identity(addr, 8)) {
+    uint64_t virt;
+    if (!map_phys(addr, 8, &virt)) {
         print("PROBE badio mmio=%s addr=0x%lx unmappable\n", what, addr);
         return;
     }
-    uint32_t before = mmio_read32(addr);
-    mmio_write32(addr, 0xdeadbeefu);
-    uint32_t after = mmio_read32(addr);
+    uint32_t before = mmio_read32(virt);
+    mmio_write32(virt, 0xdeadbeefu);
+    uint32_t after = mmio_read32(virt);
     print("PROBE badio mmio=%s addr=0x%lx read=0x%x after_write=0x%x\n", what, addr, before, after);
 }
 

@@ -72,31 +72,66 @@ static uint64_t *next_level(uint64_t *table, unsigned index)
     return (uint64_t *)(table[index] & PTE_ADDR);
 }
 
-int map_identity(uint64_t addr, uint64_t size)
+/* With 4-level paging only virtual addresses below 2^47 (the canonical lower half) can be
+ * identity-mapped; physical addresses at or above it (CPUs with 48 or more physical address bits)
+ * are reached through a 512 GiB window, one PML4 entry, congruent with them modulo 512 GiB. */
+#define CANONICAL_LOW_LIMIT (1ull << 47)
+#define HIGH_WINDOW 0x00007f0000000000ull
+#define WINDOW_SPAN (512 * ONE_GIB)
+
+static uint64_t virt_of(uint64_t phys)
+{
+    return phys < CANONICAL_LOW_LIMIT ? phys : HIGH_WINDOW + (phys & (WINDOW_SPAN - 1));
+}
+
+/* The large page holding physical address pa in *entry; an entry already there must map the
+ * same physical address (the window can alias: then the second mapping is refused). */
+static int map_large(uint64_t pa, uint64_t *entry, uint64_t page)
+{
+    uint64_t want = (pa & ~(page - 1)) | PTE_TABLE | PTE_PS;
+    if (!(*entry & PTE_P))
+        *entry = want;
+    return (*entry & PTE_PS) ? (*entry & PTE_ADDR) == (want & PTE_ADDR) : 1;
+}
+
+int map_phys(uint64_t addr, uint64_t size, uint64_t *virt)
 {
     uint64_t start = addr & ~(TWO_MIB - 1);
     uint64_t end = addr + (size ? size : 1);
     if (end < addr || end > phys_limit)
         return 0;
+    if (addr < CANONICAL_LOW_LIMIT && end > CANONICAL_LOW_LIMIT)
+        return 0; /* straddles the window's edge: never needed by the probe */
     for (uint64_t a = start; a < end; a += TWO_MIB) {
-        uint64_t *pdpt = next_level(pml4, (a >> 39) & 511);
+        uint64_t va = virt_of(a);
+        uint64_t *pdpt = next_level(pml4, (va >> 39) & 511);
         if (!pdpt)
             return 0;
-        uint64_t *pdpte = &pdpt[(a >> 30) & 511];
-        if (gib_pages && !(*pdpte & PTE_P))
-            *pdpte = (a & ~(ONE_GIB - 1)) | PTE_TABLE | PTE_PS;
-        if (*pdpte & PTE_PS) {
+        uint64_t *pdpte = &pdpt[(va >> 30) & 511];
+        if (gib_pages) {
+            if (!map_large(a, pdpte, ONE_GIB))
+                return 0;
             a = (a | (ONE_GIB - 1)) + 1 - TWO_MIB;
             continue;
         }
-        uint64_t *pd = next_level(pdpt, (a >> 30) & 511);
-        if (!pd)
+        if (*pdpte & PTE_PS) {
+            if ((*pdpte & PTE_ADDR) != (a & ~(ONE_GIB - 1)))
+                return 0;
+            a = (a | (ONE_GIB - 1)) + 1 - TWO_MIB;
+            continue;
+        }
+        uint64_t *pd = next_level(pdpt, (va >> 30) & 511);
+        if (!pd || !map_large(a, &pd[(va >> 21) & 511], TWO_MIB))
             return 0;
-        uint64_t *pde = &pd[(a >> 21) & 511];
-        if (!(*pde & PTE_P))
-            *pde = a | PTE_TABLE | PTE_PS;
     }
+    *virt = virt_of(addr);
     return 1;
+}
+
+int map_identity(uint64_t addr, uint64_t size)
+{
+    uint64_t virt;
+    return addr + size <= CANONICAL_LOW_LIMIT && map_phys(addr, size, &virt);
 }
 
 uint64_t max_phys_addr_bits(void)

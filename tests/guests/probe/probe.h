@@ -116,6 +116,9 @@ uint64_t cmdline_get_u64(const char *key, uint64_t fallback);
 #define SEL_TSS 0x30
 void cpu_init(void);                          /* our GDT, TSS, IDT, 0-4 GiB identity map */
 int map_identity(uint64_t addr, uint64_t size); /* 2 MiB pages; 0 if out of page-table pool */
+/* Maps physical [addr, addr+size) and sets *virt to where it is: identity below 2^47, a window
+ * above (not canonical otherwise); 0 if it cannot. */
+int map_phys(uint64_t addr, uint64_t size, uint64_t *virt);
 uint64_t max_phys_addr_bits(void);
 uint64_t tsc_khz(void);                         /* from CPUID, 0 if not known */
 uint64_t tsc_khz_measured(void);                /* CPUID, else measured with the PIT, else 1 GHz */
