@@ -10,6 +10,7 @@
 #include "vmm/placement/placement.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -211,6 +212,9 @@ Json start_enclave(const StartRequest& request)
         ::dup2(null, 1);
         ::dup2(log_fd >= 0 ? log_fd : null, 2);
         ::umask(022);
+        // The daemon outlives whoever started it: a start that was killed must not take the
+        // enclave with it when the daemon writes its report into the pipe nobody reads any more.
+        ::signal(SIGPIPE, SIG_IGN);
         if (::chdir("/") != 0)
             ::_exit(1);
         int status = 1;
