@@ -14,6 +14,8 @@ packages=(
   linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod
   # software-emulated enclave path and its tests
   qemu-system-x86
+  # nested-KVM test tier (tests/nested): the L1 initramfs's shell and module loader
+  busybox-static
   # fuzzing (make fuzz) and sanitizers
   clang libclang-rt-14-dev
   # tests: image tooling checks, benchmark plots

@@ -5,8 +5,11 @@
 #
 # Unit tests: each doctest binary counts its test cases.
 # Integration tests: every tests/integration/*.sh is one test, run with a fresh TEST_TMP and a
-# timeout (TEST_TIMEOUT, default 600 s). Exit 0 = passed, 77 = skipped (the test prints
-# "SKIP: <reason>", shown here), anything else = failed (the tail of its log is shown).
+# timeout (TEST_TIMEOUT, default 600 s; a test that needs longer says so in a "# timeout: S"
+# line). Exit 0 = passed, 77 = skipped (the test prints "SKIP: <reason>", shown here), anything
+# else = failed (the tail of its log is shown). A test that runs several tests of its own (e.g.
+# kvm_e2e, inside the nested L1) prints one line per test, "SUBTEST ok|FAIL|skip NAME [detail]";
+# each then counts on its own, and the script's exit status counts only if no SUBTEST failed.
 # Full logs: $BUILD/test-logs/. TESTS=glob runs only matching integration tests (e.g. TESTS='eif_*').
 set -uo pipefail
 
@@ -54,16 +57,41 @@ for t in "$here"/integration/$pattern.sh; do
   export TEST_TMP
   TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qt-vmm-test-$name.XXXXXX")
   start=$(date +%s.%N)
-  timeout --kill-after=10 "${TEST_TIMEOUT:-600}" bash "$t" >"$log" 2>&1 </dev/null
+  limit=$(sed -nE 's/^# timeout: ([0-9]+)$/\1/p' "$t" | head -n1)
+  limit=${TEST_TIMEOUT:-${limit:-600}}
+  timeout --kill-after=10 "$limit" bash "$t" >"$log" 2>&1 </dev/null
   status=$?
   secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+  if grep -qE '^SUBTEST (ok|FAIL|skip) ' "$log"; then
+    sub_failed=0
+    while read -r verdict sub detail; do
+      case "$verdict" in
+        ok)   passed=$((passed + 1)); echo "ok   $name/$sub${detail:+ $detail}" ;;
+        skip) skipped=$((skipped + 1)); echo "skip $name/$sub${detail:+: $detail}" ;;
+        *)    failed=$((failed + 1)); sub_failed=1; failures+=("$name/$sub")
+              echo "FAIL $name/$sub${detail:+ $detail} — log: $log" ;;
+      esac
+    done < <(sed -nE 's/^SUBTEST (ok|FAIL|skip) /\1 /p' "$log")
+    if [ "$status" -ne 0 ] && [ "$status" -ne 77 ] && [ "$sub_failed" -eq 0 ]; then
+      failed=$((failed + 1)); failures+=("$name")
+      [ "$status" -eq 124 ] && echo "FAIL $name (timed out after $limit s) — log: $log" \
+                            || echo "FAIL $name (exit $status, ${secs} s) — log: $log"
+      tail -n 30 "$log" | sed 's/^/    /'
+    elif [ "$sub_failed" -ne 0 ]; then
+      tail -n 30 "$log" | sed 's/^/    /'
+    else
+      echo "     $name took ${secs} s"
+    fi
+    rm -rf "$TEST_TMP"
+    continue
+  fi
   case "$status" in
     0)  passed=$((passed + 1)); echo "ok   $name (${secs} s)" ;;
     77) skipped=$((skipped + 1))
         reason=$(grep -E '^SKIP: ' "$log" | tail -n1 | cut -c7-)
         echo "skip $name: ${reason:-no reason given}" ;;
     *)  failed=$((failed + 1)); failures+=("$name")
-        [ "$status" -eq 124 ] && echo "FAIL $name (timed out after ${TEST_TIMEOUT:-600} s) — log: $log" \
+        [ "$status" -eq 124 ] && echo "FAIL $name (timed out after $limit s) — log: $log" \
                               || echo "FAIL $name (exit $status, ${secs} s) — log: $log"
         tail -n 30 "$log" | sed 's/^/    /' ;;
   esac

@@ -6,10 +6,16 @@
 #   tcg_setup                          skips (77) without QEMU; private QT_VMM_RUN_DIR; cleanup trap
 #
 # E2E_ACCEL=kvm (set by tests/integration/kvm_e2e.sh where host-check says this KVM runs guest
-# user mode) runs the same tests on qt-vmm's own VMM: /dev/kvm, root and 2 MiB hugepages needed,
-# vCPUs may share cores (--allow-shared-cpus: test hosts are small), no QEMU process to check.
+# user mode, e.g. inside the nested L1 of tests/nested/) runs the same tests on qt-vmm's own VMM:
+# /dev/kvm, root and 2 MiB hugepages needed, no QEMU process to check. Enclaves then get
+# E2E_CPUS=2 vCPUs on whole cores by the QingTian rules, unmodified, where the host has the
+# room (≥ 6 CPUs: CPU 0 for the parent, two enclaves of 2); only smaller hosts need
+# --allow-shared-cpus and 1 vCPU.
+#   kvm_e2e_setup CPUS                 tcg_setup for the KVM-path-only tests (tests/kvm_e2e/): skips
+#                                      unless E2E_ACCEL=kvm and the host has ≥ 6 CPUs; CPUS vCPUs,
+#                                      never --allow-shared-cpus
 #   tcg_image NAME CONFIG_JSON APP...  OCI layout with the apps in /bin → $TEST_TMP/NAME.eif
-#   tcg_start EIF [start options...]   starts it (debug mode, 1 vCPU, 256 MiB); sets ID, START_JSON,
+#   tcg_start EIF [start options...]   starts it (debug mode, E2E_CPUS vCPUs, 256 MiB); sets ID, START_JSON,
 #                                      VSOCK (the VsockSocket), DAEMON_PID, QEMU_PID
 #   field ID FIELD                     jq -r .[0].FIELD of query
 #   wait_terminated ID [SECONDS]       until State is TERMINATED
@@ -22,13 +28,18 @@
 
 E2E_ACCEL=${E2E_ACCEL:-tcg}
 E2E_START_OPTS=()
+E2E_CPUS=1
 
 tcg_setup() {
   need_kernel
   if [ "$E2E_ACCEL" = kvm ]; then
     source "$TOP/tests/vmm_lib.sh"
     VMM_RESERVE_MIB=512 vmm_setup   # KVM, root, hugepages (restored at exit by tcg_cleanup)
-    E2E_START_OPTS=(--allow-shared-cpus)
+    if [ "$(nproc)" -ge 6 ]; then
+      E2E_CPUS=2
+    else
+      E2E_START_OPTS=(--allow-shared-cpus)
+    fi
   else
     command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
   fi
@@ -42,6 +53,14 @@ tcg_setup() {
   trap tcg_cleanup EXIT
 }
 
+kvm_e2e_setup() {
+  [ "$E2E_ACCEL" = kvm ] || skip "runs on the KVM path only (tests/integration/kvm_e2e.sh runs it with E2E_ACCEL=kvm)"
+  tcg_setup
+  [ "$(nproc)" -ge 6 ] || skip "needs 6 CPUs for whole-core placement of two enclaves (the nested L1 has them)"
+  E2E_CPUS=$1
+  E2E_START_OPTS=()
+}
+
 tcg_cleanup() {
   local status=$?
   local j s id
@@ -49,6 +68,7 @@ tcg_cleanup() {
     for s in "$QT_VMM_RUN_DIR"/*.sock "$QT_VMM_RUN_DIR"/*.json; do
       [ -e "$s" ] || continue
       id=$(basename "${s%.*}")
+      [[ "$id" =~ ^[0-9]+$ ]] || continue
       echo "---- on failure: enclave $id ----"
       "$QT_VMM" enclave query --enclave-id "$id" 2>&1 | jq -c '.[0] | {State, Reason, AppStatus, VsockDevice}' 2>/dev/null || true
       console "$id" | grep -vE '^\[ *[0-9]+\.[0-9]+\] ' | tail -n 25
@@ -91,7 +111,7 @@ tcg_start() {
   local eif=$1; shift
   local t0 rc=0
   t0=$(date +%s.%N)
-  START_JSON=$("$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$eif" --cpus 1 --mem 256 --debug-mode --heartbeat-timeout 60 "$@" \
+  START_JSON=$("$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$eif" --cpus "$E2E_CPUS" --mem 256 --debug-mode --heartbeat-timeout 60 "$@" \
     2>"$TEST_TMP/start.err") || rc=$?
   START_SECS=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
   if [ "$rc" -ne 0 ]; then

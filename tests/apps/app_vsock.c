@@ -17,6 +17,8 @@
  *                           ended: with CODE (default 0) if none failed, else with 1
  *   crash-after:BYTES[:SIG] kill itself with SIG (default 9) once BYTES bytes (sent + received,
  *                           all connections) have moved
+ *   print:PATH              before serving, print each line of the file PATH as
+ *                           "VSOCK file PATH: <line>" (e.g. /proc/cpuinfo seen by a running app)
  *
  * The stream of source and dial is deterministic: the little-endian outputs of splitmix64
  * starting from state = PORT, truncated to BYTES. Integers on the wire are little-endian u64.
@@ -530,8 +532,31 @@ static unsigned long long number(const char* text, const char* spec)
     return v;
 }
 
+#define MAX_PRINTS 8
+static const char* prints[MAX_PRINTS];
+static int nprints;
+
+static void print_file(const char* path)
+{
+    FILE* f = fopen(path, "r");
+    if (!f) {
+        printf("VSOCK file %s: cannot open: %s\n", path, strerror(errno));
+        return;
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        printf("VSOCK file %s: %s\n", path, line);
+    }
+    fclose(f);
+}
+
 static void parse(const char* spec)
 {
+    if (strncmp(spec, "print:", 6) == 0 && spec[6] && nprints < MAX_PRINTS) {
+        prints[nprints++] = spec + 6;
+        return;
+    }
     char copy[128];
     snprintf(copy, sizeof copy, "%s", spec);
     char* fields[4] = { 0 };
@@ -577,7 +602,7 @@ static void parse(const char* spec)
     return;
 bad:
     printf("VSOCK usage: bad service '%s' (echo:PORT, sink:PORT[:N:MS], source:PORT:BYTES, dial:PORT:BYTES[:MS], "
-           "exit-after:N[:CODE], crash-after:BYTES[:SIG])\n",
+           "exit-after:N[:CODE], crash-after:BYTES[:SIG], print:PATH)\n",
         spec);
     exit(64);
 }
@@ -616,6 +641,8 @@ int main(int argc, char** argv)
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
         epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s->fd, &ev);
     }
+    for (int i = 0; i < nprints; i++)
+        print_file(prints[i]);
     unsigned cid = 0;
     int dev = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
     if (dev >= 0) {

@@ -12,13 +12,13 @@ tcg_setup
 tcg_image hello '{"Entrypoint":["app_echo_env","--exit=3"],"Cmd":["hello world",""],"Env":["PATH=/bin","GREETING=hi from the image"]}' app_echo_env
 tcg_start "$TEST_TMP/hello.eif"
 # The same process that start reported, and what start's own JSON says.
-expect_eq "$(jq -r .Accel <<<"$START_JSON")" tcg "start Accel"
+expect_eq "$(jq -r .Accel <<<"$START_JSON")" "$E2E_ACCEL" "start Accel"
 expect_eq "$(jq -r .LaunchMode <<<"$START_JSON")" debug "start LaunchMode"
 expect_eq "$(jq -r .Heartbeat <<<"$START_JSON")" true "start JSON Heartbeat"
 q=$("$QT_VMM" enclave query --enclave-id "$ID")
 echo "query right after start: $q"
 expect_eq "$(jq -r '.[0].Heartbeat' <<<"$q")" true "Heartbeat right after start"
-expect_eq "$(jq -r '.[0].Accel' <<<"$q")" tcg "Accel"
+expect_eq "$(jq -r '.[0].Accel' <<<"$q")" "$E2E_ACCEL" "Accel"
 expect_eq "$(jq -r '.[0].VsockSocket' <<<"$q")" "$QT_VMM_RUN_DIR/$ID.vsock" "VsockSocket"
 # The heartbeat came after the vCPUs started, and start returned after it.
 hb=$(jq -r '.LaunchMonotonicNs.Heartbeat' <<<"$START_JSON")

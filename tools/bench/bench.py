@@ -12,14 +12,16 @@ first `out 0x80`), the memory figure excludes guest RAM, the vsock figure is the
 time in process; the real kernel's boot is reported separately and labelled host-limited.
 
 Sections: vsock device cost, image build, launch + VMM memory + scaling (need root and /dev/kvm),
-vsock connections, real-kernel boot. What cannot be measured on this host or this revision is
-reported as "not available" with the reason, never as a number.
+vsock connections, real-kernel boot, and the whole enclave on a KVM with guest user mode inside
+the nested L1 (tests/nested/l1.sh; tools/bench/nested_bench.py: EIF start → heartbeat and → the
+app's first output, qt-vmm ÷ QEMU -accel kvm, ratios only). What cannot be measured on this host
+or this revision is reported as "not available" with the reason, never as a number.
 
 Environment: BUILD (required: the build directory), QUICK=1 (one run each, small sizes, no
 real-kernel boot: a smoke test), RUNS (default 10), BENCH_OUT (output directory),
 REAL_KERNEL=0 (skip the real kernel's boot; it takes minutes per run here), REAL_KERNEL_RUNS
 (default 3), BENCH_MAX_MEM_MIB (largest guest for the scaling rows, default 8192; 2048 in QUICK),
-BENCH_SECTIONS (comma list to run a subset: vsock,image,launch,connections,kernel).
+BENCH_SECTIONS (comma list to run a subset: vsock,image,launch,connections,kernel,nested).
 """
 
 import datetime
@@ -46,7 +48,7 @@ OUT = os.path.abspath(os.environ.get("BENCH_OUT") or os.path.join(TOP, "bench"))
 REAL_KERNEL = not QUICK and os.environ.get("REAL_KERNEL", "1") != "0"
 REAL_KERNEL_RUNS = max(1, int(os.environ.get("REAL_KERNEL_RUNS", "3")))
 MAX_MEM_MIB = int(os.environ.get("BENCH_MAX_MEM_MIB", "2048" if QUICK else "8192"))
-SECTIONS = set(filter(None, os.environ.get("BENCH_SECTIONS", "vsock,image,launch,connections,kernel").split(",")))
+SECTIONS = set(filter(None, os.environ.get("BENCH_SECTIONS", "vsock,image,launch,connections,kernel,nested").split(",")))
 
 QT_VMM = os.path.join(BUILD, "bin", "qt-vmm")
 BENCH_EXEC = os.path.join(BUILD, "bin", "bench_exec")
@@ -910,6 +912,31 @@ def section_kernel():
 
 # --- feature detection --------------------------------------------------------------------------
 
+def section_nested():
+    """The whole enclave where KVM runs guest user mode: inside the nested L1, qt-vmm against QEMU
+    -M microvm -accel kvm with the same kernel, initrd and command line (nested_bench.py). Every
+    level is emulated there, so only the same-round ratios are reported."""
+    sec = "nested"
+    labels = {"heartbeat": "nested L1: qt-vmm ÷ QEMU microvm -accel kvm, EIF start → init's heartbeat (2 vCPUs, 256 MiB, same round)",
+              "app": "nested L1: qt-vmm ÷ QEMU microvm -accel kvm, EIF start → the app's first output (its first vsock connection, same round)"}
+    if shutil.which("qemu-system-x86_64") is None or not os.path.exists(KERNEL):
+        for k, label in labels.items():
+            R.unavailable(f"nested.ratio_{k}", sec, label, "ratio", "needs qemu-system-x86_64 and the guest kernel (make kernel)")
+        return
+    rounds = RUNS
+    log(f"nested: booting L1 under TCG for {rounds} round(s) of qt-vmm and QEMU (minutes)")
+    logs = os.path.join(WORK, "nested-logs")
+    env = dict(os.environ, BUILD=BUILD, QT_VMM=QT_VMM, KERNEL=os.path.realpath(KERNEL))
+    run([os.path.join(TOP, "tests", "nested", "l1.sh"), "--quiet", "--timeout", str(900 + 240 * rounds),
+         "--log-dir", logs, "--", "python3", os.path.join(TOP, "tools", "bench", "nested_bench.py"),
+         "--rounds", str(rounds), "--out", "/run/l1/logs/nested.json"], env=env, timeout=1000 + 240 * rounds)
+    with open(os.path.join(logs, "nested.json")) as f:
+        data = json.load(f)
+    for k, label in labels.items():
+        R.samples(f"nested.ratio_{k}", sec, label, "ratio", data["ratio"][k], kind="ratio",
+                  note="nested KVM inside QEMU TCG: ratios only, absolute times mean nothing here")
+
+
 def detect_features():
     f = {}
     help_text = run([QT_VMM, "enclave", "start", "--help"], check=False).stdout
@@ -1019,6 +1046,7 @@ SECTION_TITLES = [
     ("vsock", "3. vsock device cost (in process, synthetic guest driver, no VM)"),
     ("image", "4. Image build"),
     ("scaling", "5. Scaling with guest RAM and vCPUs"),
+    ("nested", "6. The whole enclave on a KVM with guest user mode (nested L1 under TCG: ratios only)"),
 ]
 
 
@@ -1203,6 +1231,7 @@ def main():
                                          ("memory.qt_idle_rss", "memory", "qt-vmm VMM memory", "MiB"),
                                          ("kernel.kvm_init", "kernel", "real kernel on KVM", "s")):
                 R.unavailable(id, sec, label, unit, why)
+        section("nested", section_nested)
         goals()
         meta["features"] = FEATURES
         meta["errors"] = errors
