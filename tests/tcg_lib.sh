@@ -15,7 +15,8 @@
 #                                      unless E2E_ACCEL=kvm and the host has ≥ 6 CPUs; CPUS vCPUs,
 #                                      never --allow-shared-cpus
 #   tcg_image NAME CONFIG_JSON APP...  OCI layout with the apps in /bin → $TEST_TMP/NAME.eif
-#   tcg_start EIF [start options...]   starts it (debug mode, E2E_CPUS vCPUs, 256 MiB); sets ID, START_JSON,
+#   tcg_start EIF [start options...]   starts it (debug mode, E2E_CPUS vCPUs, E2E_MEM MiB = 256,
+#                                      E2E_HEARTBEAT_TIMEOUT s = 60); sets ID, START_JSON,
 #                                      VSOCK (the VsockSocket), DAEMON_PID, QEMU_PID
 #   field ID FIELD                     jq -r .[0].FIELD of query
 #   wait_terminated ID [SECONDS]       until State is TERMINATED
@@ -29,6 +30,7 @@
 E2E_ACCEL=${E2E_ACCEL:-tcg}
 E2E_START_OPTS=()
 E2E_CPUS=1
+E2E_MEM=256
 
 tcg_setup() {
   need_kernel
@@ -111,7 +113,7 @@ tcg_start() {
   local eif=$1; shift
   local t0 rc=0
   t0=$(date +%s.%N)
-  START_JSON=$("$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$eif" --cpus "$E2E_CPUS" --mem 256 --debug-mode --heartbeat-timeout 60 "$@" \
+  START_JSON=$("$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$eif" --cpus "$E2E_CPUS" --mem "$E2E_MEM" --debug-mode --heartbeat-timeout "${E2E_HEARTBEAT_TIMEOUT:-60}" "$@" \
     2>"$TEST_TMP/start.err") || rc=$?
   START_SECS=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
   if [ "$rc" -ne 0 ]; then

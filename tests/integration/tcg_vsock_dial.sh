@@ -5,8 +5,10 @@
 #     byte and answers with its own XXH3-64, the app prints OK;
 #   - port 7001: nobody listens on <VsockSocket>_7001: the app's connect is refused
 #     (ECONNRESET) and it says so on the console;
-#   - port 7002: the parent starts listening only after the enclave is up; the app dials it
-#     after 4 s and succeeds (the socket is looked up at connect time);
+#   - port 7002: the parent starts listening only once the enclave exists (its VsockSocket is
+#     there), never before; the app dials it 4 s after it starts and succeeds (the socket is
+#     looked up at connect time). Waiting for `start` to return instead would race the app on
+#     a slow host (a nested KVM: start → listener took longer than the 4 s);
 #   - the app then exits with status 1 (one failed connection): AppStatus exited 1.
 source "$TOP/tests/lib.sh"
 source "$TOP/tools/image/testdata/image_helpers.sh"
@@ -22,10 +24,13 @@ listen_pid=$!
 for i in $(seq 50); do [ -S "$QT_VMM_RUN_DIR/0.vsock_7000" ] && break; sleep 0.1; done
 [ -S "$QT_VMM_RUN_DIR/0.vsock_7000" ] || fail "vsock_peer did not listen: $(cat "$TEST_TMP/listen7000.out")"
 
+(
+  for i in $(seq 1200); do [ -S "$QT_VMM_RUN_DIR/0.vsock" ] && break; sleep 0.05; done
+  exec "$PEER" listen --socket "$QT_VMM_RUN_DIR/0.vsock" --port 7002 --count 1 --timeout 120
+) >"$TEST_TMP/listen7002.out" 2>&1 &
+listen2_pid=$!
 tcg_start "$TEST_TMP/dial.eif"
 expect_eq "$VSOCK" "$QT_VMM_RUN_DIR/0.vsock" VsockSocket
-"$PEER" listen --socket "$VSOCK" --port 7002 --count 1 --timeout 40 >"$TEST_TMP/listen7002.out" 2>&1 &
-listen2_pid=$!
 
 wait_terminated "$ID" 90
 out=$(console "$ID")

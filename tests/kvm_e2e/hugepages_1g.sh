@@ -17,7 +17,7 @@ before=$(free_1g)
 [ "$before" -ge 1 ] || fail "no free 1 GiB page after allocator"
 
 tcg_image big '{"Entrypoint":["app_echo_env","--file=/proc/meminfo","--exit=4"],"Env":["PATH=/bin"]}' app_echo_env
-tcg_start "$TEST_TMP/big.eif" --mem 1024 --hugepage-size 1G
+E2E_MEM=1024 tcg_start "$TEST_TMP/big.eif" --hugepage-size 1G
 q=$("$QT_VMM" enclave query --enclave-id "$ID")
 echo "query: $(jq -c '.[0] | {HugepageSize, MemoryMiB, NumaNode, State}' <<<"$q")"
 expect_eq "$(jq -r '.[0].HugepageSize' <<<"$q")" 1G HugepageSize

@@ -9,7 +9,7 @@ kvm_e2e_setup 2
 
 tcg_image boot '{"Entrypoint":["app_sleep"],"Env":["PATH=/bin"]}' app_sleep
 before=$(free_2m)
-tcg_start "$TEST_TMP/boot.eif" --heartbeat-timeout 0
+E2E_HEARTBEAT_TIMEOUT=0 tcg_start "$TEST_TMP/boot.eif"
 expect_eq "$(jq -r .Heartbeat <<<"$START_JSON")" false "Heartbeat when start returned (still booting)"
 t0=$(date +%s.%N)
 out=$("$QT_VMM" enclave stop --enclave-id "$ID") || fail "stop during boot failed"

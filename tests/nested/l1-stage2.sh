@@ -32,6 +32,8 @@ ln -sf /proc/self/fd /dev/fd 2>/dev/null || true
   # shellcheck disable=SC1091
   source /run/l1/job.env
   set +a
+  ulimit -Hn "$L1_NOFILE_HARD" 2>/dev/null
+  ulimit -Sn "$L1_NOFILE_SOFT" 2>/dev/null
   cd "$L1_CWD" || exit 126
   exec bash -c "$(cat /run/l1/job.cmd)"
 ) > /run/l1/out.log 2>&1 < /dev/null &

@@ -79,6 +79,8 @@ trap 'exit 130' INT TERM
     [ -n "${!name+x}" ] && printf '%s=%q\n' "$name" "${!name}"
   done
   printf 'L1_CWD=%q\n' "$PWD"
+  # L1's PID 1 starts with the kernel's default 1,024 descriptors: give the job the host's limits.
+  printf 'L1_NOFILE_SOFT=%s\nL1_NOFILE_HARD=%s\n' "$(ulimit -Sn)" "$(ulimit -Hn)"
   printf 'L1_NESTED=1\n'
 } > "$share/job.env"
 printf '%q ' "$@" > "$share/job.cmd"

@@ -49,6 +49,7 @@
 #include <poll.h>
 #include <string>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -725,6 +726,13 @@ uint64_t parse_number(const char* s)
 int main(int argc, char** argv)
 {
     setvbuf(stdout, nullptr, _IOLBF, 0);
+    // 1,025 concurrent connections need more descriptors than a default soft limit of 1,024:
+    // take the hard limit, as app_vsock does on the enclave's side.
+    rlimit nofile {};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     if (argc < 2)
         usage("missing mode");
     opt.mode = argv[1];
