@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `qt-vmm vsock proxy` on the parent, without an enclave: the test plays the VMM by connecting
+# straight to <VsockSocket>_<port> (what the VMM does when an enclave dials CID 3), and the
+# remote is a TCP echo server on loopback. Only 127.0.0.1 and ::1 are used.
+#   - allow-listed 127.0.0.1: 1,000 connections open at once, every byte echoed back through the
+#     proxy and checked, half-closes passed on; the proxy's summary counts them;
+#   - allow-listed ::1 (when the host has IPv6 loopback);
+#   - a remote not on the list is refused (PROXY_NOT_ALLOWED, exit 3) with the reason;
+#   - bad YAML, an unknown key, a port out of range, a missing file: one clear line each, exit 3;
+#   - the proxy removes its listener and ends when the VsockSocket goes away (the enclave ended).
+source "$TOP/tests/lib.sh"
+PEER="$BUILD/bin/vsock_peer"
+[ -x "$PEER" ] || fail "missing $PEER; run make"
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+RUN="$TEST_TMP/run"
+mkdir -p "$RUN"
+: > "$RUN/0.vsock"   # stands in for an enclave's VsockSocket: the proxy ends when it goes away
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill_tree "$p"; done; }
+trap cleanup EXIT
+
+# wait_for FILE PATTERN: until FILE has a line matching PATTERN (10 s at most).
+wait_for() {
+  for _ in $(seq 100); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$1" >&2; fail "no '$2' in $1"
+}
+
+# 1. 1,000 concurrent connections to an allow-listed 127.0.0.1 port.
+"$PEER" tcp-echo --tcp 127.0.0.1:0 --conns 1000 --timeout 120 >"$TEST_TMP/echo4.out" 2>&1 &
+pids+=($!); echo4_pid=$!
+wait_for "$TEST_TMP/echo4.out" "listening port="
+port4=$(sed -n 's/.*listening port=\([0-9]*\).*/\1/p' "$TEST_TMP/echo4.out")
+cat >"$TEST_TMP/allow.yaml" <<YAML
+allowlist:
+- {address: 127.0.0.1, port: $port4}
+YAML
+"$QT_VMM" vsock proxy 8000 127.0.0.1 "$port4" --uds-path "$RUN/0.vsock" --config "$TEST_TMP/allow.yaml" \
+  >"$TEST_TMP/proxy4.json" 2>"$TEST_TMP/proxy4.log" &
+pids+=($!); proxy4_pid=$!
+for _ in $(seq 100); do [ -S "$RUN/0.vsock_8000" ] && break; sleep 0.1; done
+[ -S "$RUN/0.vsock_8000" ] || { cat "$TEST_TMP/proxy4.log"; fail "the proxy did not listen on $RUN/0.vsock_8000"; }
+expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
+expect_eq "$(jq -r .Remote "$TEST_TMP/proxy4.json")" "127.0.0.1:$port4" Remote
+expect_eq "$(jq -r .Listen "$TEST_TMP/proxy4.json")" "$RUN/0.vsock_8000" Listen
+t0=$(date +%s.%N)
+out=$("$PEER" echo --unix "$RUN/0.vsock_8000" --conns 1000 --bytes 65536 --window 1000 --timeout 120) || { echo "$out"; cat "$TEST_TMP/proxy4.log"; fail "1,000 connections through the proxy"; }
+echo "$out"
+echo "TIME 1000 connections through the proxy (open, echo up to 64 KiB each, close): $(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)") s"
+expect_contains "$out" "PEER echo established=1000 concurrently"
+expect_contains "$out" "verified=1000 eof=1000"
+expect_contains "$out" "result=OK"
+rc=0; wait "$echo4_pid" || rc=$?
+cat "$TEST_TMP/echo4.out"
+expect_eq "$rc" 0 "tcp-echo exit status"
+expect_contains "$(cat "$TEST_TMP/echo4.out")" "PEER tcp-echo conns=1000 peak=1000"
+
+# 2. IPv6: ::1 on the list (in block style).
+"$PEER" tcp-echo --tcp '[::1]:0' --conns 10 --timeout 60 >"$TEST_TMP/echo6.out" 2>&1 &
+pids+=($!); echo6_pid=$!
+for _ in $(seq 50); do grep -q "listening port=" "$TEST_TMP/echo6.out" && break; kill -0 "$echo6_pid" 2>/dev/null || break; sleep 0.1; done
+if grep -q "listening port=" "$TEST_TMP/echo6.out"; then
+  port6=$(sed -n 's/.*listening port=\([0-9]*\).*/\1/p' "$TEST_TMP/echo6.out")
+  printf 'allowlist:\n- address: "::1"\n  port: %s\n' "$port6" >"$TEST_TMP/allow6.yaml"
+  "$QT_VMM" vsock proxy 8001 ::1 "$port6" --uds-path "$RUN/0.vsock" --config "$TEST_TMP/allow6.yaml" -6 \
+    >"$TEST_TMP/proxy6.json" 2>"$TEST_TMP/proxy6.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -S "$RUN/0.vsock_8001" ] && break; sleep 0.1; done
+  out=$("$PEER" echo --unix "$RUN/0.vsock_8001" --conns 10 --bytes 100000 --timeout 60) || { echo "$out"; cat "$TEST_TMP/proxy6.log"; fail "IPv6 through the proxy"; }
+  expect_contains "$out" "verified=10 eof=10"
+  expect_eq "$(jq -r .Remote "$TEST_TMP/proxy6.json")" "[::1]:$port6" "IPv6 Remote"
+  wait "$echo6_pid"
+  echo "IPv6: 10 connections to [::1]:$port6 OK"
+else
+  echo "NOTE: no IPv6 loopback on this host ($(cat "$TEST_TMP/echo6.out")); IPv6 part not run"
+fi
+
+# 3. Not on the list: refused, with the reason and the fix.
+rc=0; err=$("$QT_VMM" vsock proxy 8002 127.0.0.1 9 --uds-path "$RUN/0.vsock" --config "$TEST_TMP/allow.yaml" 2>&1) || rc=$?
+echo "$err"
+expect_eq "$rc" 3 "exit status for a remote not on the list"
+expect_contains "$err" "error [PROXY_NOT_ALLOWED]: 127.0.0.1:9 is not on the allowlist $TEST_TMP/allow.yaml"
+expect_contains "$err" "add '- {address: 127.0.0.1, port: 9}'"
+# A name with no entry for its port is refused too (localhost resolves from /etc/hosts: no DNS).
+rc=0; err=$("$QT_VMM" vsock proxy 8002 localhost 443 --uds-path "$RUN/0.vsock" --config "$TEST_TMP/allow.yaml" 2>&1) || rc=$?
+expect_eq "$rc" 3 "exit status for localhost:443"
+expect_contains "$err" "localhost:443 is not on the allowlist"
+[ ! -e "$RUN/0.vsock_8002" ] || fail "a refused proxy left a listener"
+
+# 4. Bad allowlists: one line each, naming the file, the line and the fix.
+bad() { # NAME CONTENT EXPECTED
+  printf '%b' "$2" >"$TEST_TMP/$1.yaml"
+  local rc=0 err
+  err=$("$QT_VMM" vsock proxy 8003 127.0.0.1 "$port4" --uds-path "$RUN/0.vsock" --config "$TEST_TMP/$1.yaml" 2>&1) || rc=$?
+  echo "$1: $err"
+  expect_eq "$rc" 3 "exit status for $1"
+  expect_eq "$(wc -l <<<"$err")" 1 "lines of the error for $1"
+  expect_contains "$err" "error [PROXY_ALLOWLIST]: $TEST_TMP/$1.yaml:"
+  expect_contains "$err" "$3"
+}
+bad syntax 'allowlist:\n- {address: 127.0.0.1, port: 1\n' "not valid YAML"
+bad typo 'allowlist:\n- {address: 127.0.0.1, port: 1}\n- {adress: a, port: 2}\n' "3: allowlist entry 2 has an unknown key 'adress'"
+bad range 'allowlist:\n- {address: 127.0.0.1, port: 70000}\n' "port must be a number from 1 to 65535, not '70000'"
+bad nolist 'allow:\n- {address: 127.0.0.1, port: 1}\n' "no top-level 'allowlist:' key"
+rc=0; err=$("$QT_VMM" vsock proxy 8003 127.0.0.1 1 --uds-path "$RUN/0.vsock" --config "$TEST_TMP/none.yaml" 2>&1) || rc=$?
+expect_eq "$rc" 3 "exit status for a missing allowlist"
+expect_contains "$err" "cannot read the allowlist"
+expect_contains "$err" "--config FILE"
+
+# 5. The enclave ends (its VsockSocket goes): the proxy removes its listener, logs its summary, exits 0.
+rm "$RUN/0.vsock"
+rc=0
+for _ in $(seq 100); do kill -0 "$proxy4_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$proxy4_pid" || rc=$?
+cat "$TEST_TMP/proxy4.log"
+expect_eq "$rc" 0 "proxy exit status"
+[ ! -e "$RUN/0.vsock_8000" ] || fail "listener left behind"
+log=$(cat "$TEST_TMP/proxy4.log")
+expect_contains "$log" "the enclave has ended: 1000 connections accepted, 1000 completed, 0 refused, 0 failed, 0 closed idle, peak 1000 open"
+echo PASS
