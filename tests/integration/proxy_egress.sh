@@ -7,6 +7,8 @@
 #   - allow-listed ::1 (when the host has IPv6 loopback);
 #   - a remote not on the list is refused (PROXY_NOT_ALLOWED, exit 3) with the reason;
 #   - bad YAML, an unknown key, a port out of range, a missing file: one clear line each, exit 3;
+#   - DNS at connect time (as root, in a private mount namespace whose /etc/hosts the test edits):
+#     a name listed through its address is let through, then refused and logged once it moves;
 #   - the proxy removes its listener and ends when the VsockSocket goes away (the enclave ended).
 source "$TOP/tests/lib.sh"
 PEER="$BUILD/bin/vsock_peer"
@@ -106,7 +108,39 @@ expect_eq "$rc" 3 "exit status for a missing allowlist"
 expect_contains "$err" "cannot read the allowlist"
 expect_contains "$err" "--config FILE"
 
-# 5. The enclave ends (its VsockSocket goes): the proxy removes its listener, logs its summary, exits 0.
+# 5. DNS is resolved at every connection (--dns-ttl 0): egress.test is allowed because it
+# resolves to the listed 127.0.0.1; once it resolves elsewhere the next connection is refused and
+# logged. /etc/hosts is replaced in a private mount namespace only (root needed), no DNS server.
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+  "$PEER" tcp-echo --tcp 127.0.0.1:0 --conns 1 --timeout 60 >"$TEST_TMP/echo-dns.out" 2>&1 &
+  pids+=($!)
+  wait_for "$TEST_TMP/echo-dns.out" "listening port="
+  portd=$(sed -n 's/.*listening port=\([0-9]*\).*/\1/p' "$TEST_TMP/echo-dns.out")
+  printf 'allowlist:\n- {address: 127.0.0.1, port: %s}\n' "$portd" >"$TEST_TMP/allow-dns.yaml"
+  printf '127.0.0.1 egress.test\n' >"$TEST_TMP/hosts"
+  : > "$RUN/1.vsock"
+  unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh "$TEST_TMP/hosts" \
+    "$QT_VMM" vsock proxy 8010 egress.test "$portd" --uds-path "$RUN/1.vsock" --config "$TEST_TMP/allow-dns.yaml" --dns-ttl 0 \
+    >/dev/null 2>"$TEST_TMP/proxy-dns.log" &
+  pids+=($!); proxyd_pid=$!
+  for _ in $(seq 100); do [ -S "$RUN/1.vsock_8010" ] && break; sleep 0.1; done
+  [ -S "$RUN/1.vsock_8010" ] || { cat "$TEST_TMP/proxy-dns.log"; fail "the DNS proxy did not listen"; }
+  out=$("$PEER" echo --unix "$RUN/1.vsock_8010" --conns 1 --bytes 1000 --timeout 30) || { echo "$out"; cat "$TEST_TMP/proxy-dns.log"; fail "egress.test -> 127.0.0.1"; }
+  expect_contains "$out" "verified=1 eof=1"
+  printf '127.0.0.2 egress.test\n' >"$TEST_TMP/hosts"   # same file (inode): the bind mount sees it
+  rc=0; out=$("$PEER" echo --unix "$RUN/1.vsock_8010" --conns 1 --bytes 1000 --timeout 30 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "a connection to a moved name got through: $out"
+  rm "$RUN/1.vsock"
+  wait "$proxyd_pid"
+  log=$(cat "$TEST_TMP/proxy-dns.log")
+  echo "$log"
+  expect_contains "$log" "port 8010: connection #2: refused: egress.test:$portd is not on the allowlist $TEST_TMP/allow-dns.yaml: no entry has that address and port $portd, and no entry for port $portd resolves to 127.0.0.2"
+  expect_contains "$log" "2 connections accepted, 1 completed, 1 refused, 0 failed"
+else
+  echo "NOTE: not root or no mount namespaces: the DNS-at-connect-time part is not run"
+fi
+
+# 6. The enclave ends (its VsockSocket goes): the proxy removes its listener, logs its summary, exits 0.
 rm "$RUN/0.vsock"
 rc=0
 for _ in $(seq 100); do kill -0 "$proxy4_pid" 2>/dev/null || break; sleep 0.1; done
