@@ -283,6 +283,8 @@ void StreamRelay::pump(Conn& c)
                 }
             }
             if (b.empty()) {
+                // Drained: give the memory back, so idle connections hold no buffer.
+                b.data.reset();
                 b.begin = b.end = 0;
             } else if (b.end == kBufferSize && b.begin > 0) {
                 std::memmove(b.data.get(), b.data.get() + b.begin, b.end - b.begin);

@@ -4,7 +4,8 @@
 // forwarder (TCP 127.0.0.1 → vsock CID 3), so it uses no exceptions and nothing beyond libc and
 // the standard library (guest-init is linked static with -fno-exceptions).
 //
-// Per connection: each direction buffers at most kBufferSize bytes (allocated on first use); an
+// Per connection: each direction buffers at most kBufferSize bytes (allocated while bytes wait,
+// freed once they are out, so idle connections hold no buffer); an
 // end-of-file is passed on as shutdown(SHUT_WR) once its bytes are out; the connection ends when
 // both directions are finished, on any error, or after idle_timeout_ms without a byte moving.
 // Above max_connections an accepted socket is closed at once. Everything that refuses, fails or
