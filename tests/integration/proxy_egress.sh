@@ -7,6 +7,8 @@
 #   - allow-listed ::1 (when the host has IPv6 loopback);
 #   - a remote not on the list is refused (PROXY_NOT_ALLOWED, exit 3) with the reason;
 #   - bad YAML, an unknown key, a port out of range, a missing file: one clear line each, exit 3;
+#   - --max-connections: the connection over the limit is closed and logged; --idle-timeout: a
+#     connection where nothing moves is closed and logged;
 #   - DNS at connect time (as root, in a private mount namespace whose /etc/hosts the test edits):
 #     a name listed through its address is let through, then refused and logged once it moves;
 #   - the proxy removes its listener and ends when the VsockSocket goes away (the enclave ended).
@@ -108,7 +110,43 @@ expect_eq "$rc" 3 "exit status for a missing allowlist"
 expect_contains "$err" "cannot read the allowlist"
 expect_contains "$err" "--config FILE"
 
-# 5. DNS is resolved at every connection (--dns-ttl 0): egress.test is allowed because it
+# 5. Limits. Three clients that send nothing (python3: hold a Unix connection open and report
+# how it ended) against --max-connections 2 --idle-timeout 5: one is closed at once, the other
+# two after 5 idle seconds; each is logged with its reason.
+"$PEER" tcp-echo --tcp 127.0.0.1:0 --conns 2 --timeout 60 >"$TEST_TMP/echo-lim.out" 2>&1 &
+pids+=($!)
+wait_for "$TEST_TMP/echo-lim.out" "listening port="
+portl=$(sed -n 's/.*listening port=\([0-9]*\).*/\1/p' "$TEST_TMP/echo-lim.out")
+printf 'allowlist:\n- {address: 127.0.0.1, port: %s}\n' "$portl" >"$TEST_TMP/allow-lim.yaml"
+: > "$RUN/2.vsock"
+"$QT_VMM" vsock proxy 8020 127.0.0.1 "$portl" --uds-path "$RUN/2.vsock" --config "$TEST_TMP/allow-lim.yaml" \
+  --max-connections 2 --idle-timeout 5 >/dev/null 2>"$TEST_TMP/proxy-lim.log" &
+pids+=($!); proxyl_pid=$!
+for _ in $(seq 100); do [ -S "$RUN/2.vsock_8020" ] && break; sleep 0.1; done
+hold='import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(30)
+try:
+    got = s.recv(1)
+    print("EOF" if got == b"" else "DATA", flush=True)
+except OSError as e:
+    print("RESET" if not isinstance(e, socket.timeout) else "TIMEOUT", flush=True)'
+# All three at once: whichever comes third is refused, the other two are closed when idle.
+python3 -c "$hold" "$RUN/2.vsock_8020" >"$TEST_TMP/hold1.out" & h1=$!
+python3 -c "$hold" "$RUN/2.vsock_8020" >"$TEST_TMP/hold2.out" & h2=$!
+python3 -c "$hold" "$RUN/2.vsock_8020" >"$TEST_TMP/hold3.out" & h3=$!
+wait "$h1" "$h2" "$h3"
+expect_eq "$(cat "$TEST_TMP/hold1.out" "$TEST_TMP/hold2.out" "$TEST_TMP/hold3.out" | tr '\n' ' ')" "EOF EOF EOF " "how the held connections ended"
+rm "$RUN/2.vsock"
+wait "$proxyl_pid"
+log=$(cat "$TEST_TMP/proxy-lim.log")
+echo "$log"
+expect_eq "$(grep -c "port 8020: connection #[123] refused: 2 connections are open, the limit (raise it with --max-connections)" <<<"$log")" 1 "refusal lines"
+expect_eq "$(grep -c "port 8020: connection #[123] to 127.0.0.1:$portl: closed: idle for [0-9]* s (the idle timeout)" <<<"$log")" 2 "idle lines"
+expect_contains "$log" "3 connections accepted, 0 completed, 1 refused, 0 failed, 2 closed idle, peak 2 open"
+
+# 6. DNS is resolved at every connection (--dns-ttl 0): egress.test is allowed because it
 # resolves to the listed 127.0.0.1; once it resolves elsewhere the next connection is refused and
 # logged. /etc/hosts is replaced in a private mount namespace only (root needed), no DNS server.
 if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
@@ -140,7 +178,7 @@ else
   echo "NOTE: not root or no mount namespaces: the DNS-at-connect-time part is not run"
 fi
 
-# 6. The enclave ends (its VsockSocket goes): the proxy removes its listener, logs its summary, exits 0.
+# 7. The enclave ends (its VsockSocket goes): the proxy removes its listener, logs its summary, exits 0.
 rm "$RUN/0.vsock"
 rc=0
 for _ in $(seq 100); do kill -0 "$proxy4_pid" 2>/dev/null || break; sleep 0.1; done
