@@ -90,6 +90,11 @@ expect_eq "$rc" 3 "exit status for localhost:443"
 expect_contains "$err" "localhost:443 is not on the allowlist"
 [ ! -e "$RUN/0.vsock_8002" ] || fail "a refused proxy left a listener"
 
+# An enclave that does not run: nothing to listen for.
+rc=0; err=$(QT_VMM_RUN_DIR="$RUN" "$QT_VMM" vsock proxy 8002 127.0.0.1 "$port4" --enclave-id 7 --config "$TEST_TMP/allow.yaml" 2>&1) || rc=$?
+expect_eq "$rc" 8 "exit status for an enclave that does not run"
+expect_contains "$err" "error [ENCLAVE_NOT_FOUND]: no running enclave with id 7"
+
 # 4. Bad allowlists: one line each, naming the file, the line and the fix.
 bad() { # NAME CONTENT EXPECTED
   printf '%b' "$2" >"$TEST_TMP/$1.yaml"

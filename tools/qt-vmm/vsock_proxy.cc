@@ -10,6 +10,7 @@
 #include "tools/qt-vmm/command.h"
 #include "tools/qt-vmm/enclave_socket.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -104,8 +105,9 @@ relay::Dialed dial(proxy::EgressPolicy& policy, unsigned attempt)
 
 void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
 {
-    if (o.enclave_id < 0 && o.uds_path.empty())
-        throw base::Error(base::ErrorKind::Usage, "USAGE", "name the enclave: --enclave-id ID (or --uds-path PATH of a `vsock vhost-user` backend)");
+    if ((o.enclave_id < 0) == o.uds_path.empty())
+        throw base::Error(base::ErrorKind::Usage, "USAGE",
+            "name the enclave with one of --enclave-id ID or --uds-path PATH (the socket of a `vsock vhost-user` backend)");
     if (o.ipv4 && o.ipv6)
         throw base::Error(base::ErrorKind::Usage, "USAGE", "--ipv4 and --ipv6 exclude each other; give neither to use both");
     proxy::Allowlist allowlist = proxy::Allowlist::load(o.config);
