@@ -2,11 +2,11 @@
 // connects to CID 3 on LOCAL_PORT; its VMM hands each such connection to the Unix socket
 // <VsockSocket>_<LOCAL_PORT>, where this command listens, and every connection is relayed to
 // REMOTE_ADDR:REMOTE_PORT over TCP (IPv4 or IPv6) if the allowlist (--config, vsock-proxy's
-// YAML) lets that pair through. The decision, DNS cache, relay and limits live in proxy/.
+// YAML) lets that pair through. This file is the command line, signals and lifetime; the
+// listener, decision, DNS cache, relay and limits live in proxy/.
 #include "base/error.h"
-#include "base/file.h"
 #include "proxy/egress_policy.h"
-#include "proxy/stream_relay.h"
+#include "proxy/egress_proxy.h"
 #include "tools/qt-vmm/command.h"
 #include "tools/qt-vmm/enclave_socket.h"
 
@@ -16,8 +16,6 @@
 #include <cstring>
 #include <ctime>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 namespace {
@@ -49,25 +47,6 @@ void log_line(const std::string& line)
     std::fflush(stderr);
 }
 
-// Listens on the Unix socket the VMM connects to for the enclave's connections to CID 3.
-base::UniqueFd listen_unix(const std::string& path)
-{
-    sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path)
-        throw base::Error(base::ErrorKind::InvalidInput, "VSOCK_SOCKET", "socket path too long: " + path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    base::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (probe.valid() && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0)
-        throw base::Error(base::ErrorKind::Resource, "PROXY_PORT_IN_USE",
-            path + " already has a listener (another proxy or program serves that port); stop it or pick another port");
-    ::unlink(path.c_str()); // a stale socket of a proxy that was killed
-    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd.get(), 1024) != 0)
-        base::throw_errno("LISTEN", "cannot listen on", path);
-    return fd;
-}
-
 // Enough descriptors for two per connection.
 void raise_descriptor_limit(std::size_t connections)
 {
@@ -81,26 +60,6 @@ void raise_descriptor_limit(std::size_t connections)
     if (limit.rlim_cur < want)
         log_line("warning: only " + std::to_string(limit.rlim_cur) + " descriptors may be open (ulimit -n), fewer than "
             + std::to_string(want) + " for --max-connections " + std::to_string(connections));
-}
-
-relay::Dialed dial(proxy::EgressPolicy& policy, unsigned attempt)
-{
-    proxy::Resolved where = policy.allowed_addresses();
-    if (!where.error.empty())
-        return relay::Dialed { -1, where.error, policy.remote() };
-    if (attempt >= where.addresses.size())
-        return relay::Dialed { -1, "", policy.remote() };
-    const proxy::Address& a = where.addresses[attempt];
-    int fd = ::socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return relay::Dialed { -1, "cannot create a socket: " + relay::errno_text(errno), a.text() };
-    if (::connect(fd, a.sockaddr_ptr(), a.length) != 0 && errno != EINPROGRESS) {
-        int error = errno;
-        ::close(fd);
-        // Like a failed asynchronous connect: logged, then the next address.
-        return relay::Dialed { -1, "connect to " + a.text() + " failed: " + relay::errno_text(error), a.text(), true };
-    }
-    return relay::Dialed { fd, "", a.text() };
 }
 
 void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
@@ -119,7 +78,8 @@ void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
     std::string vsock = o.uds_path.empty() ? qtvmm::enclave_vsock_socket(o.enclave_id) : o.uds_path;
     std::string listen_path = vsock + "_" + std::to_string(o.local_port);
     raise_descriptor_limit(o.max_connections);
-    base::UniqueFd listener = listen_unix(listen_path);
+    proxy::EgressProxy egress(policy, listen_path,
+        { .max_connections = o.max_connections, .idle_timeout_ms = static_cast<int>(o.idle_timeout_s) * 1000 }, log_line);
 
     std::signal(SIGPIPE, SIG_IGN);
     struct sigaction stop {};
@@ -127,14 +87,6 @@ void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
     ::sigaction(SIGINT, &stop, nullptr);
     ::sigaction(SIGTERM, &stop, nullptr);
 
-    relay::StreamRelay relay({ .max_connections = o.max_connections, .idle_timeout_ms = static_cast<int>(o.idle_timeout_s) * 1000 }, log_line);
-    int error = relay.add_listener(listener.release(), "port " + std::to_string(o.local_port),
-        [&policy](unsigned attempt) { return dial(policy, attempt); });
-    if (error) {
-        ::unlink(listen_path.c_str());
-        errno = error;
-        base::throw_errno("LISTEN", "cannot watch", listen_path);
-    }
     qtvmm::Json ready { { "LocalPort", o.local_port }, { "Remote", policy.remote() }, { "Listen", listen_path }, { "Config", o.config },
         { "MaxConnections", o.max_connections }, { "IdleTimeoutSeconds", o.idle_timeout_s } };
     if (o.enclave_id >= 0)
@@ -148,7 +100,7 @@ void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
     std::int64_t next_check = 0;
     bool seen = false;
     while (!g_stop) {
-        relay.run_once(1000);
+        egress.run_once(1000);
         std::int64_t now = relay::monotonic_ms();
         if (now >= next_check) {
             next_check = now + 1000;
@@ -158,12 +110,7 @@ void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
             seen = seen || there;
         }
     }
-    ::unlink(listen_path.c_str());
-    const relay::Stats& s = relay.stats();
-    log_line(std::string(g_stop ? "stopped by a signal" : "the enclave has ended") + ": " + std::to_string(s.accepted) + " connections accepted, "
-        + std::to_string(s.completed) + " completed, " + std::to_string(s.refused) + " refused, " + std::to_string(s.failed) + " failed, "
-        + std::to_string(s.idle_closed) + " closed idle, peak " + std::to_string(s.peak) + " open, " + std::to_string(s.bytes_out)
-        + " bytes out, " + std::to_string(s.bytes_in) + " bytes in");
+    log_line(std::string(g_stop ? "stopped by a signal" : "the enclave has ended") + ": " + egress.summary());
 }
 
 qtvmm::CommandRegistration proxy_reg("vsock proxy",
