@@ -1,5 +1,6 @@
 #include "base/error.h"
 #include "proxy/egress_proxy.h"
+#include "proxy/proxy_test_sockets.h"
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -15,20 +16,6 @@
 
 namespace {
 
-int loopback_listener(std::uint16_t& port)
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 8) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    return fd;
-}
-
 int unix_connect(const std::string& path)
 {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -39,22 +26,6 @@ int unix_connect(const std::string& path)
     return fd;
 }
 
-// Everything until EOF (10 s at most).
-std::string read_to_eof(int fd)
-{
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        pollfd p { fd, POLLIN, 0 };
-        if (::poll(&p, 1, 10000) != 1)
-            return out + "<TIMEOUT>";
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0)
-            return n == 0 ? out : out + "<ERR>";
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
 } // namespace
 
 TEST_CASE("egress proxy: an enclave connection reaches the allowed remote; the listener is exclusive and removed")
@@ -63,8 +34,8 @@ TEST_CASE("egress proxy: an enclave connection reaches the allowed remote; the l
     std::string dir = ::mkdtemp(pattern);
     std::string path = dir + "/0.vsock_8000";
     std::uint16_t echo_port = 0, closed_port = 0;
-    int echo_listener = loopback_listener(echo_port);
-    ::close(loopback_listener(closed_port));
+    int echo_listener = proxy_test::loopback_listener(echo_port);
+    ::close(proxy_test::loopback_listener(closed_port));
     std::thread echo([echo_listener] {
         int c = ::accept(echo_listener, nullptr, nullptr);
         char buf[4096];
@@ -98,10 +69,10 @@ TEST_CASE("egress proxy: an enclave connection reaches the allowed remote; the l
         int client = unix_connect(path);
         CHECK(::send(client, "hello, remote", 13, MSG_NOSIGNAL) == 13);
         ::shutdown(client, SHUT_WR);
-        CHECK(read_to_eof(client) == "hello, remote");
+        CHECK(proxy_test::read_some(client, 14) == "hello, remote<EOF>");
         ::close(client);
         int other = unix_connect(dir + "/0.vsock_8001");
-        CHECK(read_to_eof(other).empty());
+        CHECK(proxy_test::read_some(other, 1) == "<EOF>");
         ::close(other);
         stop = true;
         loop.join();

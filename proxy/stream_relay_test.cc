@@ -1,3 +1,4 @@
+#include "proxy/proxy_test_sockets.h"
 #include "proxy/stream_relay.h"
 
 #include <arpa/inet.h>
@@ -12,20 +13,6 @@
 
 namespace {
 
-int tcp_listen(std::uint16_t& port)
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 64) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    return fd;
-}
-
 int tcp_connect(std::uint16_t port, bool nonblocking = false)
 {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
@@ -36,25 +23,6 @@ int tcp_connect(std::uint16_t port, bool nonblocking = false)
     int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
     REQUIRE((rc == 0 || errno == EINPROGRESS));
     return fd;
-}
-
-// Reads until EOF or `want` bytes, waiting at most 10 s in all; "<ERR>" on a reset.
-std::string read_some(int fd, std::size_t want)
-{
-    std::string out;
-    char buf[65536];
-    while (out.size() < want) {
-        pollfd p { fd, POLLIN, 0 };
-        if (::poll(&p, 1, 10000) != 1)
-            return out + "<TIMEOUT>";
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n == 0)
-            return out + "<EOF>";
-        if (n < 0)
-            return out + "<ERR>";
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
 }
 
 // A relay on its own thread: one listener on 127.0.0.1 that dials `target_port`.
@@ -72,7 +40,7 @@ struct RelayThread {
             lines.push_back(line);
         })
     {
-        REQUIRE(relay.add_listener(tcp_listen(port), "test", std::move(dialer)) == 0);
+        REQUIRE(relay.add_listener(proxy_test::loopback_listener(port), "test", std::move(dialer)) == 0);
         thread = std::thread([this] {
             while (!stop)
                 relay.run_once(50);
@@ -107,7 +75,7 @@ relay::Dialer dial_port(std::uint16_t port)
 TEST_CASE("stream relay: bytes both ways, half-closes passed on, 1 MiB through 64 KiB buffers")
 {
     std::uint16_t server_port = 0;
-    int server = tcp_listen(server_port);
+    int server = proxy_test::loopback_listener(server_port);
     RelayThread r({ .max_connections = 8, .idle_timeout_ms = 0 }, dial_port(server_port));
     int client = tcp_connect(r.port);
     int peer = ::accept(server, nullptr, nullptr);
@@ -121,11 +89,11 @@ TEST_CASE("stream relay: bytes both ways, half-closes passed on, 1 MiB through 6
             off += static_cast<std::size_t>(std::max<ssize_t>(0, ::send(client, big.data() + off, big.size() - off, MSG_NOSIGNAL)));
         ::shutdown(client, SHUT_WR);
     });
-    CHECK(read_some(peer, big.size() + 1) == big + "<EOF>");
+    CHECK(proxy_test::read_some(peer, big.size() + 1) == big + "<EOF>");
     writer.join();
     CHECK(::send(peer, "pong", 4, MSG_NOSIGNAL) == 4);
     ::shutdown(peer, SHUT_WR);
-    CHECK(read_some(client, 5) == "pong<EOF>");
+    CHECK(proxy_test::read_some(client, 5) == "pong<EOF>");
     ::close(client);
     ::close(peer);
     ::close(server);
@@ -139,17 +107,17 @@ TEST_CASE("stream relay: bytes both ways, half-closes passed on, 1 MiB through 6
 TEST_CASE("stream relay: over the limit, refused by the dialer, connect failure, idle: closed and logged")
 {
     std::uint16_t server_port = 0;
-    int server = tcp_listen(server_port);
+    int server = proxy_test::loopback_listener(server_port);
     SUBCASE("connection limit")
     {
         RelayThread r({ .max_connections = 1, .idle_timeout_ms = 0 }, dial_port(server_port));
         int first = tcp_connect(r.port);
         int peer = ::accept(server, nullptr, nullptr);
         int second = tcp_connect(r.port);
-        CHECK(read_some(second, 1) == "<EOF>");
+        CHECK(proxy_test::read_some(second, 1) == "<EOF>");
         CHECK(r.log().find("test: connection #2 refused: 1 connections are open, the limit (raise it with --max-connections)") != std::string::npos);
         CHECK(::send(first, "x", 1, 0) == 1);
-        CHECK(read_some(peer, 1) == "x");
+        CHECK(proxy_test::read_some(peer, 1) == "x");
         ::close(first);
         ::close(peer);
     }
@@ -157,7 +125,7 @@ TEST_CASE("stream relay: over the limit, refused by the dialer, connect failure,
     {
         RelayThread r({}, [](unsigned) { return relay::Dialed { -1, "203.0.113.9:1 is not on the allowlist", "" }; });
         int client = tcp_connect(r.port);
-        CHECK(read_some(client, 1) == "<EOF>");
+        CHECK(proxy_test::read_some(client, 1) == "<EOF>");
         CHECK(r.log() == "test: connection #1: refused: 203.0.113.9:1 is not on the allowlist\n");
         CHECK(r.relay.stats().refused == 1);
         ::close(client);
@@ -165,10 +133,10 @@ TEST_CASE("stream relay: over the limit, refused by the dialer, connect failure,
     SUBCASE("nothing listens at the destination")
     {
         std::uint16_t closed_port = 0;
-        ::close(tcp_listen(closed_port));
+        ::close(proxy_test::loopback_listener(closed_port));
         RelayThread r({}, dial_port(closed_port));
         int client = tcp_connect(r.port);
-        CHECK(read_some(client, 1) == "<EOF>");
+        CHECK(proxy_test::read_some(client, 1) == "<EOF>");
         std::string log = r.log();
         CHECK(log.find("connect to 127.0.0.1:" + std::to_string(closed_port) + " failed: ECONNREFUSED") != std::string::npos);
         CHECK(log.find("no more addresses to try") != std::string::npos);
@@ -179,8 +147,8 @@ TEST_CASE("stream relay: over the limit, refused by the dialer, connect failure,
         RelayThread r({ .max_connections = 4, .idle_timeout_ms = 1000 }, dial_port(server_port));
         int client = tcp_connect(r.port);
         int peer = ::accept(server, nullptr, nullptr);
-        CHECK(read_some(client, 1) == "<EOF>");
-        CHECK(read_some(peer, 1) == "<EOF>");
+        CHECK(proxy_test::read_some(client, 1) == "<EOF>");
+        CHECK(proxy_test::read_some(peer, 1) == "<EOF>");
         CHECK(r.log().find("(the idle timeout)") != std::string::npos);
         CHECK(r.relay.stats().idle_closed == 1);
         ::close(client);
