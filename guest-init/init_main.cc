@@ -1,6 +1,6 @@
 // guest-init/init_main.cc — PID 1 of the enclave. Reads make-img's layout (ramdisk 0: /init,
-// /dev; ramdisk 1: /rootfs, /cmd, /env, optional /workdir and /user), sets the system up, sends
-// the boot heartbeat, switches into /rootfs, runs the app, reports how it ended to the parent
+// /dev; ramdisk 1: /rootfs, /cmd, /env, optional /workdir, /user and /forward), sets the system
+// up, sends the boot heartbeat, switches into /rootfs, starts the egress forwarders, runs the app, reports how it ended to the parent
 // (status_protocol.h) and ends the VM with reboot (reboot=k: 0xFE to port 0x64). It never
 // returns from main and never exits: every failure is a console line + init-error status.
 #include <errno.h>
@@ -15,6 +15,8 @@
 
 #include "guest-init/app_runner.h"
 #include "guest-init/console.h"
+#include "guest-init/forward_spec.h"
+#include "guest-init/forwarder.h"
 #include "guest-init/launch_files.h"
 #include "guest-init/mount_plan.h"
 #include "guest-init/path_lookup.h"
@@ -120,6 +122,7 @@ struct LaunchFiles {
     EnvParse env;
     std::string workdir;
     std::string user;
+    std::vector<Forward> forwards;
 };
 
 LaunchFiles read_launch_files()
@@ -146,6 +149,10 @@ LaunchFiles read_launch_files()
 
     files.workdir = parse_single_line(read_optional_file("/workdir", InitError::BadWorkdir));
     files.user = parse_single_line(read_optional_file("/user", InitError::BadUser));
+    ForwardParse forwards = parse_forwards(read_optional_file("/forward", InitError::BadForward));
+    if (!forwards.error.empty())
+        fail(InitError::BadForward, 0, "/forward: %s", forwards.error.c_str());
+    files.forwards = std::move(forwards.forwards);
     return files;
 }
 
@@ -181,6 +188,18 @@ void enter_workdir(const std::string& workdir)
         fail(InitError::BadWorkdir, errno, "cannot enter the working directory %s: %s", dir.c_str(), strerror(errno));
 }
 
+// Before the app starts, so it can connect to 127.0.0.1:TCP_PORT at once.
+void start_egress(const std::vector<Forward>& forwards)
+{
+    ForwarderStart started = start_forwarders(forwards);
+    if (started.error && started.failed_port)
+        fail(InitError::BadForward, started.error, "the forwarder cannot listen on 127.0.0.1:%u: %s", started.failed_port, strerror(started.error));
+    if (started.error)
+        fail(InitError::Internal, started.error, "cannot start the forwarder: %s", strerror(started.error));
+    for (const Forward& f : forwards)
+        say("init: forwarding 127.0.0.1:%u to the parent's vsock port %u", f.tcp_port, f.vsock_port);
+}
+
 [[noreturn]] void finish(int wait_status)
 {
     StatusRecord record;
@@ -208,6 +227,7 @@ int main()
     heartbeat();
     LaunchFiles files = read_launch_files();
     enter_rootfs();
+    start_egress(files.forwards);
 
     AppLaunch app;
     app.argv = std::move(files.cmd.argv);

@@ -65,6 +65,7 @@ enum class InitError : int32_t {
     ExecFailed = 8,       // execve failed (not executable, bad format, ...)
     BadUser = 9,          // /user names a user or group the image does not have
     BadWorkdir = 10,      // /workdir cannot be created or entered
+    BadForward = 11,      // /forward is malformed, or a forwarder cannot listen on its TCP port
 };
 
 struct StatusRecord {

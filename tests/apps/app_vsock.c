@@ -13,6 +13,8 @@
  *   dial:PORT:BYTES[:MS]    after MS milliseconds (default 0) connect to CID 3 port PORT, send
  *                           the same framing as source, shut down sending, read the parent's
  *                           8-byte XXH3-64 of what it received and print OK or MISMATCH
+ *   tcpdial:PORT:BYTES[:MS] the same over TCP to 127.0.0.1:PORT (an egress forwarder of
+ *                           guest-init); its lines say "dial" too
  *   exit-after:N[:CODE]     exit once N connections (accepted or dialled, also failed ones) have
  *                           ended: with CODE (default 0) if none failed, else with 1
  *   crash-after:BYTES[:SIG] kill itself with SIG (default 9) once BYTES bytes (sent + received,
@@ -30,7 +32,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <linux/vm_sockets.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,7 @@ struct service {
     unsigned delay_ms;
     uint64_t pause_every;
     unsigned pause_ms;
+    int tcp; /* tcpdial: 127.0.0.1 instead of CID 3 */
     int fd;
     unsigned long conns, active, peak, errors;
     uint64_t bytes_in, bytes_out;
@@ -497,15 +502,17 @@ static void accept_all(struct service* s)
 
 static void dial(struct service* s)
 {
-    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(s->tcp ? AF_INET : AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        printf("VSOCK fatal: socket(AF_VSOCK): %s\n", strerror(errno));
+        printf("VSOCK fatal: socket(%s): %s\n", s->tcp ? "AF_INET" : "AF_VSOCK", strerror(errno));
         exit(70);
     }
     struct conn* c = new_conn(s, fd);
     struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = PARENT_CID, .svm_port = s->port };
-    printf("VSOCK dial %u: connecting to CID %d, %" PRIu64 " bytes\n", s->port, PARENT_CID, s->bytes);
-    if (connect(fd, (struct sockaddr*)&addr, sizeof addr) == 0) {
+    struct sockaddr_in tcp_addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port), .sin_addr = { htonl(INADDR_LOOPBACK) } };
+    printf("VSOCK dial %u: connecting to %s, %" PRIu64 " bytes\n", s->port, s->tcp ? "127.0.0.1" : "CID 3", s->bytes);
+    int rc = s->tcp ? connect(fd, (struct sockaddr*)&tcp_addr, sizeof tcp_addr) : connect(fd, (struct sockaddr*)&addr, sizeof addr);
+    if (rc == 0) {
         add_conn(c, EPOLLOUT);
         return;
     }
@@ -585,8 +592,10 @@ static void parse(const char* spec)
         s->kind = SINK;
     else if (strcmp(fields[0], "source") == 0 && n == 3)
         s->kind = SOURCE;
-    else if (strcmp(fields[0], "dial") == 0 && (n == 3 || n == 4))
+    else if ((strcmp(fields[0], "dial") == 0 || strcmp(fields[0], "tcpdial") == 0) && (n == 3 || n == 4)) {
         s->kind = DIAL;
+        s->tcp = fields[0][0] == 't';
+    }
     else
         goto bad;
     if (s->kind == SINK && n == 4) {
@@ -602,7 +611,7 @@ static void parse(const char* spec)
     return;
 bad:
     printf("VSOCK usage: bad service '%s' (echo:PORT, sink:PORT[:N:MS], source:PORT:BYTES, dial:PORT:BYTES[:MS], "
-           "exit-after:N[:CODE], crash-after:BYTES[:SIG], print:PATH)\n",
+           "tcpdial:PORT:BYTES[:MS], exit-after:N[:CODE], crash-after:BYTES[:SIG], print:PATH)\n",
         spec);
     exit(64);
 }

@@ -33,6 +33,7 @@ missing_rootfs() { rm -rf "$R1/rootfs"; }
 unknown_user() { echo ghost > "$R1/user"; }
 unknown_group() { echo app:ghosts > "$R1/user"; }
 unreadable_env() { rm "$R1/env"; mkdir "$R1/env"; }
+bad_forward() { printf '443:8000\n443\n' > "$R1/forward"; }
 
 check_error missing_cmd "init: error: cannot read /cmd (the app's command line): No such file or directory"
 check_error empty_cmd "init: error: /cmd is empty (the image has no ENTRYPOINT or CMD)"
@@ -45,3 +46,4 @@ check_error missing_rootfs "init: error: /rootfs is missing"
 check_error unknown_user "init: error: user 'ghost' not found in the image's /etc/passwd"
 check_error unknown_group "init: error: group 'ghosts' not found in the image's /etc/group"
 check_error unreadable_env "init: error: cannot read /env (the app's environment): Is a directory"
+check_error bad_forward "init: error: /forward: forwarder '443' is not TCP_PORT:VSOCK_PORT (TCP port 1-65535, vsock port 1-4294967294), e.g. 443:8000"

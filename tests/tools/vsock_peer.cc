@@ -5,12 +5,13 @@
 // 1 = a check failed; 2 = the stream ended early (EOF or reset before the end); 3 = CONNECT
 // refused (closed without "OK"); 64 = usage.
 //
-//   vsock_peer echo   (--socket PATH --port P | --tcp HOST:PORT) --conns N --bytes B [--window W] [--early-shutdown 1]
+//   vsock_peer echo   (--socket PATH --port P | --tcp HOST:PORT | --unix PATH) --conns N --bytes B [--window W] [--early-shutdown 1]
 //       opens N connections and holds them all open (handshakes W at a time, default 64), then
 //       sends each a pseudo-random payload of 1..B bytes, checks the echo byte for byte, and
 //       only when every echo is complete half-closes them all and expects EOF on each;
 //       --early-shutdown 1 half-closes each right after its payload instead (the echo must
-//       still come back in full, then EOF)
+//       still come back in full, then EOF); --unix connects straight to PATH with no CONNECT
+//       line, as the VMM does for an enclave's dial to CID 3 (e.g. to `qt-vmm vsock proxy`)
 //   vsock_peer sink   --socket PATH --port P --bytes B [--abort-after K]
 //       sends B bytes of the stream (seed P), half-closes, expects the enclave's 8-byte XXH3-64
 //       of them and then EOF; --abort-after K closes the socket after K bytes instead
@@ -18,8 +19,9 @@
 //       reads the 8-byte length (must be B), B bytes (must be the stream with seed P) and the
 //       8-byte XXH3-64 trailer (must equal our own), then EOF; --pause-every makes it a slow
 //       reader that sleeps MS milliseconds before each N bytes (the first time before any)
-//   vsock_peer listen --socket PATH --port P [--count N] [--pause-every N --pause-ms MS]
-//       listens on PATH_P (the enclave's dial to CID 3 port P), for each of N connections reads
+//   vsock_peer listen (--socket PATH | --tcp HOST:PORT) --port P [--count N] [--pause-every N --pause-ms MS]
+//       listens on PATH_P (the enclave's dial to CID 3 port P), or on TCP HOST:PORT (port 0: any,
+//       as the remote of `qt-vmm vsock proxy`; the line says tcp=HOST:PORT), for each of N connections reads
 //       length + bytes (the stream with seed P) + XXH3-64 trailer, checks them, answers with its
 //       own XXH3-64 of what it received and waits for EOF; prints "PEER listening" first
 //   vsock_peer probe  --socket PATH --port P
@@ -27,6 +29,9 @@
 //   vsock_peer hold   --socket PATH --port P
 //       CONNECT to an echo port, one "ping" round trip, then wait until the connection ends:
 //       result=EOF or RESET (exit 0), TIMEOUT or DATA (exit 2)
+//   vsock_peer tcp-echo --tcp HOST:PORT --conns N
+//       a TCP echo server (port 0: any; prints "PEER tcp-echo listening port=P"): echoes every
+//       byte, passes EOF on; exits 0 once N connections have ended
 // Common: --timeout S (default 120) bounds every wait.
 //
 // The stream: little-endian outputs of splitmix64 from state = seed, truncated to the length.
@@ -58,7 +63,7 @@
 namespace {
 
 struct Options {
-    std::string mode, socket, tcp;
+    std::string mode, socket, tcp, unix_path;
     unsigned port = 0;
     unsigned long conns = 1, count = 1, window = 64;
     uint64_t bytes = 0, abort_after = 0, pause_every = 0;
@@ -420,22 +425,59 @@ int source()
     return ok ? 0 : 1;
 }
 
+// A TCP listener on HOST:PORT (port 0: any); its port in *bound.
+int tcp_listen(const std::string& hostport, unsigned* bound)
+{
+    auto colon = hostport.rfind(':');
+    if (colon == std::string::npos)
+        usage("--tcp wants HOST:PORT");
+    addrinfo hints {};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    addrinfo* res = nullptr;
+    std::string host = hostport.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[')
+        host = host.substr(1, host.size() - 2);
+    if (getaddrinfo(host.c_str(), hostport.substr(colon + 1).c_str(), &hints, &res) != 0 || !res)
+        usage("--tcp wants a numeric HOST:PORT");
+    int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || ::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 1024) != 0)
+        die("cannot listen over TCP");
+    freeaddrinfo(res);
+    sockaddr_storage a {};
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    *bound = ntohs(a.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&a)->sin6_port : reinterpret_cast<sockaddr_in*>(&a)->sin_port);
+    return fd;
+}
+
 int listen_mode()
 {
     std::string path = opt.socket + "_" + std::to_string(opt.port);
-    ::unlink(path.c_str());
-    int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a = unix_address(path);
-    if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 64) != 0)
-        die("cannot listen");
-    std::printf("PEER listening path=%s\n", path.c_str());
+    int lfd = -1;
+    if (!opt.tcp.empty()) {
+        unsigned bound = 0;
+        lfd = tcp_listen(opt.tcp, &bound);
+        path = opt.tcp.substr(0, opt.tcp.rfind(':')) + ":" + std::to_string(bound);
+        std::printf("PEER listening tcp=%s\n", path.c_str());
+    } else {
+        ::unlink(path.c_str());
+        lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a = unix_address(path);
+        if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd, 64) != 0)
+            die("cannot listen");
+        std::printf("PEER listening path=%s\n", path.c_str());
+    }
     std::fflush(stdout);
     int failed = 0;
     for (unsigned long i = 1; i <= opt.count; i++) {
         pollfd p { lfd, POLLIN, 0 };
         if (::poll(&p, 1, opt.timeout_s * 1000) != 1) {
             std::printf("PEER listen port=%u conn=%lu error: no connection within %d s result=TIMEOUT\n", opt.port, i, opt.timeout_s);
-            ::unlink(path.c_str());
+            if (opt.tcp.empty())
+                ::unlink(path.c_str());
             return 2;
         }
         int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -505,8 +547,87 @@ int listen_mode()
             failed = 1;
         ::close(fd);
     }
-    ::unlink(path.c_str());
+    if (opt.tcp.empty())
+        ::unlink(path.c_str());
     return failed;
+}
+
+// --- tcp-echo: the remote end of the egress proxy tests ------------------------------------------
+
+int tcp_echo()
+{
+    unsigned bound = 0;
+    int lfd = tcp_listen(opt.tcp, &bound);
+    ::fcntl(lfd, F_SETFL, O_NONBLOCK);
+    std::printf("PEER tcp-echo listening port=%u\n", bound);
+    std::fflush(stdout);
+    struct Pending {
+        std::vector<char> bytes;
+        bool eof = false;
+    };
+    std::map<int, Pending> conns;
+    int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event lev { EPOLLIN, { .fd = lfd } };
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+    unsigned long ended = 0, accepted = 0, peak = 0;
+    uint64_t echoed = 0;
+    double deadline = now_s() + opt.timeout_s;
+    std::vector<char> buf(65536);
+    while (ended < opt.conns) {
+        int left = static_cast<int>((deadline - now_s()) * 1000);
+        epoll_event evs[256];
+        int n = left > 0 ? ::epoll_wait(ep, evs, 256, left) : 0;
+        if (n <= 0) {
+            std::printf("PEER tcp-echo accepted=%lu ended=%lu of %lu error: timed out result=TIMEOUT\n", accepted, ended, opt.conns);
+            return 2;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == lfd) {
+                for (int c; (c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;) {
+                    accepted++;
+                    conns[c];
+                    peak = std::max<unsigned long>(peak, conns.size());
+                    epoll_event ev { EPOLLIN | EPOLLOUT | EPOLLET, { .fd = c } };
+                    ::epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+                }
+                continue;
+            }
+            auto found = conns.find(fd);
+            if (found == conns.end())
+                continue; // closed earlier in this batch
+            Pending& p = found->second;
+            bool dead = false;
+            for (;;) {
+                while (!p.bytes.empty()) {
+                    ssize_t w = ::send(fd, p.bytes.data(), p.bytes.size(), MSG_NOSIGNAL);
+                    if (w <= 0) {
+                        dead = w < 0 && errno != EAGAIN;
+                        break;
+                    }
+                    echoed += static_cast<uint64_t>(w);
+                    p.bytes.erase(p.bytes.begin(), p.bytes.begin() + w);
+                }
+                if (dead || !p.bytes.empty() || p.eof)
+                    break;
+                ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
+                if (r == 0)
+                    p.eof = true;
+                else if (r < 0) {
+                    dead = errno != EAGAIN;
+                    break;
+                } else
+                    p.bytes.insert(p.bytes.end(), buf.data(), buf.data() + r);
+            }
+            if (dead || (p.eof && p.bytes.empty())) {
+                ::close(fd);
+                conns.erase(fd);
+                ended++;
+            }
+        }
+    }
+    std::printf("PEER tcp-echo conns=%lu peak=%lu echoed=%" PRIu64 " result=OK\n", ended, peak, echoed);
+    return 0;
 }
 
 // --- echo: N connections held open at once -----------------------------------------------------
@@ -545,8 +666,8 @@ int echo()
         while (opened < opt.conns && pending < opt.window) {
             EchoConn& c = conns[opened];
             c.index = opened++;
-            if (!opt.tcp.empty()) {
-                c.fd = tcp_connect(opt.tcp);
+            if (!opt.tcp.empty() || !opt.unix_path.empty()) {
+                c.fd = opt.tcp.empty() ? unix_connect(opt.unix_path) : tcp_connect(opt.tcp);
                 c.established = true;
                 established++;
                 continue;
@@ -745,6 +866,8 @@ int main(int argc, char** argv)
             opt.socket = v;
         else if (a == "--tcp")
             opt.tcp = v;
+        else if (a == "--unix")
+            opt.unix_path = v;
         else if (a == "--port")
             opt.port = static_cast<unsigned>(parse_number(v));
         else if (a == "--conns")
@@ -768,8 +891,10 @@ int main(int argc, char** argv)
         else
             usage(("unknown option " + a).c_str());
     }
-    if (opt.tcp.empty() && opt.socket.empty())
-        usage("--socket (or, for echo, --tcp) is required");
+    if (opt.tcp.empty() && opt.socket.empty() && opt.unix_path.empty())
+        usage("--socket (or, for echo, --tcp or --unix; for listen and tcp-echo, --tcp) is required");
+    if (opt.mode == "tcp-echo")
+        return tcp_echo();
     if (opt.mode == "echo")
         return echo();
     if (opt.mode == "sink")

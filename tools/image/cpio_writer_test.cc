@@ -90,7 +90,7 @@ TEST_CASE("app ramdisk: sorted, rootfs prefix, launch files, hardlink data on th
     tree.apply(0, { .path = "dev/null", .type = image::NodeType::CharDevice, .mode = 0666, .rdev_major = 1, .rdev_minor = 3 });
     tree.apply(0, { .path = "sh", .type = image::NodeType::Symlink, .link_target = "/bin/z", .mode = 0777 });
     image::add_mount_points(tree);
-    image::LaunchConfig launch { .argv = { "/bin/z", "x" }, .env = { "A=1" }, .workdir = std::string("/srv"), .user = std::nullopt };
+    image::LaunchConfig launch { .argv = { "/bin/z", "x" }, .env = { "A=1" }, .workdir = std::string("/srv"), .user = std::nullopt, .forward = std::nullopt };
 
     std::string out;
     image::write_app_ramdisk(tree, contents.fd(), launch, 0, [&](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); });

@@ -1,6 +1,7 @@
 #include "tools/image/launch_config.h"
 
 #include "base/error.h"
+#include "guest-init/forward_spec.h"
 
 namespace image {
 
@@ -50,6 +51,25 @@ std::optional<std::string> optional_string(const nlohmann::ordered_json& config,
     return value;
 }
 
+std::optional<std::string> forward_lines(const nlohmann::ordered_json& config)
+{
+    auto labels = config.find("Labels");
+    if (labels == config.end() || !labels->is_object())
+        return std::nullopt;
+    auto label = labels->find(kForwardLabel);
+    if (label == labels->end())
+        return std::nullopt;
+    if (!label->is_string())
+        bad_config("IMG_BAD_FORWARD", std::string("image label ") + kForwardLabel + " must be a string such as \"443:8000\"");
+    guest_init::ForwardParse parse = guest_init::parse_forwards(label->get<std::string>());
+    if (!parse.error.empty())
+        bad_config("IMG_BAD_FORWARD", std::string("image label ") + kForwardLabel + ": " + parse.error
+                + "; set it to TCP_PORT:VSOCK_PORT[,TCP_PORT:VSOCK_PORT...] and rebuild the image");
+    if (parse.forwards.empty())
+        return std::nullopt;
+    return guest_init::forwards_to_lines(parse.forwards);
+}
+
 } // namespace
 
 LaunchConfig launch_config_from_image_config(const nlohmann::ordered_json& image_config)
@@ -70,6 +90,7 @@ LaunchConfig launch_config_from_image_config(const nlohmann::ordered_json& image
     out.env = string_array(config, "Env");
     out.workdir = optional_string(config, "WorkingDir");
     out.user = optional_string(config, "User");
+    out.forward = forward_lines(config);
     return out;
 }
 

@@ -50,3 +50,21 @@ TEST_CASE("nothing to run, newlines and wrong types are clear errors")
     CHECK(code_of(R"({"config":{"Cmd":"/bin/sh"}})") == "IMG_CONFIG_BAD_FIELD");
     CHECK(code_of(R"({"config":{"Cmd":[1]}})") == "IMG_CONFIG_BAD_FIELD");
 }
+
+TEST_CASE("the qt-vmm.forward label becomes /forward; a malformed one is a clear error")
+{
+    auto l = image::launch_config_from_image_config(Json::parse(R"({"config":{"Cmd":["a"],"Labels":{"qt-vmm.forward":"443:8000, 5432:8001"}}})"));
+    CHECK(l.forward == std::optional<std::string>("443:8000\n5432:8001\n"));
+    auto none = image::launch_config_from_image_config(Json::parse(R"({"config":{"Cmd":["a"],"Labels":{"other":"x"}}})"));
+    CHECK_FALSE(none.forward.has_value());
+    for (const char* bad : { R"({"config":{"Cmd":["a"],"Labels":{"qt-vmm.forward":"443"}}})",
+             R"({"config":{"Cmd":["a"],"Labels":{"qt-vmm.forward":5}}})" }) {
+        try {
+            image::launch_config_from_image_config(Json::parse(bad));
+            FAIL("accepted " << bad);
+        } catch (const base::Error& e) {
+            CHECK(e.code() == "IMG_BAD_FORWARD");
+            CHECK(std::string(e.what()).find("qt-vmm.forward") != std::string::npos);
+        }
+    }
+}

@@ -7,11 +7,11 @@ QT_VMM_LIBS += image
 
 UNIT_TESTS += image_test
 image_test_SRCS := $(wildcard tools/image/*_test.cc) tests/doctest_main.cc
-image_test_LIBS := image base
+image_test_LIBS := image guest_status base
 
 FUZZERS += image_layer_fuzz
 image_layer_fuzz_SRCS := tools/image/layer_fuzz.cc
 image_layer_fuzz_LIBSRCS := tools/image/layer_reader.cc tools/image/file_tree.cc tools/image/spill_file.cc \
   tools/image/temp_file.cc tools/image/blob_store.cc tools/image/cpio_writer.cc tools/image/ramdisk.cc \
-  tools/image/launch_config.cc base/error.cc base/file.cc base/hex.cc
+  tools/image/launch_config.cc guest-init/forward_spec.cc base/error.cc base/file.cc base/hex.cc
 image_layer_fuzz_LDLIBS := -larchive -lcrypto

@@ -110,6 +110,8 @@ void write_app_ramdisk(const FileTree& tree, int contents_fd, const LaunchConfig
         root_files["user"] = *launch.user + "\n";
     if (launch.workdir)
         root_files["workdir"] = *launch.workdir + "\n";
+    if (launch.forward)
+        root_files["forward"] = *launch.forward;
 
     CpioWriter cpio(sink, mtime);
     // Byte order of all names: the root files sorting before "rootfs", the tree, the rest.

@@ -5,8 +5,7 @@
 #include "base/error.h"
 #include "tools/qt-vmm/byte_relay.h"
 #include "tools/qt-vmm/command.h"
-#include "vmm/enclave/control_protocol.h"
-#include "vmm/enclave/run_dir.h"
+#include "tools/qt-vmm/enclave_socket.h"
 
 #include <csignal>
 #include <cstring>
@@ -18,25 +17,6 @@
 namespace {
 
 constexpr std::size_t kMaxForwardedConnections = 1000;
-
-// The enclave's hybrid-vsock socket, from its daemon (so a stale or foreign path is never used).
-std::string enclave_vsock_socket(int id)
-{
-    vmm::RunDir dir = vmm::RunDir::open();
-    vmm::Json reply;
-    try {
-        reply = vmm::control_request(dir.socket_path(id), vmm::Json { { "op", "describe" } });
-    } catch (const base::Error& e) {
-        if (e.code() != "DAEMON_GONE")
-            throw;
-        throw base::Error(base::ErrorKind::NotFound, "ENCLAVE_NOT_FOUND",
-            "no running enclave with id " + std::to_string(id) + "; list them with qt-vmm enclave query");
-    }
-    std::string path = reply.at("enclave").value("VsockSocket", std::string());
-    if (path.empty())
-        throw base::Error(base::ErrorKind::NotFound, "NO_VSOCK", "enclave " + std::to_string(id) + " has no vsock socket");
-    return path;
-}
 
 struct Endpoint {
     int id { -1 };
@@ -54,7 +34,7 @@ qtvmm::CommandRegistration connect_reg("vsock connect", "Connect stdin/stdout to
         auto e = std::make_shared<Endpoint>();
         add_endpoint_options(cmd, *e);
         cmd.callback([e] {
-            std::string socket = enclave_vsock_socket(e->id);
+            std::string socket = qtvmm::enclave_vsock_socket(e->id);
             qtvmm::ByteRelay relay;
             std::string problem;
             relay.add_link(qtvmm::ByteRelay::Side::stdio(), qtvmm::ByteRelay::Side::socket(qtvmm::hybrid_connect(socket, e->port)),
@@ -108,7 +88,7 @@ qtvmm::CommandRegistration forward_reg("vsock forward", "Forward a TCP port on t
         add_endpoint_options(cmd, *e);
         cmd.add_option("--listen", *listen, "ADDRESS:PORT to listen on (port 0 = any free port)")->capture_default_str();
         cmd.callback([e, listen, &cli] {
-            std::string socket = enclave_vsock_socket(e->id);
+            std::string socket = qtvmm::enclave_vsock_socket(e->id);
             std::string bound;
             base::UniqueFd listener = listen_tcp(*listen, bound);
             cli.print(qtvmm::Json { { "EnclaveID", e->id }, { "Port", e->port }, { "Listen", bound } });
