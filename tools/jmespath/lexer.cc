@@ -1,5 +1,6 @@
 #include "tools/jmespath/lexer.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace jmespath {
@@ -19,6 +20,29 @@ bool is_identifier_char(char c)
 bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
+}
+
+// How deeply arrays and objects nest in a JSON text (strings skipped), without recursing.
+int json_nesting(std::string_view text)
+{
+    int depth = 0, deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return deepest;
 }
 
 class Lexer {
@@ -187,6 +211,8 @@ private:
         case '`': {
             std::size_t start = pos_;
             std::string body = replace_escape(until('`', "literal"), '`');
+            if (json_nesting(body) > kMaxLiteralNesting)
+                fail("JSON literal nested deeper than " + std::to_string(kMaxLiteralNesting) + " levels", start);
             try {
                 t.value = Json::parse(body);
             } catch (const Json::exception&) {
@@ -222,7 +248,7 @@ std::string describe(const Token& token)
     case Tok::Eof: return "end of expression";
     case Tok::UnquotedIdentifier: return "identifier '" + token.text + "'";
     case Tok::QuotedIdentifier: return "quoted identifier \"" + token.text + "\"";
-    case Tok::Literal: return "literal " + token.value.dump();
+    case Tok::Literal: return "literal " + token.value.dump(-1, ' ', false, Json::error_handler_t::replace);
     case Tok::Number: return "number " + token.text;
     case Tok::Dot: return "'.'";
     case Tok::Star: return "'*'";

@@ -2,8 +2,9 @@
 //
 // Usage:
 //     std::vector<jmespath::Token> tokens = jmespath::tokenize("foo[?a > `1`]");
-// The last token is always Eof. Malformed input (an unclosed string, a bad literal, a lone '=')
-// throws jmespath::Error of kind Syntax with the offset of the problem.
+// The last token is always Eof. Malformed input (an unclosed string, a bad literal, a lone '=',
+// a JSON literal nested deeper than kMaxLiteralNesting) throws jmespath::Error of kind Syntax
+// with the offset of the problem.
 #pragma once
 
 #include "tools/jmespath/jmespath.h"
@@ -14,6 +15,8 @@
 #include <vector>
 
 namespace jmespath {
+
+inline constexpr int kMaxLiteralNesting = 256;
 
 enum class Tok {
     Eof,
