@@ -1,5 +1,7 @@
 #include "tools/qt-vmm/command.h"
 
+#include "tools/qt-vmm/query_option.h"
+
 #include <iostream>
 #include <sstream>
 #include <vector>
@@ -65,7 +67,7 @@ void build_commands(CLI::App& root, Cli& cli)
 
 void Cli::print(const Json& result) const
 {
-    std::cout << format_output(result, output);
+    std::cout << render_with_query(result, output, query ? &*query : nullptr, color);
     std::cout.flush();
 }
 

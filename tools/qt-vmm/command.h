@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace qtvmm {
@@ -24,11 +25,13 @@ namespace qtvmm {
 // Global options and output helpers shared by every command.
 struct Cli {
     OutputFormat output { OutputFormat::Json };
+    std::optional<jmespath::Expression> query; // --query, compiled
+    bool color { false };                      // jsonc/yamlc colour: stdout and stderr are terminals
     bool debug { false };
     bool verbose { false };
     bool only_show_errors { false };
 
-    // Prints a command's result in the --output format chosen.
+    // Prints a command's result: --query applied, then the --output format chosen.
     void print(const Json& result) const;
     // Prints a plain status line (e.g. "stop 0 success"), unless --output none.
     void print_text(const std::string& line) const;

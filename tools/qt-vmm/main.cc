@@ -3,8 +3,10 @@
 // and its exit status.
 #include "base/error.h"
 #include "tools/qt-vmm/command.h"
+#include "tools/qt-vmm/query_option.h"
 
 #include <iostream>
+#include <unistd.h>
 
 #ifndef QT_VMM_VERSION
 #define QT_VMM_VERSION "0.1.0"
@@ -21,10 +23,19 @@ int main(int argc, char** argv)
     std::string output_name = "json";
     app.add_option("--output,-o", output_name, "Output format: json, jsonc, none, table, tsv, yaml, yamlc")
         ->check(CLI::IsMember({ "json", "jsonc", "none", "table", "tsv", "yaml", "yamlc" }));
+    std::string query_text;
+    auto* query_option = app.add_option("--query", query_text,
+        "JMESPath query applied to the result before it is formatted (https://jmespath.org), e.g. '[].EnclaveID'");
     app.add_flag("--debug", cli.debug, "Show all debug logs");
     app.add_flag("--verbose", cli.verbose, "Show more progress information");
     app.add_flag("--only-show-errors", cli.only_show_errors, "Show only errors, suppressing warnings and progress");
-    app.parse_complete_callback([&] { cli.output = *qtvmm::parse_output_format(output_name); });
+    app.parse_complete_callback([&] {
+        cli.output = *qtvmm::parse_output_format(output_name);
+        if (query_option->count() > 0)
+            cli.query = qtvmm::compile_query(query_text);
+        // As knack: colour only when both stdout and stderr are terminals.
+        cli.color = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+    });
 
     qtvmm::build_commands(app, cli);
 
