@@ -3,6 +3,7 @@
  * 127.0.0.1. One "ECHO ..." line each. Exits with N when an argument is "--exit=N".
  * "--file=PATH" prints each line of PATH as "ECHO file PATH: <line>" (e.g. /proc/cmdline, what
  * the kernel was booted with; /proc/cpuinfo, what the VMM's CPUID shows). */
+#include "tests/apps/print_file.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -84,21 +85,6 @@ static const char* tcp_loopback(void)
     return "ok";
 }
 
-static void report_file(const char* path)
-{
-    FILE* f = fopen(path, "r");
-    if (!f) {
-        printf("ECHO file %s: cannot open: %s\n", path, strerror(errno));
-        return;
-    }
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        printf("ECHO file %s: %s\n", path, line);
-    }
-    fclose(f);
-}
-
 int main(int argc, char** argv)
 {
     int exit_code = 0;
@@ -141,7 +127,7 @@ int main(int argc, char** argv)
     printf("ECHO tcp 127.0.0.1 %s\n", tcp_loopback());
     for (int i = 1; i < argc; i++)
         if (strncmp(argv[i], "--file=", 7) == 0)
-            report_file(argv[i] + 7);
+            print_file("ECHO file", argv[i] + 7);
     printf("ECHO done exit=%d\n", exit_code);
     fflush(stdout);
     return exit_code;

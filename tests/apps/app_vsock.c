@@ -27,6 +27,7 @@
  * Every event worth checking is a "VSOCK ..." line on stdout (the enclave's console).
  * Ports are served until exit-after (or forever). */
 #define XXH_INLINE_ALL
+#include "tests/apps/print_file.h"
 #include <xxhash.h>
 
 #include <errno.h>
@@ -543,21 +544,6 @@ static unsigned long long number(const char* text, const char* spec)
 static const char* prints[MAX_PRINTS];
 static int nprints;
 
-static void print_file(const char* path)
-{
-    FILE* f = fopen(path, "r");
-    if (!f) {
-        printf("VSOCK file %s: cannot open: %s\n", path, strerror(errno));
-        return;
-    }
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        printf("VSOCK file %s: %s\n", path, line);
-    }
-    fclose(f);
-}
-
 static void parse(const char* spec)
 {
     if (strncmp(spec, "print:", 6) == 0 && spec[6] && nprints < MAX_PRINTS) {
@@ -651,7 +637,7 @@ int main(int argc, char** argv)
         epoll_ctl(epoll_fd, EPOLL_CTL_ADD, s->fd, &ev);
     }
     for (int i = 0; i < nprints; i++)
-        print_file(prints[i]);
+        print_file("VSOCK file", prints[i]);
     unsigned cid = 0;
     int dev = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
     if (dev >= 0) {
