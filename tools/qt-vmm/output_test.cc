@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "tools/qt-vmm/output.h"
 #include "tools/qt-vmm/output_python.h"
+#include "tools/qt-vmm/output_yaml_resolver.h"
 #include "tools/qt-vmm/query_option.h"
 
 #include <doctest/doctest.h>
@@ -122,6 +123,24 @@ TEST_CASE("yaml: PyYAML's scalar styles, document end marker and line folding")
     CHECK(folded.find("\n  word") != std::string::npos);
     for (std::size_t start = 0, nl; (nl = folded.find('\n', start)) != std::string::npos; start = nl + 1)
         CHECK(nl - start <= 90);
+}
+
+TEST_CASE("yaml: strings YAML 1.1 would read as something else are the ones PyYAML quotes")
+{
+    // Each text and whether PyYAML 6's safe_dump quotes it (checked with PyYAML).
+    const std::pair<const char*, bool> cases[] = { { "yes", true }, { "y", false }, { "0b101", true }, { "0b", false },
+        { "0o17", false }, { "017", true }, { "019", false }, { "0", true }, { "00", true }, { "-0", true }, { "+12", true },
+        { "1_000", true }, { "0x1F", true }, { "0xg", false }, { "1:30", true }, { "1:60", false }, { "190:20:30", true },
+        { "1.5", true }, { "1.", true }, { ".5", true }, { ".", false }, { "1e5", false }, { "1.0e+5", true },
+        { "1.0e5", false }, { "-.inf", true }, { ".Inf", true }, { ".NaN", true }, { "nan", false }, { "2024-01-02", true },
+        { "2024-1-2", false }, { "2024-01-02T10:11:12", true }, { "2024-1-2 1:11:12.5 +01:00", true },
+        { "2024-01-02t10:11:12Z", true }, { "2024-01-02T10:11:12 Z", true }, { "2001-12-14 21:59:43.10 -5", true },
+        { "<<", true }, { "=", true }, { "~", true }, { "NULL", true }, { "abc", false }, { "1.5.6", false },
+        { "12:30:45.5", true }, { "+.inf", true }, { "1__", true }, { "_1", false } };
+    for (const auto& [text, quoted] : cases) {
+        INFO(text);
+        CHECK(qtvmm::yaml_resolves_to_non_string(text) == quoted);
+    }
 }
 
 TEST_CASE("table: knack's columns, True/False, no row for an empty list, an error with nothing to show")

@@ -2,9 +2,9 @@
 
 #include "tools/qt-vmm/output_colours.h"
 #include "tools/qt-vmm/output_python.h"
+#include "tools/qt-vmm/output_yaml_resolver.h"
 
 #include <cmath>
-#include <regex>
 
 namespace qtvmm {
 
@@ -131,25 +131,6 @@ Analysis analyze(const std::u32string& s)
     if (break_space || space_break || special)
         a.allow_plain = a.allow_single_quoted = false;
     return a;
-}
-
-// True when YAML 1.1 (PyYAML's resolver) would read the plain text as something other than a
-// string: a bool, int, float, null, timestamp, merge key or value key.
-bool resolves_to_non_string(const std::string& s)
-{
-    static const std::regex patterns(
-        "yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
-        "|[-+]?[0-9][0-9_]*\\.[0-9_]*(?:[eE][-+][0-9]+)?|\\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-        "|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)"
-        "|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
-        "|<<|~|null|Null|NULL|"
-        "|[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
-        "|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?"
-        "|=");
-    std::string text = s;
-    if (!text.empty() && text.back() == '\n')
-        text.pop_back(); // Python's $ also matches before a final line break
-    return std::regex_match(text, patterns);
 }
 
 // The parts of PyYAML's Emitter that block-style output uses, with its column bookkeeping.
@@ -309,7 +290,7 @@ private:
         std::u32string s = decode(text);
         Analysis a = analyze(s);
         bool split = !key;
-        if (!resolves_to_non_string(text) && !(key && (a.empty || a.multiline)) && a.allow_plain)
+        if (!yaml_resolves_to_non_string(text) && !(key && (a.empty || a.multiline)) && a.allow_plain)
             plain(s, indent, split, key ? Kind::Key : Kind::Text);
         else if (a.allow_single_quoted && !(key && a.multiline))
             single_quoted(s, indent, split, key ? Kind::Key : Kind::Quoted);
