@@ -1,6 +1,8 @@
 #include "vmm/enclave/enclave_daemon.h"
 
 #include "base/error.h"
+#include "base/eventfd.h"
+#include "base/unix_address.h"
 #include "vmm/enclave/control_protocol.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
 #include "vmm/enclave/qemu_enclave_vm.h"
@@ -90,12 +92,6 @@ std::uint64_t monotonic_ns()
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
-void signal_eventfd(int fd)
-{
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
-}
-
 Json app_status_json(const guest_init::StatusRecord& r)
 {
     char text[160];
@@ -136,11 +132,9 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
             m_settings.machine.console = m_console.get();
         }
         // Bind first, under the run-dir lock: the socket is what reserves our EnclaveID.
-        sockaddr_un address {};
-        address.sun_family = AF_UNIX;
-        if (socket_path.size() >= sizeof address.sun_path)
+        sockaddr_un address;
+        if (!base::unix_address(socket_path, address))
             throw base::Error(base::ErrorKind::InvalidInput, "SOCKET_PATH", "run directory path too long: " + socket_path);
-        std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
         m_listen.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
         ::unlink(socket_path.c_str());
         if (::bind(m_listen.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
@@ -151,7 +145,7 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
 
         m_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         int exit_event = m_exit_event.get();
-        auto on_exit = [exit_event](const ExitInfo&) { signal_eventfd(exit_event); };
+        auto on_exit = [exit_event](const ExitInfo&) { base::signal_eventfd(exit_event); };
         if (m_settings.accel == "tcg")
             m_vm = QemuEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
         else
@@ -203,7 +197,7 @@ VsockConfig EnclaveDaemon::vsock_config()
     config.on_heartbeat = [this, heartbeat_event] {
         std::uint64_t zero = 0;
         if (m_heartbeat_ns.compare_exchange_strong(zero, monotonic_ns()))
-            signal_eventfd(heartbeat_event);
+            base::signal_eventfd(heartbeat_event);
     };
     config.on_app_status = [this](const guest_init::StatusRecord& record) {
         std::lock_guard guard(m_app_status_lock);

@@ -17,9 +17,9 @@
 // enclave nobody can reach is an orphan). When the guest ends on its own the daemon writes <run>/<id>.json (why it ended, when, the
 // app's exit status once known) and exits; the kernel releases hugepages and CPUs with it.
 //
-// Usage (from the launcher, in the forked child):
-//     vmm::EnclaveDaemon daemon(std::move(settings));
-//     int status = daemon.run(ready_pipe_fd);   // never returns to the CLI code path
+// Usage (from the launcher, in the forked child, holding the run-dir lock):
+//     vmm::EnclaveDaemon daemon(run_dir, std::move(settings));
+//     int status = daemon.run(ready_pipe_fd, lock, boot_image);   // then _exit(status)
 #pragma once
 
 #include "guest-init/status_protocol.h"

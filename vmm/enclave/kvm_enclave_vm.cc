@@ -1,5 +1,6 @@
 #include "vmm/enclave/kvm_enclave_vm.h"
 
+#include "base/hex.h"
 #include "vmm/arch/x86/layout.h"
 
 #include <cstdio>
@@ -47,8 +48,7 @@ void KvmEnclaveVm::describe(Json& info) const
     info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
     info["LaunchMonotonicNs"]["FirstGuestIo"] = m_machine->debug_port().first_write_ns();
     // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
-    char features[24];
-    std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(m_vsock->transport().negotiated_features()));
+    std::string features = base::hex_u64(m_vsock->transport().negotiated_features());
     info["VsockDevice"] = Json { { "Transport", "virtio-mmio" }, { "DriverOk", m_vsock->transport().driver_ok() },
         { "Status", m_vsock->transport().status() }, { "Features", features }, { "Connections", m_vsock->stats().connections } };
 }

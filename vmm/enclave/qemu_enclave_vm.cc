@@ -1,6 +1,7 @@
 #include "vmm/enclave/qemu_enclave_vm.h"
 
 #include "base/error.h"
+#include "base/hex.h"
 #include "vmm/enclave/qemu_command.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
@@ -305,9 +306,8 @@ void QemuEnclaveVm::describe(Json& info) const
     info["NumaNode"] = nullptr;
     info["LaunchTimingsMs"] = Json { { "QemuSpawn", m_spawn_ms } };
     info["QemuPID"] = m_pid;
-    char features[24];
     std::uint64_t acked = m_backend->acked_features();
-    std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(acked));
+    std::string features = base::hex_u64(acked);
     info["VsockDevice"] = Json { { "Transport", "vhost-user" }, { "DriverOk", (acked & virtio::kFeatureVersion1) != 0 },
         { "Features", features }, { "Connections", m_backend->stats().connections } };
 }

@@ -240,7 +240,7 @@ VcpuFd VmFd::create_vcpu(std::uint32_t id, int mmap_size)
     return VcpuFd(base::UniqueFd(fd), mmap_size);
 }
 
-static kvm_ioeventfd make_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
+void VmFd::add_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
 {
     kvm_ioeventfd e {};
     e.datamatch = value;
@@ -248,20 +248,7 @@ static kvm_ioeventfd make_ioeventfd(int event_fd, std::uint64_t address, std::ui
     e.len = length;
     e.fd = event_fd;
     e.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
-    return e;
-}
-
-void VmFd::add_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
-{
-    kvm_ioeventfd e = make_ioeventfd(event_fd, address, length, value);
     checked_ioctl(m_fd.get(), KVM_IOEVENTFD, &e, "KVM_IOEVENTFD", "KVM_IOEVENTFD");
-}
-
-void VmFd::remove_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
-{
-    kvm_ioeventfd e = make_ioeventfd(event_fd, address, length, value);
-    e.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
-    checked_ioctl(m_fd.get(), KVM_IOEVENTFD, &e, "KVM_IOEVENTFD", "KVM_IOEVENTFD (deassign)");
 }
 
 void VmFd::add_irqfd(int event_fd, std::uint32_t gsi)

@@ -16,10 +16,5 @@ FUZZERS += vhost_user_fuzz
 vhost_user_fuzz_SRCS := vmm/vhost_user/vhost_user_fuzz.cc
 vhost_user_fuzz_LIBSRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc)) vmm/vsock/vsock_core.cc \
   vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc \
-  vmm/virtio/virtqueue.cc guest-init/status_protocol.cc base/error.cc base/file.cc
-
-# The guest side of tests/integration/vhost_user_qemu.sh: a static /init that talks to the
-# parent over vsock (heartbeat, both directions of hybrid vsock) and powers off.
-STATIC_PROGRAMS += vhost_user_guest
-vhost_user_guest_SRCS := vmm/vhost_user/test_guest.c
-vhost_user_guest_FLAGS := -O2
+  vmm/virtio/virtqueue.cc guest-init/status_protocol.cc base/error.cc base/file.cc \
+  base/eventfd.cc base/unix_address.cc base/hex.cc

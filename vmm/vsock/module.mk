@@ -15,10 +15,4 @@ FUZZERS += vsock_device_fuzz
 vsock_device_fuzz_SRCS := vmm/vsock/vsock_device_fuzz.cc
 vsock_device_fuzz_LIBSRCS := vmm/vsock/vsock_device.cc vmm/vsock/vsock_core.cc vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc \
   vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
-  guest-init/status_protocol.cc base/error.cc base/file.cc
-
-# In-process benchmark (a program, not a test): device CPU cost per byte, round-trip latency.
-PROGRAMS += vsock_bench
-vsock_bench_SRCS := vmm/vsock/vsock_bench.cc vmm/memory/guest_memory.cc
-vsock_bench_LIBS := vmmvsock vmmvirtio guest_status base
-vsock_bench_LDLIBS := -pthread
+  guest-init/status_protocol.cc base/error.cc base/file.cc base/eventfd.cc base/unix_address.cc base/hex.cc

@@ -34,6 +34,7 @@
 
 #include "guest-init/status_protocol.h"
 #include "vmm/virtio/mmio_transport.h"
+#include "vmm/vsock/vsock_config.h"
 #include "vmm/vsock/vsock_core.h"
 #include "vmm/vsock/vsock_muxer.h"
 
@@ -48,15 +49,6 @@ namespace vmm {
 
 class Machine;
 
-struct VsockConfig {
-    std::uint64_t guest_cid { 0 };   // 4 .. 0xfffffffe
-    std::string uds_path;            // the parent's socket; "" = none (heartbeat/status only)
-    std::uint64_t mmio_base { 0xd000'0000 };
-    std::uint32_t gsi { 5 };
-    std::function<void()> on_heartbeat;
-    std::function<void(const guest_init::StatusRecord&)> on_app_status;
-};
-
 class VsockDevice final : public virtio::VirtioDevice {
 public:
     static constexpr std::uint16_t kQueueSize = 256;
@@ -68,9 +60,8 @@ public:
     static std::unique_ptr<VsockDevice> create(std::unique_ptr<virtio::GuestRam> ram, const VsockConfig& config);
     ~VsockDevice() override;
 
-    static std::string cmdline_fragment(std::uint64_t mmio_base, std::uint32_t gsi);
     // "virtio_mmio.device=4K@0xd0000000:5"
-    std::string kernel_cmdline_fragment() const { return cmdline_fragment(m_config.mmio_base, m_config.gsi); }
+    static std::string cmdline_fragment(std::uint64_t mmio_base, std::uint32_t gsi);
 
     void start();
     // Stops and joins the loop thread (idempotent). Parent sockets stay open until destruction.

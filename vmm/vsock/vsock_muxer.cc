@@ -1,6 +1,7 @@
 #include "vmm/vsock/vsock_muxer.h"
 
 #include "base/error.h"
+#include "base/unix_address.h"
 
 #include <cerrno>
 #include <cstring>
@@ -15,16 +16,6 @@ namespace vmm::vsock {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool make_unix_address(const std::string& path, sockaddr_un& address)
-{
-    std::memset(&address, 0, sizeof address);
-    address.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof address.sun_path)
-        return false;
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    return true;
-}
 
 // "CONNECT <port>" (Firecracker's rules: keyword case-insensitive, whitespace separated).
 bool parse_connect_line(const std::string& line, std::uint32_t& port)
@@ -66,7 +57,7 @@ VsockMuxer::VsockMuxer(MuxerConfig config, int epoll_fd)
     if (m_config.uds_path.empty())
         return;
     sockaddr_un address;
-    if (!make_unix_address(m_config.uds_path, address))
+    if (!base::unix_address(m_config.uds_path, address))
         throw base::Error(base::ErrorKind::InvalidInput, "VSOCK_SOCKET_PATH",
             "vsock socket path is empty or longer than 107 bytes: " + m_config.uds_path + "; use a shorter run directory");
     m_listener.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -212,7 +203,7 @@ void VsockMuxer::connect_to_parent(const PacketHeader& h)
     base::UniqueFd fd;
     if (!service) {
         sockaddr_un address;
-        if (m_config.uds_path.empty() || !make_unix_address(m_config.uds_path + "_" + std::to_string(h.dst_port), address)) {
+        if (m_config.uds_path.empty() || !base::unix_address(m_config.uds_path + "_" + std::to_string(h.dst_port), address)) {
             queue_rst(h.dst_cid, h.dst_port, h.src_port, true);
             return;
         }

@@ -52,18 +52,4 @@ void PacketHeader::encode(std::uint8_t* b) const
     put(b + 40, fwd_cnt);
 }
 
-const char* op_name(std::uint16_t op)
-{
-    switch (op) {
-    case kOpRequest: return "REQUEST";
-    case kOpResponse: return "RESPONSE";
-    case kOpRst: return "RST";
-    case kOpShutdown: return "SHUTDOWN";
-    case kOpRw: return "RW";
-    case kOpCreditUpdate: return "CREDIT_UPDATE";
-    case kOpCreditRequest: return "CREDIT_REQUEST";
-    default: return "INVALID";
-    }
-}
-
 } // namespace vmm::vsock

@@ -52,6 +52,4 @@ struct PacketHeader {
     void encode(std::uint8_t* out) const;
 };
 
-const char* op_name(std::uint16_t op);
-
 } // namespace vmm::vsock

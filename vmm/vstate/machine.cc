@@ -1,6 +1,7 @@
 #include "vmm/vstate/machine.h"
 
 #include "base/error.h"
+#include "base/hex.h"
 #include "vmm/arch/x86/boot_setup.h"
 #include "vmm/arch/x86/bzimage.h"
 #include "vmm/arch/x86/layout.h"
@@ -32,13 +33,6 @@ void install_kick_handler()
 double ms_since(std::chrono::steady_clock::time_point start)
 {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string hex(std::uint64_t v)
-{
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-    return b;
 }
 
 } // namespace
@@ -197,14 +191,6 @@ ExitInfo Machine::status() const
     return m_exit;
 }
 
-std::vector<std::uint64_t> Machine::vcpu_instruction_pointers()
-{
-    std::vector<std::uint64_t> rips;
-    for (VcpuFd& cpu : m_vcpus)
-        rips.push_back(cpu.regs().rip);
-    return rips;
-}
-
 void Machine::request_stop(ExitKind kind, std::string detail)
 {
     bool first = false;
@@ -301,7 +287,7 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
             }
         }
         try {
-            detail += " at rip " + hex(cpu.regs().rip);
+            detail += " at rip " + base::hex_u64(cpu.regs().rip);
         } catch (const std::exception&) {
         }
         request_stop(ExitKind::VcpuError, detail);
@@ -309,7 +295,7 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
     }
     case KVM_EXIT_FAIL_ENTRY:
         request_stop(ExitKind::VcpuError,
-            "vCPU " + std::to_string(index) + ": VM entry failed, reason " + hex(run->fail_entry.hardware_entry_failure_reason));
+            "vCPU " + std::to_string(index) + ": VM entry failed, reason " + base::hex_u64(run->fail_entry.hardware_entry_failure_reason));
         return false;
     default:
         request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + ": unexpected exit reason " + std::to_string(run->exit_reason));

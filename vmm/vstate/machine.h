@@ -53,7 +53,7 @@ struct MachineConfig {
     std::vector<int> host_cpus;   // vCPU i runs on host_cpus[i]; empty = not pinned
     std::string cmdline;          // the full command line the guest sees
     x86::CpuidQuirks cpuid_quirks;
-    bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (this-host.md)
+    bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (README: nested-KVM workarounds)
     ConsoleBuffer* console { nullptr }; // debug mode: where UART output goes; null = discarded
 };
 
@@ -90,8 +90,6 @@ public:
     const DebugPort& debug_port() const { return m_debug_port; }
     std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
     std::uint64_t int3_fixups() const { return m_int3_fixups.load(); }
-    // Instruction pointers of every vCPU; only meaningful after wait() returned (diagnostics).
-    std::vector<std::uint64_t> vcpu_instruction_pointers();
     // Called (from a vCPU or the stopping thread) once when the guest ends.
     void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
 

@@ -1,4 +1,4 @@
-// vmm/vsock/vsock_test_driver.h — a synthetic virtio-vsock guest driver for tests and benchmarks
+// vmm/testing/vsock_test_driver.h — a synthetic virtio-vsock guest driver for tests and benchmarks
 // (no VM): it lays out the three split rings and the buffers in guest memory, initialises the
 // device through its MMIO registers in the Linux driver's order, posts rx buffers the way the
 // 6.1 driver does (one 3776-byte writable descriptor, or header + payload in two), sends packets
