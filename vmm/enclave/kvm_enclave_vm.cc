@@ -1,7 +1,6 @@
 #include "vmm/enclave/kvm_enclave_vm.h"
 
 #include "base/hex.h"
-#include "vmm/arch/x86/layout.h"
 
 #include <cstdio>
 
@@ -10,11 +9,11 @@ namespace vmm {
 std::unique_ptr<KvmEnclaveVm> KvmEnclaveVm::create(MachineConfig machine, const BootImage& image, VsockConfig vsock, OnExit on_exit)
 {
     std::unique_ptr<KvmEnclaveVm> vm(new KvmEnclaveVm);
-    vsock.mmio_base = x86::kVirtioMmioBase;
-    vsock.gsi = x86::kVirtioFirstIrq;
-    machine.cmdline += " " + VsockDevice::cmdline_fragment(vsock.mmio_base, vsock.gsi);
+    machine.virtio_mmio_devices = 1;
     vm->m_machine = Machine::create(machine, image);
-    vm->m_vsock = VsockDevice::attach(*vm->m_machine, vsock);
+    vm->m_vsock = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(vm->m_machine->memory()), vsock);
+    vm->m_machine->mmio_devices().attach(vm->m_vsock->mmio_wiring());
+    vm->m_vsock->start();
     vm->m_machine->set_on_exit(std::move(on_exit));
     return vm;
 }

@@ -1,15 +1,12 @@
 # vmm/vhost_user/: the virtio-vsock device (vmm/vsock/'s VsockCore) served to QEMU's
 # vhost-user-vsock-device: the vhost-user message codec, guest memory from SET_MEM_TABLE, the
 # backend, and the Unix socket helpers. `qt-vmm vsock vhost-user` (tools/qt-vmm/) runs one.
-LIBRARIES += vmmvhostuser
-vmmvhostuser_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc))
-vmmvhostuser_LDLIBS := -pthread
-QT_VMM_LIBS += vmmvhostuser
+# Part of the virtio devices library (vmm/virtio/module.mk).
+vmmvirtio_SRCS += $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc))
 
 UNIT_TESTS += vhost_user_test
-# GuestMemory is compiled in directly (the synthetic guest driver can use it), as in vsock_test.
-vhost_user_test_SRCS := $(wildcard vmm/vhost_user/*_test.cc) vmm/memory/guest_memory.cc tests/doctest_main.cc
-vhost_user_test_LIBS := vmmvhostuser vmmvsock vmmvirtio guest_status base
+vhost_user_test_SRCS := $(wildcard vmm/vhost_user/*_test.cc) tests/doctest_main.cc
+vhost_user_test_LIBS := vmmvirtio vmmcore guest_status base
 vhost_user_test_LDLIBS := -pthread
 
 FUZZERS += vhost_user_fuzz

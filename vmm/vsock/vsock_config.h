@@ -23,8 +23,6 @@ namespace vmm {
 struct VsockConfig {
     std::uint64_t guest_cid { 0 };   // 4 .. 0xfffffffe
     std::string uds_path;            // the parent's socket; "" = none (heartbeat/status only)
-    std::uint64_t mmio_base { 0xd000'0000 };
-    std::uint32_t gsi { 5 };
     std::function<void()> on_heartbeat;
     std::function<void(const guest_init::StatusRecord&)> on_app_status;
 };

@@ -45,11 +45,14 @@ VsockDevice::~VsockDevice()
     stop();
 }
 
-std::string VsockDevice::cmdline_fragment(std::uint64_t mmio_base, std::uint32_t gsi)
+VirtioMmioWiring VsockDevice::mmio_wiring()
 {
-    char text[80];
-    std::snprintf(text, sizeof text, "virtio_mmio.device=4K@0x%llx:%u", static_cast<unsigned long long>(mmio_base), gsi);
-    return text;
+    VirtioMmioWiring wiring;
+    wiring.registers = m_transport.get();
+    for (const base::UniqueFd& kick : m_kick)
+        wiring.queue_notify_fds.push_back(kick.get());
+    wiring.interrupt_fd = m_interrupt.get();
+    return wiring;
 }
 
 void VsockDevice::start()

@@ -76,10 +76,12 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     auto t = std::chrono::steady_clock::now();
     GuestMemory memory = GuestMemory::create({ config.memory_bytes, config.page_size, config.numa_node, true });
     std::unique_ptr<Machine> m(new Machine(config, std::move(memory)));
+    m->m_config.cmdline += MmioDeviceManager::cmdline_fragments(config.virtio_mmio_devices);
+    const std::string& cmdline = m->m_config.cmdline;
     m->m_timings.memory_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
-    x86::BootLayout layout = x86::plan_boot(kernel, m->m_memory, image.initrd_size, config.cmdline);
+    x86::BootLayout layout = x86::plan_boot(kernel, m->m_memory, image.initrd_size, cmdline);
     m->m_kvm = std::make_unique<KvmSystem>(KvmSystem::open());
     m->m_vm = std::make_unique<VmFd>(m->m_kvm->create_vm());
     VmFd& vm = *m->m_vm;
@@ -105,6 +107,7 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     m->m_bus.add_ports(0x60, 5, m->m_keyboard.get());
     m->m_bus.add_ports(0x70, 2, &m->m_cmos);
     m->m_bus.add_ports(0x80, 1, &m->m_debug_port);
+    m->m_mmio_devices = std::make_unique<MmioDeviceManager>(vm, m->m_bus, config.virtio_mmio_devices);
     m->m_timings.vm_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
@@ -114,7 +117,7 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
             throw base::Error(base::ErrorKind::Internal, "INITRD_PLACEMENT", "initrd does not fit where it was planned");
         image.load_initrd(initrd);
     }
-    x86::write_boot_structures(m->m_memory, kernel, layout, config.cmdline, config.vcpus);
+    x86::write_boot_structures(m->m_memory, kernel, layout, cmdline, config.vcpus);
     m->m_timings.load_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();

@@ -12,6 +12,7 @@
 // Usage:
 //     vmm::BootImage image{ kernel_bytes, initrd_size, [&](std::uint8_t* dst) { eif.read_ramdisks(dst, initrd_size); } };
 //     auto machine = vmm::Machine::create(config, image);
+//     machine->mmio_devices().attach(device->mmio_wiring()); // each of config.virtio_mmio_devices
 //     machine->start();
 //     vmm::ExitInfo why = machine->wait();      // e.g. { ExitKind::GuestReset, "..." }
 #pragma once
@@ -23,6 +24,7 @@
 #include "vmm/devices/serial_16550.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/vstate/mmio_device_manager.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -51,7 +53,8 @@ struct MachineConfig {
     std::uint64_t page_size { 2ull << 20 };
     int numa_node { -1 };
     std::vector<int> host_cpus;   // vCPU i runs on host_cpus[i]; empty = not pinned
-    std::string cmdline;          // the full command line the guest sees
+    std::string cmdline;          // the guest's command line, before the virtio-mmio fragments
+    unsigned virtio_mmio_devices { 0 }; // slots announced on the command line (mmio_devices())
     x86::CpuidQuirks cpuid_quirks;
     bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (README: nested-KVM workarounds)
     ConsoleBuffer* console { nullptr }; // debug mode: where UART output goes; null = discarded
@@ -87,6 +90,8 @@ public:
     GuestMemory& memory() { return m_memory; }
     VmFd& vm() { return *m_vm; }
     IoBus& bus() { return m_bus; }
+    // Where virtio-mmio devices are attached (after create(), before start()).
+    MmioDeviceManager& mmio_devices() { return *m_mmio_devices; }
     const DebugPort& debug_port() const { return m_debug_port; }
     std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
     std::uint64_t int3_fixups() const { return m_int3_fixups.load(); }
@@ -106,6 +111,7 @@ private:
     std::vector<std::thread> m_threads;
     std::vector<pthread_t> m_thread_handles;
     IoBus m_bus;
+    std::unique_ptr<MmioDeviceManager> m_mmio_devices;
     std::unique_ptr<Serial16550> m_serial;
     std::unique_ptr<KeyboardResetPort> m_keyboard;
     CmosClock m_cmos;
