@@ -146,7 +146,7 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         m_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         int exit_event = m_exit_event.get();
         auto on_exit = [exit_event](const ExitInfo&) { base::signal_eventfd(exit_event); };
-        if (m_settings.accel == "tcg")
+        if (m_settings.accel == Accel::Tcg)
             m_vm = QemuEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
         else
             m_vm = KvmEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
@@ -225,7 +225,7 @@ void EnclaveDaemon::report_start_failure(const ExitInfo& exit)
         ? "its console: qt-vmm enclave console --enclave-id " + id
         : "start it with --debug-mode to keep its console";
     Json body;
-    if (exit.kind == ExitKind::NoHeartbeat) {
+    if (m_stopped_for_no_heartbeat) {
         body = Json { { "code", "NO_HEARTBEAT" }, { "kind", static_cast<int>(base::ErrorKind::Vm) },
             { "message", "enclave " + id + " sent no boot heartbeat (0xB7 to CID 3 port 9000) within "
                     + seconds_text(m_settings.heartbeat_timeout_s) + " and was stopped; " + console
@@ -256,7 +256,7 @@ Json EnclaveDaemon::describe() const
         { "MemoryMiB", m.memory_bytes >> 20 },
         { "LaunchMode", m_settings.debug_mode ? "debug" : "production" },
         { "State", state.kind == ExitKind::Running ? "RUNNING" : "TERMINATING" },
-        { "Accel", m_settings.accel },
+        { "Accel", accel_name(m_settings.accel) },
         { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
         { "NumaNode", m.numa_node },
         { "CPUIsolation", m_settings.cpu_isolation },
@@ -331,7 +331,7 @@ void EnclaveDaemon::serve()
                 [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
                 report_ready();
             } else if (m_heartbeat_timer.valid() && fd == m_heartbeat_timer.get()) {
-                m_vm->request_stop(ExitKind::NoHeartbeat,
+                m_stopped_for_no_heartbeat = m_vm->request_stop(ExitKind::Stopped,
                     "no boot heartbeat within " + seconds_text(m_settings.heartbeat_timeout_s));
                 m_heartbeat_timer.reset(); // closing it also removes it from the epoll set
             } else if (fd == m_socket_check.get()) {
@@ -516,7 +516,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
         c->pending += rest;
         send_with_deadline(c->fd.get(), c->pending);
     }
-    bool stopped_by_request = exit.kind == ExitKind::Stopped && m_stop_requester >= 0;
+    bool stopped_by_request = exit.kind == ExitKind::Stopped && !m_stopped_for_no_heartbeat && m_stop_requester >= 0;
     if (m_console && !stopped_by_request) {
         // Debug mode: keep what the console holds, so `console` can still show why it ended.
         std::uint64_t lost = 0;
@@ -531,7 +531,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     }
     Json record = describe();
     record["State"] = "TERMINATED";
-    record["Reason"] = exit_kind_name(exit.kind);
+    record["Reason"] = m_stopped_for_no_heartbeat ? "no-heartbeat" : exit_kind_name(exit.kind);
     record["Detail"] = exit.detail;
     record["EndTime"] = utc_now();
     // Release the guest's memory and the VM before anyone can see the enclave as ended, so a

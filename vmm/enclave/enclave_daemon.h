@@ -23,6 +23,7 @@
 #pragma once
 
 #include "guest-init/status_protocol.h"
+#include "vmm/enclave/accel.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
 #include "vmm/vsock/vsock_device.h"
@@ -43,7 +44,7 @@ struct EnclaveSettings {
     Json measurements;             // {"PCR0":..., ...} computed by the launcher
     bool debug_mode { false };
     std::string cpu_isolation { "isolated" }; // placement::isolation_name(): what the opt-out allowed
-    std::string accel { "kvm" };   // "kvm" (qt-vmm's VMM) or "tcg" (QEMU, software emulation)
+    Accel accel { Accel::Kvm };    // qt-vmm's VMM, or QEMU under software emulation
     MachineConfig machine;         // under tcg: vcpus, memory_bytes, cmdline and console only
     uid_t owner_uid { 0 };
     std::size_t console_capacity { 256 * 1024 };
@@ -95,6 +96,7 @@ private:
     int m_console_viewer { -1 };
     std::string m_start_time;
     int m_stop_requester { -1 };
+    bool m_stopped_for_no_heartbeat { false }; // our stop was the reason the guest ended
 };
 
 } // namespace vmm

@@ -33,7 +33,8 @@ public:
     virtual ExitInfo wait() = 0;
     // The current state (kind Running while the guest runs).
     virtual ExitInfo status() const = 0;
-    virtual void request_stop(ExitKind kind, std::string detail) = 0;
+    // Ends the guest; the first reason recorded wins. Returns true if this one was first.
+    virtual bool request_stop(ExitKind kind, std::string detail) = 0;
     // Adds what this accelerator knows to the enclave's description: "Accel", launch timings,
     // the vsock device's state, ...
     virtual void describe(Json& info) const = 0;

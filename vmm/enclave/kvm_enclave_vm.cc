@@ -38,7 +38,7 @@ ExitInfo KvmEnclaveVm::wait()
 
 ExitInfo KvmEnclaveVm::status() const { return m_machine->status(); }
 
-void KvmEnclaveVm::request_stop(ExitKind kind, std::string detail) { m_machine->request_stop(kind, std::move(detail)); }
+bool KvmEnclaveVm::request_stop(ExitKind kind, std::string detail) { return m_machine->request_stop(kind, std::move(detail)); }
 
 void KvmEnclaveVm::describe(Json& info) const
 {

@@ -23,7 +23,7 @@ public:
     void start() override;
     ExitInfo wait() override;
     ExitInfo status() const override;
-    void request_stop(ExitKind kind, std::string detail) override;
+    bool request_stop(ExitKind kind, std::string detail) override;
     void describe(Json& info) const override;
 
 private:

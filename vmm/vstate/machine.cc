@@ -37,27 +37,6 @@ double ms_since(std::chrono::steady_clock::time_point start)
 
 } // namespace
 
-const char* exit_kind_name(ExitKind kind)
-{
-    switch (kind) {
-    case ExitKind::Running:
-        return "running";
-    case ExitKind::GuestReset:
-        return "guest-reset";
-    case ExitKind::TripleFault:
-        return "triple-fault";
-    case ExitKind::SystemEvent:
-        return "system-event";
-    case ExitKind::VcpuError:
-        return "vcpu-error";
-    case ExitKind::Stopped:
-        return "stopped";
-    case ExitKind::NoHeartbeat:
-        return "no-heartbeat";
-    }
-    return "unknown";
-}
-
 Machine::Machine(const MachineConfig& config, GuestMemory memory)
     : m_config(config)
     , m_memory(std::move(memory))
@@ -176,45 +155,31 @@ void Machine::start()
 
 ExitInfo Machine::wait()
 {
-    {
-        std::unique_lock lock(m_state_lock);
-        m_state_changed.wait(lock, [this] { return m_exit.kind != ExitKind::Running; });
-    }
+    m_exit.wait();
     for (std::thread& t : m_threads) {
         if (t.joinable())
             t.join();
     }
-    std::lock_guard guard(m_state_lock);
-    return m_exit;
+    return m_exit.current();
 }
 
 ExitInfo Machine::status() const
 {
-    std::lock_guard guard(m_state_lock);
-    return m_exit;
+    return m_exit.current();
 }
 
-void Machine::request_stop(ExitKind kind, std::string detail)
+bool Machine::request_stop(ExitKind kind, std::string detail)
 {
-    bool first = false;
-    {
-        std::lock_guard guard(m_state_lock);
-        if (m_exit.kind == ExitKind::Running) {
-            m_exit = { kind, std::move(detail) };
-            first = true;
-        }
-    }
+    bool first = m_exit.record(kind, std::move(detail));
     m_stopping.store(true);
     for (std::size_t i = 0; i < m_vcpus.size(); ++i) {
         m_vcpus[i].run_state()->immediate_exit = 1;
         if (i < m_thread_handles.size() && m_thread_handles[i])
             pthread_kill(m_thread_handles[i], kKickSignal);
     }
-    if (first) {
-        m_state_changed.notify_all();
-        if (m_on_exit)
-            m_on_exit(status());
-    }
+    if (first && m_on_exit)
+        m_on_exit(status());
+    return first;
 }
 
 void Machine::vcpu_loop(unsigned index)

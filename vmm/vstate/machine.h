@@ -24,6 +24,7 @@
 #include "vmm/devices/serial_16550.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/vstate/exit_latch.h"
 #include "vmm/vstate/mmio_device_manager.h"
 
 #include <atomic>
@@ -37,15 +38,6 @@
 #include <vector>
 
 namespace vmm {
-
-// NoHeartbeat: stopped by the daemon because the guest's init never sent its boot heartbeat.
-enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, Stopped, NoHeartbeat };
-const char* exit_kind_name(ExitKind kind);
-
-struct ExitInfo {
-    ExitKind kind { ExitKind::Running };
-    std::string detail;
-};
 
 struct MachineConfig {
     unsigned vcpus { 1 };
@@ -83,7 +75,9 @@ public:
     ExitInfo wait();
     // Non-blocking variant: the current state (kind Running while the guest runs).
     ExitInfo status() const;
-    void request_stop(ExitKind kind, std::string detail);
+    // Records why the guest ends (the first reason wins) and kicks every vCPU out of KVM_RUN.
+    // Returns true if this reason was the first.
+    bool request_stop(ExitKind kind, std::string detail);
 
     const LaunchTimings& timings() const { return m_timings; }
     const MachineConfig& config() const { return m_config; }
@@ -119,9 +113,7 @@ private:
     LaunchTimings m_timings;
     std::function<void(const ExitInfo&)> m_on_exit;
 
-    mutable std::mutex m_state_lock;
-    std::condition_variable m_state_changed;
-    ExitInfo m_exit;
+    ExitLatch m_exit;
     std::atomic<bool> m_stopping { false };
     std::atomic<std::uint64_t> m_int3_fixups { 0 };
 };
