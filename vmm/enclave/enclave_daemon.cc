@@ -3,7 +3,9 @@
 #include "base/error.h"
 #include "base/eventfd.h"
 #include "base/unix_address.h"
+#include "vmm/enclave/console_stream.h"
 #include "vmm/enclave/control_protocol.h"
+#include "vmm/enclave/enclave_status_json.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
 #include "vmm/enclave/qemu_enclave_vm.h"
 
@@ -29,9 +31,7 @@ struct EnclaveDaemon::Client {
     base::UniqueFd fd;
     uid_t uid { 0 };
     std::string input;
-    bool console { false };
-    std::uint64_t console_position { 0 };
-    std::string pending; // console bytes not yet written
+    std::unique_ptr<ConsoleStream> console; // set once it follows the console
 };
 
 namespace {
@@ -44,33 +44,6 @@ std::string utc_now()
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buffer;
-}
-
-void send_all_nonblocking(int fd, const std::string& data)
-{
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n <= 0)
-            return;
-        off += static_cast<std::size_t>(n);
-    }
-}
-
-// Blocking send with a 2 s limit, for the last bytes a client gets before it is dropped.
-void send_with_deadline(int fd, const std::string& data)
-{
-    int flags = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    timeval tv { 2, 0 };
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n <= 0)
-            return;
-        off += static_cast<std::size_t>(n);
-    }
 }
 
 void report(int ready_fd, const std::string& kind, const Json& body)
@@ -90,26 +63,6 @@ std::uint64_t monotonic_ns()
 {
     return static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-Json app_status_json(const guest_init::StatusRecord& r)
-{
-    char text[160];
-    guest_init::describe_status_record(&r, text, sizeof text);
-    Json j;
-    switch (r.kind) {
-    case guest_init::StatusKind::Exited:
-        j = Json { { "Kind", "exited" }, { "ExitCode", r.value } };
-        break;
-    case guest_init::StatusKind::KilledBySignal:
-        j = Json { { "Kind", "killed" }, { "Signal", r.value }, { "CoreDumped", r.detail != 0 } };
-        break;
-    case guest_init::StatusKind::InitError:
-        j = Json { { "Kind", "init-error" }, { "InitError", r.value }, { "Errno", r.detail }, { "Reason", r.reason } };
-        break;
-    }
-    j["Description"] = text;
-    return j;
 }
 
 } // namespace
@@ -275,7 +228,7 @@ Json EnclaveDaemon::describe() const
     info["LaunchMonotonicNs"] = Json { { "DaemonStarted", m_daemon_started_ns }, { "VcpusStarted", m_vcpus_started_ns },
         { "FirstGuestIo", 0 }, { "Heartbeat", m_heartbeat_ns.load() } };
     if (m_vm)
-        m_vm->describe(info);
+        add_vm_status(info, m_vm->report());
     return info;
 }
 
@@ -455,7 +408,7 @@ void EnclaveDaemon::handle_client_input(Client& client)
             drop_client(fd);
         } else {
             m_console_viewer = fd;
-            client.console = true;
+            client.console = std::make_unique<ConsoleStream>(*m_console);
             send_all_nonblocking(fd, encode_line(Json { { "ok", true } }));
             pump_console(client);
         }
@@ -467,30 +420,16 @@ void EnclaveDaemon::handle_client_input(Client& client)
 
 void EnclaveDaemon::pump_console(Client& client)
 {
-    if (client.pending.empty()) {
-        std::uint64_t lost = 0;
-        std::string chunk;
-        client.console_position = m_console->read(client.console_position, chunk, lost);
-        if (lost)
-            client.pending = "\n[qt-vmm: " + std::to_string(lost) + " console bytes were overwritten before they could be shown]\n";
-        client.pending += chunk;
-    }
-    while (!client.pending.empty()) {
-        ssize_t n = ::send(client.fd.get(), client.pending.data(), client.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            drop_client(client.fd.get());
-            return;
-        }
-        client.pending.erase(0, static_cast<std::size_t>(n));
+    if (!client.console->pump(client.fd.get())) {
+        drop_client(client.fd.get());
+        return;
     }
     epoll_event e {};
-    e.events = EPOLLIN | EPOLLRDHUP | (client.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+    e.events = EPOLLIN | EPOLLRDHUP | (client.console->pending() ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
     e.data.fd = client.fd.get();
     ::epoll_ctl(m_epoll.get(), EPOLL_CTL_MOD, client.fd.get(), &e);
     m_console->arm_notify();
-    if (client.pending.empty() && m_console->end_position() != client.console_position)
+    if (!client.console->pending() && client.console->behind())
         pump_console(client); // output arrived between the read and arming
 }
 
@@ -508,13 +447,8 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
 {
     // Give a console viewer the last output (blocking briefly is fine: the guest is gone).
     for (auto& c : m_clients) {
-        if (!c->console)
-            continue;
-        std::uint64_t lost = 0;
-        std::string rest;
-        m_console->read(c->console_position, rest, lost);
-        c->pending += rest;
-        send_with_deadline(c->fd.get(), c->pending);
+        if (c->console)
+            c->console->flush_final(c->fd.get());
     }
     bool stopped_by_request = exit.kind == ExitKind::Stopped && !m_stopped_for_no_heartbeat && m_stop_requester >= 0;
     if (m_console && !stopped_by_request) {

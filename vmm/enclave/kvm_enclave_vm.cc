@@ -1,6 +1,5 @@
 #include "vmm/enclave/kvm_enclave_vm.h"
 
-#include "base/hex.h"
 
 #include <cstdio>
 
@@ -40,16 +39,17 @@ ExitInfo KvmEnclaveVm::status() const { return m_machine->status(); }
 
 bool KvmEnclaveVm::request_stop(ExitKind kind, std::string detail) { return m_machine->request_stop(kind, std::move(detail)); }
 
-void KvmEnclaveVm::describe(Json& info) const
+EnclaveVmStatus KvmEnclaveVm::report() const
 {
     const LaunchTimings& t = m_machine->timings();
-    info["Accel"] = "kvm";
-    info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
-    info["LaunchMonotonicNs"]["FirstGuestIo"] = m_machine->debug_port().first_write_ns();
+    EnclaveVmStatus s;
+    s.accel = Accel::Kvm;
+    s.launch_timings_ms = { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
+    s.first_guest_io_ns = m_machine->debug_port().first_write_ns();
     // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
-    std::string features = base::hex_u64(m_vsock->transport().negotiated_features());
-    info["VsockDevice"] = Json { { "Transport", "virtio-mmio" }, { "DriverOk", m_vsock->transport().driver_ok() },
-        { "Status", m_vsock->transport().status() }, { "Features", features }, { "Connections", m_vsock->stats().connections } };
+    virtio::MmioTransport& transport = m_vsock->transport();
+    s.vsock = { "virtio-mmio", transport.driver_ok(), transport.status(), transport.negotiated_features(), m_vsock->stats().connections };
+    return s;
 }
 
 } // namespace vmm

@@ -24,7 +24,7 @@ public:
     ExitInfo wait() override;
     ExitInfo status() const override;
     bool request_stop(ExitKind kind, std::string detail) override;
-    void describe(Json& info) const override;
+    EnclaveVmStatus report() const override;
 
 private:
     KvmEnclaveVm() = default;

@@ -2,7 +2,6 @@
 
 #include "base/error.h"
 #include "base/eventfd.h"
-#include "base/hex.h"
 #include "vmm/enclave/qemu_command.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
@@ -291,17 +290,15 @@ bool QemuEnclaveVm::request_stop(ExitKind kind, std::string detail)
     return first;
 }
 
-void QemuEnclaveVm::describe(Json& info) const
+EnclaveVmStatus QemuEnclaveVm::report() const
 {
-    info["Accel"] = "tcg";
-    info["HugepageSize"] = "none (tcg: QEMU's memfd)";
-    info["NumaNode"] = nullptr;
-    info["LaunchTimingsMs"] = Json { { "QemuSpawn", m_spawn_ms } };
-    info["QemuPID"] = m_pid;
+    EnclaveVmStatus s;
+    s.accel = Accel::Tcg;
+    s.launch_timings_ms = { { "QemuSpawn", m_spawn_ms } };
+    s.qemu_pid = m_pid;
     std::uint64_t acked = m_backend->acked_features();
-    std::string features = base::hex_u64(acked);
-    info["VsockDevice"] = Json { { "Transport", "vhost-user" }, { "DriverOk", (acked & virtio::kFeatureVersion1) != 0 },
-        { "Features", features }, { "Connections", m_backend->stats().connections } };
+    s.vsock = { "vhost-user", (acked & virtio::kFeatureVersion1) != 0, std::nullopt, acked, m_backend->stats().connections };
+    return s;
 }
 
 } // namespace vmm

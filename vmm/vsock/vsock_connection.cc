@@ -376,13 +376,7 @@ void Connection::notify(std::uint32_t events)
 
 PacketHeader Connection::header_for(std::uint16_t op) const
 {
-    PacketHeader h;
-    h.src_cid = m_peer_cid;
-    h.dst_cid = m_context.guest_cid;
-    h.src_port = m_host_port;
-    h.dst_port = m_guest_port;
-    h.type = kTypeStream;
-    h.op = op;
+    PacketHeader h = PacketHeader::stream(m_peer_cid, m_host_port, m_context.guest_cid, m_guest_port, op);
     h.buf_alloc = kConnectionBuffer;
     h.fwd_cnt = m_fwd_cnt;
     return h;

@@ -57,12 +57,7 @@ struct GuestPacket {
 
     GuestPacket(std::uint16_t op, std::string payload = "", std::uint32_t flags = 0, std::uint32_t buf_alloc = 64 * 1024)
     {
-        header.src_cid = kGuestCid;
-        header.dst_cid = kParentCid;
-        header.src_port = kGuestPort;
-        header.dst_port = kHostPort;
-        header.type = kTypeStream;
-        header.op = op;
+        header = PacketHeader::stream(kGuestCid, kGuestPort, kParentCid, kHostPort, op);
         header.flags = flags;
         header.len = static_cast<std::uint32_t>(payload.size());
         header.buf_alloc = buf_alloc;

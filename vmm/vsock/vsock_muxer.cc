@@ -189,14 +189,7 @@ void VsockMuxer::queue_rst(std::uint64_t src_cid, std::uint32_t src_port, std::u
         ++m_stats.rsts_dropped;
         return;
     }
-    PacketHeader h;
-    h.src_cid = src_cid;
-    h.dst_cid = m_config.guest_cid;
-    h.src_port = src_port;
-    h.dst_port = dst_port;
-    h.type = kTypeStream;
-    h.op = kOpRst;
-    m_rsts.push_back(h);
+    m_rsts.push_back(PacketHeader::stream(src_cid, src_port, m_config.guest_cid, dst_port, kOpRst));
 }
 
 void VsockMuxer::schedule(Connection& c)
