@@ -1,9 +1,9 @@
 #include "vmm/kvm/kvm.h"
 
 #include "base/error.h"
+#include "base/hex.h"
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -177,9 +177,8 @@ void VcpuFd::set_msrs(const std::vector<kvm_msr_entry>& entries)
     std::memcpy(storage.data() + sizeof(KvmArrayHeader), entries.data(), entries.size() * sizeof(kvm_msr_entry));
     int written = checked_ioctl(m_fd.get(), kKvmSetMsrs, storage.data(), "KVM_SET_MSRS", "KVM_SET_MSRS");
     if (static_cast<std::size_t>(written) != entries.size()) {
-        char refused[16];
-        std::snprintf(refused, sizeof refused, "0x%x", entries[static_cast<std::size_t>(written)].index);
-        throw base::Error(base::ErrorKind::Vm, "KVM_SET_MSRS", std::string("KVM_SET_MSRS refused MSR ") + refused);
+        throw base::Error(base::ErrorKind::Vm, "KVM_SET_MSRS",
+            "KVM_SET_MSRS refused MSR " + base::hex_u64(entries[static_cast<std::size_t>(written)].index));
     }
 }
 
