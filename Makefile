@@ -13,7 +13,9 @@
 # a component:
 #   LIBRARIES += name          name_SRCS (sources), name_LDLIBS (system libraries it needs),
 #                              name_OBJS (extra objects with rules of their own, e.g. embedded blobs)
-#   PROGRAMS  += name          name_SRCS, name_LIBS (our libraries, dependency order), name_LDLIBS
+#   PROGRAMS  += name          name_SRCS, name_LIBS (our libraries, users before what they
+#                              use: linked in that order without --start-group, so a library
+#                              that needs one listed before it, a cycle, fails to link), name_LDLIBS
 #   STATIC_PROGRAMS += name    like PROGRAMS, but linked -static with its own flags (guest side)
 #   UNIT_TESTS += name         name_SRCS (doctest files), name_LIBS, name_LDLIBS
 #   FUZZERS += name            name_SRCS (one LLVMFuzzerTestOneInput), name_LIBSRCS (sources
@@ -48,6 +50,11 @@ STATIC_PROGRAMS :=
 UNIT_TESTS :=
 FUZZERS :=
 
+# The VMM's libraries in link order, users before what they use: the enclave layer
+# (vmm/enclave/), the virtio devices (vmm/virtio|vsock|vhost_user/), the VMM core (vmm/kvm,
+# memory, arch, devices, vstate), then what they share. No --start-group: a cycle fails to link.
+VMM_LIBS := vmmenclave vmmvirtio vmmcore vmmhost eif guest_status base
+
 .PHONY: all test kernel demo bench fuzz clean
 all:
 
@@ -74,9 +81,9 @@ endef
 
 libfiles = $(foreach l,$(1),$(BUILD)/lib/lib$(l).a)
 libldlibs = $(foreach l,$(1),$($(l)_LDLIBS))
-# Our libraries in a group, so their order does not matter, then the system libraries they need.
-comma := ,
-linklibs = $(if $(1),-Wl$(comma)--start-group $(call libfiles,$(1)) -Wl$(comma)--end-group) $(call libldlibs,$(1))
+# Our libraries in the order given (users first, no group: the layers must not form a cycle),
+# then the system libraries they need.
+linklibs = $(call libfiles,$(1)) $(call libldlibs,$(1))
 
 define program_template
 $(BUILD)/bin/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS))

@@ -1,11 +1,16 @@
 #include "base/error.h"
+#include "base/eventfd.h"
 #include "base/file.h"
 #include "base/hex.h"
+#include "base/unix_address.h"
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -75,4 +80,33 @@ TEST_CASE("read_file enforces its size cap and names the path")
         CHECK(e.kind() == base::ErrorKind::NotFound);
     }
     fs::remove_all(dir);
+}
+
+TEST_CASE("hex_u64 writes numbers as 0x%llx does")
+{
+    CHECK(base::hex_u64(0) == "0x0");
+    CHECK(base::hex_u64(0xd0000000) == "0xd0000000");
+    CHECK(base::hex_u64(~0ull) == "0xffffffffffffffff");
+}
+
+TEST_CASE("signal_eventfd adds one to the counter of make_eventfd's descriptor")
+{
+    base::UniqueFd fd = base::make_eventfd("TEST_EVENTFD", "a test");
+    std::uint64_t value = 0;
+    CHECK(::read(fd.get(), &value, sizeof value) < 0); // non-blocking and empty
+    base::signal_eventfd(fd.get());
+    base::signal_eventfd(fd.get());
+    REQUIRE(::read(fd.get(), &value, sizeof value) == sizeof value);
+    CHECK(value == 2);
+}
+
+TEST_CASE("unix_address takes paths up to 107 bytes and refuses empty or longer ones")
+{
+    sockaddr_un address;
+    REQUIRE(base::unix_address("/run/qt-vmm/0.sock", address));
+    CHECK(address.sun_family == AF_UNIX);
+    CHECK(std::strcmp(address.sun_path, "/run/qt-vmm/0.sock") == 0);
+    CHECK(base::unix_address(std::string(107, 'a'), address));
+    CHECK_FALSE(base::unix_address(std::string(108, 'a'), address));
+    CHECK_FALSE(base::unix_address("", address));
 }

@@ -1,5 +1,7 @@
 #include "base/hex.h"
 
+#include <cstdio>
+
 namespace base {
 
 std::string to_hex(const void* data, std::size_t size)
@@ -12,6 +14,13 @@ std::string to_hex(const void* data, std::size_t size)
         out[2 * i + 1] = digits[bytes[i] & 0xf];
     }
     return out;
+}
+
+std::string hex_u64(std::uint64_t value)
+{
+    char text[24];
+    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
+    return text;
 }
 
 static int hex_value(char c)

@@ -1,6 +1,6 @@
-# base/: primitives shared by every component (errors, files, hex).
+# base/: primitives shared by every component (errors, files, hex, eventfds, Unix addresses).
 LIBRARIES += base
-base_SRCS := base/error.cc base/file.cc base/hex.cc
+base_SRCS := base/error.cc base/file.cc base/hex.cc base/eventfd.cc base/unix_address.cc
 
 UNIT_TESTS += base_test
 base_test_SRCS := base/base_test.cc tests/doctest_main.cc

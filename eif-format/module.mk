@@ -4,7 +4,6 @@ eif_SRCS := eif-format/eif_layout.cc eif-format/pcr.cc eif-format/eif_reader.cc 
   eif-format/cbor_util.cc eif-format/signature.cc eif-format/eif_stream_writer.cc eif-format/eif_writer.cc \
   eif-format/eif_sign.cc eif-format/describe.cc
 eif_LDLIBS := -lcbor -lcrypto -lz
-QT_VMM_LIBS += eif
 
 UNIT_TESTS += eif_test
 eif_test_SRCS := $(wildcard eif-format/*_test.cc) eif-format/testdata/eif_test_util.cc tests/doctest_main.cc

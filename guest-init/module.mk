@@ -1,6 +1,6 @@
 # guest-init/: the static init that is PID 1 in the enclave (see guest-init/init_main.cc).
 # The testable parts are plain functions in their own files (init_test); status_protocol.* is
-# also a library so the VMM can decode the exit-status records (QT_VMM_LIBS += guest_status).
+# also a library so the VMM can decode the exit-status records (libguest_status).
 GUEST_INIT_LOGIC := guest-init/launch_files.cc guest-init/path_lookup.cc guest-init/user_spec.cc \
   guest-init/mount_plan.cc guest-init/status_protocol.cc guest-init/vsock_client.cc guest-init/forward_spec.cc
 GUEST_INIT_SYSTEM := guest-init/console.cc guest-init/system_setup.cc guest-init/app_runner.cc \

@@ -2,6 +2,7 @@
 #include "proxy/egress_proxy.h"
 
 #include "base/error.h"
+#include "base/unix_address.h"
 #include "base/file.h"
 
 #include <cerrno>
@@ -37,10 +38,8 @@ bool has_listener(const std::string& path)
 base::UniqueFd listen_unix(const std::string& path)
 {
     sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path)
+    if (!base::unix_address(path, address))
         throw base::Error(base::ErrorKind::InvalidInput, "VSOCK_SOCKET", "socket path too long: " + path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     if (has_listener(path))
         throw base::Error(base::ErrorKind::Resource, "PROXY_PORT_IN_USE",
             path + " already has a listener (another proxy or program serves that port); stop it or pick another port");

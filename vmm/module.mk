@@ -1,19 +1,12 @@
-# vmm/: the KVM monitor core (KVM wrappers, guest memory, x86 boot, devices, machine).
-LIBRARIES += vmm
-vmm_SRCS := $(filter-out %_test.cc,$(wildcard vmm/kvm/*.cc vmm/memory/*.cc vmm/arch/x86/*.cc vmm/devices/*.cc vmm/vstate/*.cc vmm/enclave/*.cc))
-vmm_LDLIBS := -pthread
-QT_VMM_LIBS += vmm
+# vmm/: the VMM core — KVM wrappers, guest memory, x86 boot, legacy devices and the I/O bus,
+# the machine and its virtio-mmio device manager. Hardware reasons only: nothing here knows of
+# vsock, enclaves or QEMU. The layers above: vmm/virtio|vsock|vhost_user/ (libvmmvirtio, the
+# virtio devices) and vmm/enclave/ (libvmmenclave); each may use the ones below, never above,
+# and programs link them in that order (no --start-group), so a cycle fails to link.
+LIBRARIES += vmmcore
+vmmcore_SRCS := $(filter-out %_test.cc,$(wildcard vmm/kvm/*.cc vmm/memory/*.cc vmm/arch/x86/*.cc vmm/devices/*.cc vmm/vstate/*.cc))
+vmmcore_LDLIBS := -pthread
 
 UNIT_TESTS += vmm_test
-vmm_test_SRCS := $(wildcard vmm/kvm/*_test.cc vmm/memory/*_test.cc vmm/arch/x86/*_test.cc vmm/devices/*_test.cc vmm/vstate/*_test.cc vmm/enclave/*_test.cc) tests/doctest_main.cc
-vmm_test_LIBS := vmm base
-vmm_test_LIBS += vmmhost eif
-vmm_test_LDLIBS := -lcrypto -lz -lcbor
-
-# host-check's user-mode probe is the probe guest (tests/guests/probe), embedded in the binary.
-vmm_OBJS := $(BUILD)/obj/vmm/probe_image.o
-$(BUILD)/obj/vmm/probe_image.o: $(BUILD)/guest/probe.bzImage
-	@mkdir -p $(@D)
-	printf '.section .rodata\n.balign 16\n.global qtvmm_probe_image_start\n.global qtvmm_probe_image_end\nqtvmm_probe_image_start:\n.incbin "%s"\nqtvmm_probe_image_end:\n.section .note.GNU-stack,"",@progbits\n' \
-	  "$(abspath $<)" > $(@:.o=.S)
-	$(CC) -c $(@:.o=.S) -o $@
+vmm_test_SRCS := $(wildcard vmm/kvm/*_test.cc vmm/memory/*_test.cc vmm/arch/x86/*_test.cc vmm/devices/*_test.cc vmm/vstate/*_test.cc) tests/doctest_main.cc
+vmm_test_LIBS := vmmcore base

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # QEMU's vhost-user-vsock-device served by `qt-vmm vsock vhost-user`: the project's guest kernel
 # boots under `-M microvm -accel tcg` with guest RAM in a shared memfd, and a static /init
-# (vmm/vhost_user/test_guest.c) talks to the parent at CID 3 through our backend:
+# (tests/guests/vhost_user_guest.c) talks to the parent at CID 3 through our backend:
 #   - the heartbeat on port 9000 (0xB7 out, 0xB7 back; the command logs it),
 #   - enclave -> parent: CID 3 port 5000 reaches the parent's listener on <uds>_5000,
 #   - parent -> enclave: the parent sends "CONNECT 5001" on <uds> and talks to the guest,

@@ -3,3 +3,4 @@
 # to tests/apps/app_vsock.c through an enclave's VsockSocket; see tests/apps/README.md.
 PROGRAMS += vsock_peer
 vsock_peer_SRCS := tests/tools/vsock_peer.cc
+vsock_peer_LIBS := vmmvirtio base

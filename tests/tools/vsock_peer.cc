@@ -39,6 +39,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "base/error.h"
+#include "base/unix_address.h"
+#include "vmm/vsock/hybrid_client.h"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
@@ -137,21 +141,21 @@ void set_timeouts(int fd)
 
 sockaddr_un unix_address(const std::string& path)
 {
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    if (path.size() >= sizeof a.sun_path)
+    sockaddr_un a;
+    if (!base::unix_address(path, a))
         usage("socket path too long");
-    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
     return a;
 }
 
-int unix_connect(const std::string& path)
+// Connects to the VsockSocket and sends "CONNECT <port>\n" (blocking socket).
+int hybrid_connect_or_die(unsigned port)
 {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a = unix_address(path);
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-        die("cannot connect to the VsockSocket");
-    return fd;
+    try {
+        return vmm::vsock::hybrid_connect(opt.socket, port, vmm::vsock::SocketMode::Blocking).release();
+    } catch (const base::Error& e) {
+        std::printf("PEER %s error: %s result=ERROR\n", opt.mode.c_str(), e.what());
+        std::exit(1);
+    }
 }
 
 int tcp_connect(const std::string& hostport)
@@ -224,13 +228,10 @@ const char* expect_eof(int fd)
     }
 }
 
-// CONNECT <port>: the "OK <n>" line (read a byte at a time: what follows is the stream), or
+// After CONNECT: the "OK <n>" line (read a byte at a time: what follows is the stream), or
 // an empty string when the socket was closed without it.
-std::string hybrid_handshake(int fd, unsigned port)
+std::string read_ok_line(int fd)
 {
-    std::string line = "CONNECT " + std::to_string(port) + "\n";
-    if (!send_all(fd, reinterpret_cast<const unsigned char*>(line.data()), line.size()))
-        die("cannot send CONNECT");
     std::string reply;
     for (;;) {
         char c;
@@ -250,9 +251,9 @@ std::string hybrid_handshake(int fd, unsigned port)
 
 int connect_stream()
 {
-    int fd = unix_connect(opt.socket);
+    int fd = hybrid_connect_or_die(opt.port);
     set_timeouts(fd);
-    std::string ok = hybrid_handshake(fd, opt.port);
+    std::string ok = read_ok_line(fd);
     if (ok.rfind("OK ", 0) != 0) {
         std::printf("PEER %s port=%u result=CLOSED (no OK line: nothing listens in the enclave?)\n", opt.mode.c_str(), opt.port);
         std::exit(3);
@@ -285,9 +286,9 @@ int hold()
 
 int probe()
 {
-    int fd = unix_connect(opt.socket);
+    int fd = hybrid_connect_or_die(opt.port);
     set_timeouts(fd);
-    std::string ok = hybrid_handshake(fd, opt.port);
+    std::string ok = read_ok_line(fd);
     if (ok.rfind("OK ", 0) != 0) {
         std::printf("PEER probe port=%u result=CLOSED\n", opt.port);
         return 3;
@@ -672,10 +673,7 @@ int echo()
                 established++;
                 continue;
             }
-            c.fd = unix_connect(opt.socket);
-            std::string line = "CONNECT " + std::to_string(opt.port) + "\n";
-            if (!send_all(c.fd, reinterpret_cast<const unsigned char*>(line.data()), line.size()))
-                fail(c, "cannot send CONNECT");
+            c.fd = hybrid_connect_or_die(opt.port);
             ::fcntl(c.fd, F_SETFL, O_NONBLOCK);
             epoll_event ev { EPOLLIN, { .ptr = &c } };
             ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);

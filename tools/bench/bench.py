@@ -1151,7 +1151,7 @@ HOW = [
     "mapping whose KernelPageSize is 4 KiB (guest RAM is the hugetlb mappings); QEMU measured the same way (its "
     "guest RAM is a hugetlb memfd; its 64 KiB qboot ROM counts as QEMU's). Firecracker's bar is 5 MiB "
     "(tests/host_tools/memory.py sums RSS the same way).",
-    "- **vsock**: `vsock_bench` (vmm/vsock/vsock_bench.cc): device loop thread CPU time (CLOCK thread CPU time) per "
+    "- **vsock**: `vsock_bench` (tools/bench/vsock_bench.cc): device loop thread CPU time (CLOCK thread CPU time) per "
     "byte moved between a synthetic guest driver and a real Unix socket, 64 KiB writes; baseline a Unix socketpair "
     "in the same process and run; the device's g→p cost is compared with the socketpair writer (its irreducible "
     "`write`), p→g with the reader. GB = 10^9 bytes.",

@@ -3,7 +3,6 @@
 LIBRARIES += image
 image_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard tools/image/*.cc))
 image_LDLIBS := -larchive -lcrypto
-QT_VMM_LIBS += image
 
 UNIT_TESTS += image_test
 image_test_SRCS := $(wildcard tools/image/*_test.cc) tests/doctest_main.cc

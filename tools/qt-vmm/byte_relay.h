@@ -3,7 +3,7 @@
 // TCP clients <-> an enclave port). One thread, one poll() loop, any number of links.
 //
 // A link joins side A (e.g. stdin + stdout, or a TCP socket) and side B (a connection to the
-// enclave's hybrid-vsock socket). If B was opened with hybrid_connect() the link first waits
+// enclave's hybrid-vsock socket). If B was opened with vsock::hybrid_connect() the link first waits
 // for the "OK <port>\n" answer to its "CONNECT <port>\n" line (Firecracker's protocol) and only
 // then reads from A; bytes that follow the OK line belong to the stream. An end-of-file on one
 // side is passed on as a half-close (shutdown(SHUT_WR) on a socket, close on anything else);
@@ -13,7 +13,7 @@
 //
 // Usage:
 //     qtvmm::ByteRelay relay;
-//     relay.add_link(ByteRelay::Side::stdio(), ByteRelay::Side::socket(hybrid_connect(path, 5000)),
+//     relay.add_link(ByteRelay::Side::stdio(), ByteRelay::Side::socket(vmm::vsock::hybrid_connect(path, 5000, NonBlocking)),
 //                    /*awaits_ok=*/true, [](const std::string& problem) { ... "" = clean end ... });
 //     while (relay.link_count() > 0) relay.poll_once(-1);
 #pragma once
@@ -27,10 +27,6 @@
 #include <vector>
 
 namespace qtvmm {
-
-// Connects to an enclave's hybrid-vsock Unix socket (non-blocking) and queues the
-// "CONNECT <port>\n" line. Throws base::Error when the socket does not exist or refuses.
-base::UniqueFd hybrid_connect(const std::string& vsock_socket, std::uint32_t port);
 
 class ByteRelay {
 public:

@@ -6,6 +6,7 @@
 #include "tools/qt-vmm/byte_relay.h"
 #include "tools/qt-vmm/command.h"
 #include "tools/qt-vmm/enclave_socket.h"
+#include "vmm/vsock/hybrid_client.h"
 
 #include <csignal>
 #include <cstring>
@@ -37,7 +38,7 @@ qtvmm::CommandRegistration connect_reg("vsock connect", "Connect stdin/stdout to
             std::string socket = qtvmm::enclave_vsock_socket(e->id);
             qtvmm::ByteRelay relay;
             std::string problem;
-            relay.add_link(qtvmm::ByteRelay::Side::stdio(), qtvmm::ByteRelay::Side::socket(qtvmm::hybrid_connect(socket, e->port)),
+            relay.add_link(qtvmm::ByteRelay::Side::stdio(), qtvmm::ByteRelay::Side::socket(vmm::vsock::hybrid_connect(socket, e->port, vmm::vsock::SocketMode::NonBlocking)),
                 true, [&problem](const std::string& p) { problem = p; });
             while (relay.link_count() > 0)
                 relay.poll_once(-1);
@@ -106,7 +107,7 @@ qtvmm::CommandRegistration forward_reg("vsock forward", "Forward a TCP port on t
                         continue;
                     }
                     try {
-                        base::UniqueFd vsock = qtvmm::hybrid_connect(socket, e->port);
+                        base::UniqueFd vsock = vmm::vsock::hybrid_connect(socket, e->port, vmm::vsock::SocketMode::NonBlocking);
                         relay.add_link(qtvmm::ByteRelay::Side::socket(std::move(client)), qtvmm::ByteRelay::Side::socket(std::move(vsock)),
                             true, [&cli](const std::string& problem) {
                                 if (!problem.empty())

@@ -10,6 +10,7 @@
 // stderr, and exits when QEMU disconnects, printing a summary (JSON by default). A protocol
 // error from QEMU is reported as VHOST_USER_PROTOCOL (exit 4); SIGINT/SIGTERM end it cleanly.
 #include "base/error.h"
+#include "base/hex.h"
 #include "tools/qt-vmm/command.h"
 #include "vmm/vhost_user/unix_socket.h"
 #include "vmm/vhost_user/vsock_backend.h"
@@ -163,9 +164,7 @@ qtvmm::Json serve(const Options& opts, const qtvmm::Cli& cli)
     result["BytesToEnclave"] = s.bytes_to_guest;
     result["Resets"] = s.rsts_sent;
     result["Messages"] = backend->messages();
-    char features[24];
-    std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(backend->acked_features()));
-    result["Features"] = features; // what QEMU acknowledged (bit 32 VERSION_1, 29 EVENT_IDX, 30 vhost-user)
+    result["Features"] = base::hex_u64(backend->acked_features()); // what QEMU acknowledged (bit 32 VERSION_1, 29 EVENT_IDX, 30 vhost-user)
     return result;
 }
 

@@ -1,6 +1,7 @@
 #include "vmm/enclave/control_protocol.h"
 
 #include "base/error.h"
+#include "base/unix_address.h"
 
 #include <cerrno>
 #include <cstring>
@@ -15,11 +16,9 @@ namespace {
 
 base::UniqueFd connect_unix(const std::string& path)
 {
-    sockaddr_un address {};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path)
+    sockaddr_un address;
+    if (!base::unix_address(path, address))
         throw base::Error(base::ErrorKind::InvalidInput, "SOCKET_PATH", "socket path too long: " + path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd.valid())
         base::throw_errno("SOCKET", "cannot create a socket for", path);

@@ -1,7 +1,11 @@
 #include "vmm/enclave/enclave_daemon.h"
 
 #include "base/error.h"
+#include "base/eventfd.h"
+#include "base/unix_address.h"
+#include "vmm/enclave/console_stream.h"
 #include "vmm/enclave/control_protocol.h"
+#include "vmm/enclave/enclave_status_json.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
 #include "vmm/enclave/qemu_enclave_vm.h"
 
@@ -27,9 +31,7 @@ struct EnclaveDaemon::Client {
     base::UniqueFd fd;
     uid_t uid { 0 };
     std::string input;
-    bool console { false };
-    std::uint64_t console_position { 0 };
-    std::string pending; // console bytes not yet written
+    std::unique_ptr<ConsoleStream> console; // set once it follows the console
 };
 
 namespace {
@@ -42,33 +44,6 @@ std::string utc_now()
     char buffer[32];
     std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buffer;
-}
-
-void send_all_nonblocking(int fd, const std::string& data)
-{
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n <= 0)
-            return;
-        off += static_cast<std::size_t>(n);
-    }
-}
-
-// Blocking send with a 2 s limit, for the last bytes a client gets before it is dropped.
-void send_with_deadline(int fd, const std::string& data)
-{
-    int flags = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    timeval tv { 2, 0 };
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-        if (n <= 0)
-            return;
-        off += static_cast<std::size_t>(n);
-    }
 }
 
 void report(int ready_fd, const std::string& kind, const Json& body)
@@ -88,32 +63,6 @@ std::uint64_t monotonic_ns()
 {
     return static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-void signal_eventfd(int fd)
-{
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
-}
-
-Json app_status_json(const guest_init::StatusRecord& r)
-{
-    char text[160];
-    guest_init::describe_status_record(&r, text, sizeof text);
-    Json j;
-    switch (r.kind) {
-    case guest_init::StatusKind::Exited:
-        j = Json { { "Kind", "exited" }, { "ExitCode", r.value } };
-        break;
-    case guest_init::StatusKind::KilledBySignal:
-        j = Json { { "Kind", "killed" }, { "Signal", r.value }, { "CoreDumped", r.detail != 0 } };
-        break;
-    case guest_init::StatusKind::InitError:
-        j = Json { { "Kind", "init-error" }, { "InitError", r.value }, { "Errno", r.detail }, { "Reason", r.reason } };
-        break;
-    }
-    j["Description"] = text;
-    return j;
 }
 
 } // namespace
@@ -136,11 +85,9 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
             m_settings.machine.console = m_console.get();
         }
         // Bind first, under the run-dir lock: the socket is what reserves our EnclaveID.
-        sockaddr_un address {};
-        address.sun_family = AF_UNIX;
-        if (socket_path.size() >= sizeof address.sun_path)
+        sockaddr_un address;
+        if (!base::unix_address(socket_path, address))
             throw base::Error(base::ErrorKind::InvalidInput, "SOCKET_PATH", "run directory path too long: " + socket_path);
-        std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
         m_listen.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
         ::unlink(socket_path.c_str());
         if (::bind(m_listen.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
@@ -151,8 +98,8 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
 
         m_exit_event.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         int exit_event = m_exit_event.get();
-        auto on_exit = [exit_event](const ExitInfo&) { signal_eventfd(exit_event); };
-        if (m_settings.accel == "tcg")
+        auto on_exit = [exit_event](const ExitInfo&) { base::signal_eventfd(exit_event); };
+        if (m_settings.accel == Accel::Tcg)
             m_vm = QemuEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
         else
             m_vm = KvmEnclaveVm::create(m_settings.machine, image, vsock_config(), on_exit);
@@ -203,7 +150,7 @@ VsockConfig EnclaveDaemon::vsock_config()
     config.on_heartbeat = [this, heartbeat_event] {
         std::uint64_t zero = 0;
         if (m_heartbeat_ns.compare_exchange_strong(zero, monotonic_ns()))
-            signal_eventfd(heartbeat_event);
+            base::signal_eventfd(heartbeat_event);
     };
     config.on_app_status = [this](const guest_init::StatusRecord& record) {
         std::lock_guard guard(m_app_status_lock);
@@ -231,7 +178,7 @@ void EnclaveDaemon::report_start_failure(const ExitInfo& exit)
         ? "its console: qt-vmm enclave console --enclave-id " + id
         : "start it with --debug-mode to keep its console";
     Json body;
-    if (exit.kind == ExitKind::NoHeartbeat) {
+    if (m_stopped_for_no_heartbeat) {
         body = Json { { "code", "NO_HEARTBEAT" }, { "kind", static_cast<int>(base::ErrorKind::Vm) },
             { "message", "enclave " + id + " sent no boot heartbeat (0xB7 to CID 3 port 9000) within "
                     + seconds_text(m_settings.heartbeat_timeout_s) + " and was stopped; " + console
@@ -262,7 +209,7 @@ Json EnclaveDaemon::describe() const
         { "MemoryMiB", m.memory_bytes >> 20 },
         { "LaunchMode", m_settings.debug_mode ? "debug" : "production" },
         { "State", state.kind == ExitKind::Running ? "RUNNING" : "TERMINATING" },
-        { "Accel", m_settings.accel },
+        { "Accel", accel_name(m_settings.accel) },
         { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
         { "NumaNode", m.numa_node },
         { "CPUIsolation", m_settings.cpu_isolation },
@@ -281,7 +228,7 @@ Json EnclaveDaemon::describe() const
     info["LaunchMonotonicNs"] = Json { { "DaemonStarted", m_daemon_started_ns }, { "VcpusStarted", m_vcpus_started_ns },
         { "FirstGuestIo", 0 }, { "Heartbeat", m_heartbeat_ns.load() } };
     if (m_vm)
-        m_vm->describe(info);
+        add_vm_status(info, m_vm->report());
     return info;
 }
 
@@ -337,7 +284,7 @@ void EnclaveDaemon::serve()
                 [[maybe_unused]] ssize_t r = ::read(fd, &count, sizeof count);
                 report_ready();
             } else if (m_heartbeat_timer.valid() && fd == m_heartbeat_timer.get()) {
-                m_vm->request_stop(ExitKind::NoHeartbeat,
+                m_stopped_for_no_heartbeat = m_vm->request_stop(ExitKind::Stopped,
                     "no boot heartbeat within " + seconds_text(m_settings.heartbeat_timeout_s));
                 m_heartbeat_timer.reset(); // closing it also removes it from the epoll set
             } else if (fd == m_socket_check.get()) {
@@ -461,7 +408,7 @@ void EnclaveDaemon::handle_client_input(Client& client)
             drop_client(fd);
         } else {
             m_console_viewer = fd;
-            client.console = true;
+            client.console = std::make_unique<ConsoleStream>(*m_console);
             send_all_nonblocking(fd, encode_line(Json { { "ok", true } }));
             pump_console(client);
         }
@@ -473,30 +420,16 @@ void EnclaveDaemon::handle_client_input(Client& client)
 
 void EnclaveDaemon::pump_console(Client& client)
 {
-    if (client.pending.empty()) {
-        std::uint64_t lost = 0;
-        std::string chunk;
-        client.console_position = m_console->read(client.console_position, chunk, lost);
-        if (lost)
-            client.pending = "\n[qt-vmm: " + std::to_string(lost) + " console bytes were overwritten before they could be shown]\n";
-        client.pending += chunk;
-    }
-    while (!client.pending.empty()) {
-        ssize_t n = ::send(client.fd.get(), client.pending.data(), client.pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            drop_client(client.fd.get());
-            return;
-        }
-        client.pending.erase(0, static_cast<std::size_t>(n));
+    if (!client.console->pump(client.fd.get())) {
+        drop_client(client.fd.get());
+        return;
     }
     epoll_event e {};
-    e.events = EPOLLIN | EPOLLRDHUP | (client.pending.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+    e.events = EPOLLIN | EPOLLRDHUP | (client.console->pending() ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
     e.data.fd = client.fd.get();
     ::epoll_ctl(m_epoll.get(), EPOLL_CTL_MOD, client.fd.get(), &e);
     m_console->arm_notify();
-    if (client.pending.empty() && m_console->end_position() != client.console_position)
+    if (!client.console->pending() && client.console->behind())
         pump_console(client); // output arrived between the read and arming
 }
 
@@ -514,15 +447,10 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
 {
     // Give a console viewer the last output (blocking briefly is fine: the guest is gone).
     for (auto& c : m_clients) {
-        if (!c->console)
-            continue;
-        std::uint64_t lost = 0;
-        std::string rest;
-        m_console->read(c->console_position, rest, lost);
-        c->pending += rest;
-        send_with_deadline(c->fd.get(), c->pending);
+        if (c->console)
+            c->console->flush_final(c->fd.get());
     }
-    bool stopped_by_request = exit.kind == ExitKind::Stopped && m_stop_requester >= 0;
+    bool stopped_by_request = exit.kind == ExitKind::Stopped && !m_stopped_for_no_heartbeat && m_stop_requester >= 0;
     if (m_console && !stopped_by_request) {
         // Debug mode: keep what the console holds, so `console` can still show why it ended.
         std::uint64_t lost = 0;
@@ -537,7 +465,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     }
     Json record = describe();
     record["State"] = "TERMINATED";
-    record["Reason"] = exit_kind_name(exit.kind);
+    record["Reason"] = m_stopped_for_no_heartbeat ? "no-heartbeat" : exit_kind_name(exit.kind);
     record["Detail"] = exit.detail;
     record["EndTime"] = utc_now();
     // Release the guest's memory and the VM before anyone can see the enclave as ended, so a

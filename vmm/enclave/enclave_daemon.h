@@ -17,12 +17,13 @@
 // enclave nobody can reach is an orphan). When the guest ends on its own the daemon writes <run>/<id>.json (why it ended, when, the
 // app's exit status once known) and exits; the kernel releases hugepages and CPUs with it.
 //
-// Usage (from the launcher, in the forked child):
-//     vmm::EnclaveDaemon daemon(std::move(settings));
-//     int status = daemon.run(ready_pipe_fd);   // never returns to the CLI code path
+// Usage (from the launcher, in the forked child, holding the run-dir lock):
+//     vmm::EnclaveDaemon daemon(run_dir, std::move(settings));
+//     int status = daemon.run(ready_pipe_fd, lock, boot_image);   // then _exit(status)
 #pragma once
 
 #include "guest-init/status_protocol.h"
+#include "vmm/enclave/accel.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
 #include "vmm/vsock/vsock_device.h"
@@ -43,7 +44,7 @@ struct EnclaveSettings {
     Json measurements;             // {"PCR0":..., ...} computed by the launcher
     bool debug_mode { false };
     std::string cpu_isolation { "isolated" }; // placement::isolation_name(): what the opt-out allowed
-    std::string accel { "kvm" };   // "kvm" (qt-vmm's VMM) or "tcg" (QEMU, software emulation)
+    Accel accel { Accel::Kvm };    // qt-vmm's VMM, or QEMU under software emulation
     MachineConfig machine;         // under tcg: vcpus, memory_bytes, cmdline and console only
     uid_t owner_uid { 0 };
     std::size_t console_capacity { 256 * 1024 };
@@ -95,6 +96,7 @@ private:
     int m_console_viewer { -1 };
     std::string m_start_time;
     int m_stop_requester { -1 };
+    bool m_stopped_for_no_heartbeat { false }; // our stop was the reason the guest ended
 };
 
 } // namespace vmm

@@ -5,7 +5,8 @@
 //   --accel tcg  QemuEnclaveVm (qemu_enclave_vm.h): QEMU's microvm under TCG software
 //                emulation, with the same vsock device model served over vhost-user.
 // Both take the same VsockConfig (CID, hybrid-vsock socket, heartbeat and app-status
-// callbacks), end with an ExitInfo, and add their own facts to the daemon's description.
+// callbacks), end with an ExitInfo, and report what they know as an EnclaveVmStatus, which
+// enclave_status_json.h turns into the enclave's JSON.
 //
 // Usage (the daemon):
 //     std::unique_ptr<vmm::EnclaveVm> vm = vmm::KvmEnclaveVm::create(machine_config, image, vsock_config, on_exit);
@@ -14,13 +15,36 @@
 //     vmm::ExitInfo why = vm->wait();                          // after on_exit fired
 #pragma once
 
-#include "vmm/enclave/run_dir.h"
+#include "vmm/enclave/accel.h"
 #include "vmm/vstate/machine.h"
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
 
 namespace vmm {
+
+// The guest's vsock device as its driver left it.
+struct VsockDeviceStatus {
+    std::string transport;                       // "virtio-mmio" (KVM) or "vhost-user" (TCG)
+    bool driver_ok { false };                    // KVM: Status has DRIVER_OK; TCG: VERSION_1 acked
+    std::optional<std::uint32_t> status_register; // the virtio-mmio Status (KVM only)
+    std::uint64_t features { 0 };                // negotiated (KVM) or acknowledged by QEMU (TCG)
+    std::uint64_t connections { 0 };             // open now
+};
+
+// What a back end knows about its guest, for the enclave's description.
+struct EnclaveVmStatus {
+    Accel accel { Accel::Kvm };
+    std::vector<std::pair<std::string, double>> launch_timings_ms; // in launch order
+    std::optional<std::uint64_t> first_guest_io_ns; // CLOCK_MONOTONIC of the first port-0x80 write (KVM)
+    std::optional<pid_t> qemu_pid;                  // TCG
+    VsockDeviceStatus vsock;
+};
 
 class EnclaveVm {
 public:
@@ -33,10 +57,10 @@ public:
     virtual ExitInfo wait() = 0;
     // The current state (kind Running while the guest runs).
     virtual ExitInfo status() const = 0;
-    virtual void request_stop(ExitKind kind, std::string detail) = 0;
-    // Adds what this accelerator knows to the enclave's description: "Accel", launch timings,
-    // the vsock device's state, ...
-    virtual void describe(Json& info) const = 0;
+    // Ends the guest; the first reason recorded wins. Returns true if this one was first.
+    virtual bool request_stop(ExitKind kind, std::string detail) = 0;
+    // What this back end knows now: launch timings, the vsock device's state, ...
+    virtual EnclaveVmStatus report() const = 0;
 };
 
 } // namespace vmm

@@ -7,7 +7,7 @@
 // what the PCRs measure: command-line flags appended after the EIF's (noxsave nofsgsbase nopcid
 // noinvpcid clearcpuid=popcnt,smap), CX16, the LAPIC TSC-deadline timer and KVM's PV IPI/unhalt
 // bits hidden from CPUID, and
-// int3 delivered as #BP when the host's emulator cannot execute it (this-host.md).
+// int3 delivered as #BP when the host's emulator cannot execute it (README: nested-KVM workarounds).
 // The result is cached per host boot in <run dir>/host-quirks.json.
 //
 // Usage:

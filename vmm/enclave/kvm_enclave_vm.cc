@@ -1,6 +1,5 @@
 #include "vmm/enclave/kvm_enclave_vm.h"
 
-#include "vmm/arch/x86/layout.h"
 
 #include <cstdio>
 
@@ -9,11 +8,11 @@ namespace vmm {
 std::unique_ptr<KvmEnclaveVm> KvmEnclaveVm::create(MachineConfig machine, const BootImage& image, VsockConfig vsock, OnExit on_exit)
 {
     std::unique_ptr<KvmEnclaveVm> vm(new KvmEnclaveVm);
-    vsock.mmio_base = x86::kVirtioMmioBase;
-    vsock.gsi = x86::kVirtioFirstIrq;
-    machine.cmdline += " " + VsockDevice::cmdline_fragment(vsock.mmio_base, vsock.gsi);
+    machine.virtio_mmio_devices = 1;
     vm->m_machine = Machine::create(machine, image);
-    vm->m_vsock = VsockDevice::attach(*vm->m_machine, vsock);
+    vm->m_vsock = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(vm->m_machine->memory()), vsock);
+    vm->m_machine->mmio_devices().attach(vm->m_vsock->mmio_wiring());
+    vm->m_vsock->start();
     vm->m_machine->set_on_exit(std::move(on_exit));
     return vm;
 }
@@ -38,19 +37,19 @@ ExitInfo KvmEnclaveVm::wait()
 
 ExitInfo KvmEnclaveVm::status() const { return m_machine->status(); }
 
-void KvmEnclaveVm::request_stop(ExitKind kind, std::string detail) { m_machine->request_stop(kind, std::move(detail)); }
+bool KvmEnclaveVm::request_stop(ExitKind kind, std::string detail) { return m_machine->request_stop(kind, std::move(detail)); }
 
-void KvmEnclaveVm::describe(Json& info) const
+EnclaveVmStatus KvmEnclaveVm::report() const
 {
     const LaunchTimings& t = m_machine->timings();
-    info["Accel"] = "kvm";
-    info["LaunchTimingsMs"] = Json { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
-    info["LaunchMonotonicNs"]["FirstGuestIo"] = m_machine->debug_port().first_write_ns();
+    EnclaveVmStatus s;
+    s.accel = Accel::Kvm;
+    s.launch_timings_ms = { { "Memory", t.memory_ms }, { "VM", t.vm_ms }, { "Load", t.load_ms }, { "VCPUs", t.vcpus_ms } };
+    s.first_guest_io_ns = m_machine->debug_port().first_write_ns();
     // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
-    char features[24];
-    std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(m_vsock->transport().negotiated_features()));
-    info["VsockDevice"] = Json { { "Transport", "virtio-mmio" }, { "DriverOk", m_vsock->transport().driver_ok() },
-        { "Status", m_vsock->transport().status() }, { "Features", features }, { "Connections", m_vsock->stats().connections } };
+    virtio::MmioTransport& transport = m_vsock->transport();
+    s.vsock = { "virtio-mmio", transport.driver_ok(), transport.status(), transport.negotiated_features(), m_vsock->stats().connections };
+    return s;
 }
 
 } // namespace vmm

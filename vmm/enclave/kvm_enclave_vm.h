@@ -1,7 +1,7 @@
 // vmm/enclave/kvm_enclave_vm.h — an enclave on qt-vmm's own KVM VMM (--accel kvm, the
 // default): the Machine (hugepage memory on one NUMA node, pinned vCPUs, UART sink, i8042) plus
-// the virtio-vsock device on virtio-mmio at x86::kVirtioMmioBase, IRQ x86::kVirtioFirstIrq (the
-// guest learns of it from "virtio_mmio.device=4K@0xd0000000:5", appended to its command line).
+// the virtio-vsock device in the machine's first virtio-mmio slot (0xd0000000, IRQ 5; the guest
+// learns of it from "virtio_mmio.device=4K@0xd0000000:5", appended to its command line).
 //
 // Usage:
 //     auto vm = vmm::KvmEnclaveVm::create(machine_config, image, vsock_config, on_exit);
@@ -23,8 +23,8 @@ public:
     void start() override;
     ExitInfo wait() override;
     ExitInfo status() const override;
-    void request_stop(ExitKind kind, std::string detail) override;
-    void describe(Json& info) const override;
+    bool request_stop(ExitKind kind, std::string detail) override;
+    EnclaveVmStatus report() const override;
 
 private:
     KvmEnclaveVm() = default;

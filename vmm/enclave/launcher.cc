@@ -129,9 +129,10 @@ Json start_enclave(const StartRequest& request)
     std::uint64_t eif_size = static_cast<std::uint64_t>(st.st_size);
     std::string cmdline = eif.read_small_section(eif.cmdline_index(), 64 * 1024);
 
-    if (request.accel != "kvm" && request.accel != "tcg")
+    std::optional<Accel> accel = parse_accel(request.accel);
+    if (!accel)
         throw base::Error(base::ErrorKind::Usage, "BAD_ACCEL", "--accel " + request.accel + " is not known; use kvm or tcg");
-    const bool tcg = request.accel == "tcg";
+    const bool tcg = *accel == Accel::Tcg;
     if (tcg && (request.page_size || request.numa_node))
         throw base::Error(base::ErrorKind::Usage, "NOT_FOR_TCG",
             "--hugepage-size and --numa-node do not apply to --accel tcg (QEMU's guest RAM is ordinary shared memory); drop them");
@@ -169,7 +170,7 @@ Json start_enclave(const StartRequest& request)
     settings.measurements = measurements;
     settings.debug_mode = request.debug_mode;
     settings.cpu_isolation = tcg ? "not-applicable (tcg)" : placement::isolation_name(place);
-    settings.accel = request.accel;
+    settings.accel = *accel;
     settings.owner_uid = ::getuid();
     settings.machine.vcpus = request.vcpus;
     settings.machine.memory_bytes = place.memory_mib << 20;

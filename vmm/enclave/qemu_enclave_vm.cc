@@ -1,6 +1,7 @@
 #include "vmm/enclave/qemu_enclave_vm.h"
 
 #include "base/error.h"
+#include "base/eventfd.h"
 #include "vmm/enclave/qemu_command.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
@@ -228,7 +229,7 @@ void QemuEnclaveVm::supervise()
             backend_checked = true;
             std::string error = m_backend->error();
             if (!error.empty()) {
-                record_exit(ExitKind::VcpuError, "the vhost-user vsock connection with QEMU failed: " + error);
+                m_exit.record(ExitKind::VcpuError, "the vhost-user vsock connection with QEMU failed: " + error);
                 std::uint64_t one = 1;
                 [[maybe_unused]] ssize_t w = ::write(m_stop_event.get(), &one, sizeof one);
             }
@@ -254,62 +255,50 @@ void QemuEnclaveVm::supervise()
         }
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        record_exit(ExitKind::GuestReset, "the guest reset the machine (QEMU exited)");
+        m_exit.record(ExitKind::GuestReset, "the guest reset the machine (QEMU exited)");
     else if (WIFEXITED(status))
-        record_exit(ExitKind::VcpuError, "QEMU exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + last_line(m_stderr_tail));
+        m_exit.record(ExitKind::VcpuError, "QEMU exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + last_line(m_stderr_tail));
     else
-        record_exit(ExitKind::VcpuError, "QEMU was killed by signal " + std::to_string(WTERMSIG(status)));
+        m_exit.record(ExitKind::VcpuError, "QEMU was killed by signal " + std::to_string(WTERMSIG(status)));
     m_backend->stop();
-    ExitInfo exit;
+    ExitInfo exit = m_exit.current();
     {
         std::lock_guard guard(m_lock);
         m_finished = true;
-        exit = m_exit;
     }
     m_ended.notify_all();
     if (m_on_exit)
         m_on_exit(exit);
 }
 
-void QemuEnclaveVm::record_exit(ExitKind kind, std::string detail)
-{
-    std::lock_guard guard(m_lock);
-    if (m_exit.kind == ExitKind::Running)
-        m_exit = ExitInfo { kind, std::move(detail) };
-}
-
 ExitInfo QemuEnclaveVm::wait()
 {
     std::unique_lock guard(m_lock);
     m_ended.wait(guard, [this] { return m_finished; });
-    return m_exit;
+    return m_exit.current();
 }
 
 ExitInfo QemuEnclaveVm::status() const
 {
-    std::lock_guard guard(m_lock);
-    return m_exit;
+    return m_exit.current();
 }
 
-void QemuEnclaveVm::request_stop(ExitKind kind, std::string detail)
+bool QemuEnclaveVm::request_stop(ExitKind kind, std::string detail)
 {
-    record_exit(kind, std::move(detail));
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(m_stop_event.get(), &one, sizeof one);
+    bool first = m_exit.record(kind, std::move(detail));
+    base::signal_eventfd(m_stop_event.get());
+    return first;
 }
 
-void QemuEnclaveVm::describe(Json& info) const
+EnclaveVmStatus QemuEnclaveVm::report() const
 {
-    info["Accel"] = "tcg";
-    info["HugepageSize"] = "none (tcg: QEMU's memfd)";
-    info["NumaNode"] = nullptr;
-    info["LaunchTimingsMs"] = Json { { "QemuSpawn", m_spawn_ms } };
-    info["QemuPID"] = m_pid;
-    char features[24];
+    EnclaveVmStatus s;
+    s.accel = Accel::Tcg;
+    s.launch_timings_ms = { { "QemuSpawn", m_spawn_ms } };
+    s.qemu_pid = m_pid;
     std::uint64_t acked = m_backend->acked_features();
-    std::snprintf(features, sizeof features, "0x%llx", static_cast<unsigned long long>(acked));
-    info["VsockDevice"] = Json { { "Transport", "vhost-user" }, { "DriverOk", (acked & virtio::kFeatureVersion1) != 0 },
-        { "Features", features }, { "Connections", m_backend->stats().connections } };
+    s.vsock = { "vhost-user", (acked & virtio::kFeatureVersion1) != 0, std::nullopt, acked, m_backend->stats().connections };
+    return s;
 }
 
 } // namespace vmm

@@ -45,13 +45,12 @@ public:
     void start() override;
     ExitInfo wait() override;
     ExitInfo status() const override;
-    void request_stop(ExitKind kind, std::string detail) override;
-    void describe(Json& info) const override;
+    bool request_stop(ExitKind kind, std::string detail) override;
+    EnclaveVmStatus report() const override;
 
 private:
     QemuEnclaveVm() = default;
     void supervise();
-    void record_exit(ExitKind kind, std::string detail);
 
     MachineConfig m_machine;
     OnExit m_on_exit;
@@ -69,9 +68,9 @@ private:
     std::string m_stderr_tail;         // QEMU's last words, for a failed start
     std::thread m_supervisor;
 
+    ExitLatch m_exit;                  // why the guest ended: the first reason wins
     mutable std::mutex m_lock;
     std::condition_variable m_ended;
-    ExitInfo m_exit;
     bool m_finished { false };         // QEMU reaped, on_exit called
 };
 

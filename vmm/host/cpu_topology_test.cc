@@ -1,7 +1,7 @@
 #include "base/error.h"
 #include "vmm/host/cpu_list.h"
 #include "vmm/host/cpu_topology.h"
-#include "vmm/host/fake_sysfs.h"
+#include "vmm/testing/fake_sysfs.h"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 #include "base/error.h"
-#include "vmm/host/fake_sysfs.h"
+#include "vmm/testing/fake_sysfs.h"
 #include "vmm/host/hugepage_pool.h"
 
 #include <doctest/doctest.h>

@@ -3,7 +3,6 @@
 # configurable sysfs root, so the unit tests run on fake sysfs trees.
 LIBRARIES += vmmhost
 vmmhost_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/host/*.cc vmm/placement/*.cc))
-QT_VMM_LIBS += vmmhost
 
 UNIT_TESTS += vmmhost_test
 vmmhost_test_SRCS := $(wildcard vmm/host/*_test.cc vmm/placement/*_test.cc) tests/doctest_main.cc

@@ -1,9 +1,9 @@
 #include "vmm/kvm/kvm.h"
 
 #include "base/error.h"
+#include "base/hex.h"
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -177,9 +177,8 @@ void VcpuFd::set_msrs(const std::vector<kvm_msr_entry>& entries)
     std::memcpy(storage.data() + sizeof(KvmArrayHeader), entries.data(), entries.size() * sizeof(kvm_msr_entry));
     int written = checked_ioctl(m_fd.get(), kKvmSetMsrs, storage.data(), "KVM_SET_MSRS", "KVM_SET_MSRS");
     if (static_cast<std::size_t>(written) != entries.size()) {
-        char refused[16];
-        std::snprintf(refused, sizeof refused, "0x%x", entries[static_cast<std::size_t>(written)].index);
-        throw base::Error(base::ErrorKind::Vm, "KVM_SET_MSRS", std::string("KVM_SET_MSRS refused MSR ") + refused);
+        throw base::Error(base::ErrorKind::Vm, "KVM_SET_MSRS",
+            "KVM_SET_MSRS refused MSR " + base::hex_u64(entries[static_cast<std::size_t>(written)].index));
     }
 }
 
@@ -240,7 +239,7 @@ VcpuFd VmFd::create_vcpu(std::uint32_t id, int mmap_size)
     return VcpuFd(base::UniqueFd(fd), mmap_size);
 }
 
-static kvm_ioeventfd make_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
+void VmFd::add_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
 {
     kvm_ioeventfd e {};
     e.datamatch = value;
@@ -248,20 +247,7 @@ static kvm_ioeventfd make_ioeventfd(int event_fd, std::uint64_t address, std::ui
     e.len = length;
     e.fd = event_fd;
     e.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
-    return e;
-}
-
-void VmFd::add_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
-{
-    kvm_ioeventfd e = make_ioeventfd(event_fd, address, length, value);
     checked_ioctl(m_fd.get(), KVM_IOEVENTFD, &e, "KVM_IOEVENTFD", "KVM_IOEVENTFD");
-}
-
-void VmFd::remove_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value)
-{
-    kvm_ioeventfd e = make_ioeventfd(event_fd, address, length, value);
-    e.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
-    checked_ioctl(m_fd.get(), KVM_IOEVENTFD, &e, "KVM_IOEVENTFD", "KVM_IOEVENTFD (deassign)");
 }
 
 void VmFd::add_irqfd(int event_fd, std::uint32_t gsi)

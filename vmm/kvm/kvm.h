@@ -132,7 +132,6 @@ public:
     VcpuFd create_vcpu(std::uint32_t id, int mmap_size);
     // Signals `event_fd` when the guest writes `length` bytes equal to `value` at MMIO `address`.
     void add_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value);
-    void remove_mmio_ioeventfd(int event_fd, std::uint64_t address, std::uint32_t length, std::uint64_t value);
     // Writing to `event_fd` raises an edge on interrupt line `gsi`.
     void add_irqfd(int event_fd, std::uint32_t gsi);
     // Drives interrupt line `gsi` (level semantics through the in-kernel PIC/IOAPIC).

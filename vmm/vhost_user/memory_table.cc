@@ -1,5 +1,7 @@
 #include "vmm/vhost_user/memory_table.h"
 
+#include "base/hex.h"
+
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
@@ -10,17 +12,10 @@ namespace vmm::vhost_user {
 
 namespace {
 
-std::string hex(std::uint64_t value)
-{
-    char text[24];
-    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-    return text;
-}
-
 std::string describe(std::size_t index, const MemoryRegion& r)
 {
-    return "memory region " + std::to_string(index) + " (guest " + hex(r.guest_address) + " size " + hex(r.size) + " user "
-        + hex(r.user_address) + " offset " + hex(r.mmap_offset) + ")";
+    return "memory region " + std::to_string(index) + " (guest " + base::hex_u64(r.guest_address) + " size " + base::hex_u64(r.size) + " user "
+        + base::hex_u64(r.user_address) + " offset " + base::hex_u64(r.mmap_offset) + ")";
 }
 
 // [a, a + a_size) and [b, b + b_size) overlap (sizes > 0, no wrap: checked before).
@@ -106,7 +101,7 @@ std::string MemoryTable::set(const std::vector<MemoryRegion>& regions, const std
         std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
         if (r.mmap_offset > file_size || r.size > file_size - r.mmap_offset) {
             unmap(mapped);
-            return describe(i, r) + " runs past the end of its " + hex(file_size) + "-byte file";
+            return describe(i, r) + " runs past the end of its " + base::hex_u64(file_size) + "-byte file";
         }
         // Map from an offset the file allows (hugetlbfs: a huge page boundary, its st_blksize).
         std::uint64_t align = page;

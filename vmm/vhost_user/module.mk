@@ -1,25 +1,17 @@
 # vmm/vhost_user/: the virtio-vsock device (vmm/vsock/'s VsockCore) served to QEMU's
 # vhost-user-vsock-device: the vhost-user message codec, guest memory from SET_MEM_TABLE, the
 # backend, and the Unix socket helpers. `qt-vmm vsock vhost-user` (tools/qt-vmm/) runs one.
-LIBRARIES += vmmvhostuser
-vmmvhostuser_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc))
-vmmvhostuser_LDLIBS := -pthread
-QT_VMM_LIBS += vmmvhostuser
+# Part of the virtio devices library (vmm/virtio/module.mk).
+vmmvirtio_SRCS += $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc))
 
 UNIT_TESTS += vhost_user_test
-# GuestMemory is compiled in directly (the synthetic guest driver can use it), as in vsock_test.
-vhost_user_test_SRCS := $(wildcard vmm/vhost_user/*_test.cc) vmm/memory/guest_memory.cc tests/doctest_main.cc
-vhost_user_test_LIBS := vmmvhostuser vmmvsock vmmvirtio guest_status base
+vhost_user_test_SRCS := $(wildcard vmm/vhost_user/*_test.cc) tests/doctest_main.cc
+vhost_user_test_LIBS := vmmvirtio vmmcore guest_status base
 vhost_user_test_LDLIBS := -pthread
 
 FUZZERS += vhost_user_fuzz
 vhost_user_fuzz_SRCS := vmm/vhost_user/vhost_user_fuzz.cc
 vhost_user_fuzz_LIBSRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc)) vmm/vsock/vsock_core.cc \
   vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc \
-  vmm/virtio/virtqueue.cc guest-init/status_protocol.cc base/error.cc base/file.cc
-
-# The guest side of tests/integration/vhost_user_qemu.sh: a static /init that talks to the
-# parent over vsock (heartbeat, both directions of hybrid vsock) and powers off.
-STATIC_PROGRAMS += vhost_user_guest
-vhost_user_guest_SRCS := vmm/vhost_user/test_guest.c
-vhost_user_guest_FLAGS := -O2
+  vmm/virtio/virtqueue.cc guest-init/status_protocol.cc base/error.cc base/file.cc \
+  base/eventfd.cc base/unix_address.cc base/hex.cc

@@ -1,6 +1,7 @@
 #include "vmm/vhost_user/unix_socket.h"
 
 #include "base/error.h"
+#include "base/unix_address.h"
 
 #include <cerrno>
 #include <cstring>
@@ -16,12 +17,10 @@ namespace {
 
 sockaddr_un unix_address(const std::string& path)
 {
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof a.sun_path)
+    sockaddr_un a;
+    if (!base::unix_address(path, a))
         throw base::Error(base::ErrorKind::InvalidInput, "VHOST_USER_SOCKET",
             "vhost-user socket path '" + path + "' is empty or longer than 107 bytes; use a shorter path");
-    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
     return a;
 }
 

@@ -8,7 +8,7 @@
 // bad input may only end the connection.
 //
 // Run: make BUILD=build/vhost fuzz FUZZ_SECONDS=600   (or build/vhost/fuzz/vhost_user_fuzz)
-#include "vmm/vsock/fuzz_input.h"
+#include "vmm/testing/vsock_fuzz_input.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cstring>

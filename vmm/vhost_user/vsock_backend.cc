@@ -1,6 +1,8 @@
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include "base/error.h"
+#include "base/eventfd.h"
+#include "base/hex.h"
 
 #include <cerrno>
 #include <cstring>
@@ -13,12 +15,6 @@ namespace vmm::vhost_user {
 
 namespace {
 
-void signal_eventfd(int fd)
-{
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
-}
-
 void set_nonblocking(int fd)
 {
     int flags = ::fcntl(fd, F_GETFL);
@@ -29,13 +25,6 @@ void set_nonblocking(int fd)
 std::string ring_name(std::uint32_t index)
 {
     return index == vsock::kQueueRx ? "ring 0 (rx)" : index == vsock::kQueueTx ? "ring 1 (tx)" : "ring " + std::to_string(index);
-}
-
-std::string hex(std::uint64_t value)
-{
-    char text[24];
-    std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(value));
-    return text;
 }
 
 } // namespace
@@ -58,12 +47,7 @@ VhostUserVsockBackend::VhostUserVsockBackend(base::UniqueFd socket, const VsockC
         base::throw_errno("VHOST_USER_EVENTFD", "cannot create an eventfd for", "the vhost-user vsock backend");
     for (std::uint16_t i = 0; i < kRingCount; ++i)
         m_queues.emplace_back(kMaxRingSize);
-    vsock::MuxerConfig mc;
-    mc.guest_cid = config.guest_cid;
-    mc.uds_path = config.uds_path;
-    mc.services.on_heartbeat = config.on_heartbeat;
-    mc.services.on_app_status = config.on_app_status;
-    m_core = std::make_unique<vsock::VsockCore>(std::move(mc), m_lock, [this](unsigned mask) { raise_interrupts(mask); });
+    m_core = std::make_unique<vsock::VsockCore>(muxer_config(config), m_lock, [this](unsigned mask) { raise_interrupts(mask); });
     m_core->set_external_handler([this](std::uint64_t, std::uint32_t) { on_socket_event(); });
     m_core->watch(m_socket.get(), kSocketToken, EPOLLIN | EPOLLRDHUP);
 }
@@ -196,7 +180,7 @@ bool VhostUserVsockBackend::handle(Message& m)
     case kSetFeatures: {
         std::uint64_t features = *decode_u64(m);
         if (features & ~kFeatures)
-            return fail("SET_FEATURES acknowledges features " + hex(features & ~kFeatures) + " that were not offered");
+            return fail("SET_FEATURES acknowledges features " + base::hex_u64(features & ~kFeatures) + " that were not offered");
         bool event_idx_changed = (features ^ m_acked_features) & virtio::kFeatureEventIdx;
         for (std::uint16_t i = 0; i < kRingCount; ++i)
             if (m_rings[i].started && event_idx_changed)
@@ -215,7 +199,7 @@ bool VhostUserVsockBackend::handle(Message& m)
     case kSetProtocolFeatures: {
         std::uint64_t features = *decode_u64(m);
         if (features & ~kProtocolFeatures)
-            return fail("SET_PROTOCOL_FEATURES acknowledges " + hex(features & ~kProtocolFeatures) + " that were not offered");
+            return fail("SET_PROTOCOL_FEATURES acknowledges " + base::hex_u64(features & ~kProtocolFeatures) + " that were not offered");
         m_protocol_features = features;
         break;
     }
@@ -283,7 +267,7 @@ bool VhostUserVsockBackend::handle(Message& m)
         if (a.index >= kRingCount)
             return fail("SET_VRING_ADDR names ring " + std::to_string(a.index) + "; the vsock device has rings 0 to 2");
         if (a.flags & ~1u)
-            return fail("SET_VRING_ADDR with unknown flags " + hex(a.flags) + " for " + ring_name(a.index));
+            return fail("SET_VRING_ADDR with unknown flags " + base::hex_u64(a.flags) + " for " + ring_name(a.index));
         if (m_rings[a.index].started)
             return fail("SET_VRING_ADDR while " + ring_name(a.index) + " runs (send GET_VRING_BASE first)");
         m_rings[a.index].address = a;
@@ -357,7 +341,7 @@ bool VhostUserVsockBackend::start_ring(std::uint16_t index)
     auto used = m_memory.user_to_guest(a.used, 6 + 8 * n);
     if (!desc || !avail || !used)
         return fail(name + ": its " + std::string(!desc ? "descriptor table" : !avail ? "available ring" : "used ring") + " at "
-            + hex(!desc ? a.desc : !avail ? a.avail : a.used) + " is not inside the memory table");
+            + base::hex_u64(!desc ? a.desc : !avail ? a.avail : a.used) + " is not inside the memory table");
     virtio::QueueAddresses addresses { ring.size, *desc, *avail, *used };
     if (!m_queues[index].resume(m_memory, addresses, m_acked_features & virtio::kFeatureEventIdx, ring.base))
         return fail(name + ": its rings are misaligned (descriptor table 16 bytes, available ring 2, used ring 4)");
@@ -421,7 +405,7 @@ void VhostUserVsockBackend::end_connection(const std::string& problem)
     m_core->unwatch(m_socket.get());
     m_socket.reset(); // the frontend sees EOF
     m_done.store(true);
-    signal_eventfd(m_done_fd.get());
+    base::signal_eventfd(m_done_fd.get());
     m_core->request_stop();
 }
 
@@ -429,7 +413,7 @@ void VhostUserVsockBackend::raise_interrupts(unsigned queue_mask)
 {
     for (std::uint16_t i = 0; i < kRingCount; ++i) {
         if ((queue_mask & (1u << i)) && m_rings[i].call.valid())
-            signal_eventfd(m_rings[i].call.get());
+            base::signal_eventfd(m_rings[i].call.get());
     }
 }
 

@@ -38,7 +38,8 @@
 #include "vmm/vhost_user/memory_table.h"
 #include "vmm/vhost_user/message.h"
 #include "vmm/vsock/vsock_core.h"
-#include "vmm/vsock/vsock_device.h"
+#include "vmm/virtio/virtio_device.h"
+#include "vmm/vsock/vsock_config.h"
 
 #include <array>
 #include <atomic>

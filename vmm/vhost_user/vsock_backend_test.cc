@@ -4,9 +4,9 @@
 // Covers the handshake and replies, the heartbeat and both directions of hybrid vsock,
 // interrupts on the call fds, ring stop/resume (GET_VRING_BASE), disabled rings, polled rings,
 // the threaded loop and done_fd, and every kind of bad input ending the connection only.
-#include "vmm/vhost_user/fake_frontend.h"
+#include "vmm/testing/vhost_user_fake_frontend.h"
 #include "vmm/vhost_user/vsock_backend.h"
-#include "vmm/vsock/vsock_test_sockets.h"
+#include "vmm/testing/vsock_test_sockets.h"
 
 #include <atomic>
 #include <cstdlib>

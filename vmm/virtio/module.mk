@@ -1,6 +1,7 @@
-# vmm/virtio/: device-independent virtio — the virtio-mmio v2 transport and the split virtqueue
-# over bounds-checked guest memory. Device models (vmm/vsock/) sit on top; its tests live in
-# vsock_test (vmm/vsock/module.mk).
+# vmm/virtio/, vmm/vsock/, vmm/vhost_user/: the virtio devices library (libvmmvirtio), on top of
+# the VMM core — the virtio-mmio v2 transport and split virtqueues here, the virtio-vsock device
+# in vmm/vsock/, its vhost-user front end in vmm/vhost_user/ (each module.mk adds its sources).
+# Its tests live in vsock_test and vhost_user_test.
 LIBRARIES += vmmvirtio
-vmmvirtio_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/virtio/*.cc))
-QT_VMM_LIBS += vmmvirtio
+vmmvirtio_SRCS += $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/virtio/*.cc))
+vmmvirtio_LDLIBS := -pthread

@@ -92,21 +92,9 @@ std::size_t copy_to_segments(const std::vector<BufferSegment>& segments, std::si
 std::size_t segments_to_iovecs(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, std::vector<iovec>& out)
 {
     out.clear();
-    std::size_t done = 0;
-    for (const BufferSegment& s : segments) {
-        if (done == length)
-            break;
-        if (offset >= s.length) {
-            offset -= s.length;
-            continue;
-        }
-        std::size_t n = std::min<std::size_t>(s.length - offset, length - done);
-        if (n)
-            out.push_back({ s.data + offset, n });
-        done += n;
-        offset = 0;
-    }
-    return done;
+    return for_each_piece(segments, offset, length, [&out](std::uint8_t* piece, std::size_t, std::size_t n) {
+        out.push_back({ piece, n });
+    });
 }
 
 Virtqueue::Virtqueue(std::uint16_t max_size)

@@ -1,24 +1,15 @@
 # vmm/vsock/: the virtio-vsock device (over vmm/virtio/), its connection muxer with the
 # parent's Unix sockets (Firecracker's hybrid vsock), the heartbeat and status services.
-LIBRARIES += vmmvsock
-vmmvsock_SRCS := $(filter-out %_test.cc %_fuzz.cc %_bench.cc,$(wildcard vmm/vsock/*.cc))
-vmmvsock_LDLIBS := -pthread
-QT_VMM_LIBS += vmmvsock guest_status
+# Part of the virtio devices library (vmm/virtio/module.mk).
+vmmvirtio_SRCS += $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vsock/*.cc))
 
 UNIT_TESTS += vsock_test
-# GuestMemory is compiled in directly: the tests need no KVM, Machine or the rest of libvmm.
-vsock_test_SRCS := $(wildcard vmm/virtio/*_test.cc vmm/vsock/*_test.cc) vmm/memory/guest_memory.cc tests/doctest_main.cc
-vsock_test_LIBS := vmmvsock vmmvirtio guest_status base
+vsock_test_SRCS := $(wildcard vmm/virtio/*_test.cc vmm/vsock/*_test.cc) tests/doctest_main.cc
+vsock_test_LIBS := vmmvirtio vmmcore guest_status base
 vsock_test_LDLIBS := -pthread
 
 FUZZERS += vsock_device_fuzz
 vsock_device_fuzz_SRCS := vmm/vsock/vsock_device_fuzz.cc
 vsock_device_fuzz_LIBSRCS := vmm/vsock/vsock_device.cc vmm/vsock/vsock_core.cc vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc \
   vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
-  guest-init/status_protocol.cc base/error.cc base/file.cc
-
-# In-process benchmark (a program, not a test): device CPU cost per byte, round-trip latency.
-PROGRAMS += vsock_bench
-vsock_bench_SRCS := vmm/vsock/vsock_bench.cc vmm/memory/guest_memory.cc
-vsock_bench_LIBS := vmmvsock vmmvirtio guest_status base
-vsock_bench_LDLIBS := -pthread
+  guest-init/status_protocol.cc base/error.cc base/file.cc base/eventfd.cc base/unix_address.cc base/hex.cc

@@ -1,8 +1,23 @@
 #include "vmm/vsock/vsock_connection.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <utility>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 
 namespace vmm::vsock {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+} // namespace
+
+// --- ByteQueue --------------------------------------------------------------------------------
 
 void ByteQueue::append(const std::uint8_t* bytes, std::size_t n)
 {
@@ -34,19 +49,433 @@ void ByteQueue::clear()
     m_head = 0;
 }
 
+// --- creation ---------------------------------------------------------------------------------
+
+Connection::Connection(ConnectionContext& context, std::uint32_t guest_port, std::uint32_t host_port, std::uint64_t peer_cid,
+    std::uint64_t token)
+    : m_context(context)
+    , m_guest_port(guest_port)
+    , m_host_port(host_port)
+    , m_peer_cid(peer_cid)
+    , m_token(token)
+{
+}
+
+std::unique_ptr<Connection> Connection::accepted_from_guest(ConnectionContext& context, const PacketHeader& request,
+    std::uint64_t token, base::UniqueFd fd, std::unique_ptr<LocalService> service)
+{
+    std::unique_ptr<Connection> c(new Connection(context, request.src_port, request.dst_port, request.dst_cid, token));
+    c->m_peer_buf_alloc = request.buf_alloc;
+    c->m_peer_fwd_cnt = request.fwd_cnt;
+    c->m_service = std::move(service);
+    c->m_fd = std::move(fd);
+    c->m_state = State::Established;
+    c->m_pending |= kPendResponse;
+    c->m_rx_requested = true;
+    ++context.stats.connections_total;
+    c->update_interest();
+    return c;
+}
+
+std::unique_ptr<Connection> Connection::requested_by_parent(ConnectionContext& context, std::uint32_t guest_port,
+    std::uint32_t host_port, std::uint64_t token, base::UniqueFd fd)
+{
+    std::unique_ptr<Connection> c(new Connection(context, guest_port, host_port, kParentCid, token));
+    c->m_fd = std::move(fd);
+    c->m_state = State::LocalInit;
+    c->m_deadline = Clock::now() + kConnectTimeout;
+    c->m_pending |= kPendRequest;
+    c->m_rx_requested = true;
+    c->update_interest();
+    return c;
+}
+
+Connection::~Connection()
+{
+    if (m_polling == Polling::Registered)
+        ::epoll_ctl(m_context.epoll_fd, EPOLL_CTL_DEL, m_fd.get(), nullptr);
+}
+
+void Connection::kill()
+{
+    m_state = State::Killed;
+}
+
+// --- queries ----------------------------------------------------------------------------------
+
 std::uint32_t Connection::peer_credit() const
 {
-    std::uint32_t in_flight = tx_cnt - peer_fwd_cnt;
-    if (in_flight > peer_buf_alloc)
+    std::uint32_t in_flight = m_tx_cnt - m_peer_fwd_cnt;
+    if (in_flight > m_peer_buf_alloc)
         return 0; // the guest's numbers do not add up: send nothing until they do
-    return peer_buf_alloc - in_flight;
+    return m_peer_buf_alloc - in_flight;
 }
 
 bool Connection::has_host_data() const
 {
-    if (service)
-        return !service->output().empty();
-    return host_readable && !local_eof;
+    if (m_service)
+        return !m_service->output().empty();
+    return m_host_input == HostInput::Readable;
+}
+
+bool Connection::has_more_for_guest() const
+{
+    if (ended())
+        return false;
+    return m_pending
+        || (m_state == State::Established && has_host_data() && (peer_credit() > 0 || !m_credit_requested));
+}
+
+bool Connection::take_rx_request()
+{
+    return std::exchange(m_rx_requested, false) && !ended();
+}
+
+// --- guest → parent ---------------------------------------------------------------------------
+
+void Connection::recv_pkt(const PacketHeader& h, const std::vector<virtio::BufferSegment>& segments)
+{
+    // Every packet carries the sender's credit.
+    bool had_credit = peer_credit() > 0;
+    m_peer_buf_alloc = h.buf_alloc;
+    m_peer_fwd_cnt = h.fwd_cnt;
+    if (!had_credit && peer_credit() > 0) {
+        m_credit_requested = false;
+        update_interest();
+        if (has_host_data())
+            m_rx_requested = true;
+    }
+    std::size_t available = 0;
+    for (const virtio::BufferSegment& s : segments)
+        available += s.length;
+    if (h.op == kOpRw && (h.len > kMaxPacketPayload || available < kHeaderSize + std::size_t(h.len))) {
+        ++m_context.stats.malformed_packets;
+        kill();
+        return;
+    }
+
+    switch (h.op) {
+    case kOpResponse:
+        if (m_state != State::LocalInit) {
+            kill();
+            return;
+        }
+        m_state = State::Established;
+        m_deadline = {};
+        m_handshake_out = "OK " + std::to_string(m_host_port) + "\n";
+        ++m_context.stats.connections_total;
+        flush_to_host();
+        if (!ended())
+            update_interest();
+        return;
+    case kOpRst:
+        m_state = State::Closed;
+        return;
+    case kOpShutdown:
+        apply_guest_shutdown(h.flags);
+        check_finished();
+        return;
+    case kOpRw:
+        if (m_state != State::Established || guest_stopped_sending()) {
+            kill();
+            return;
+        }
+        if (!fits_credit(h.len)) {
+            ++m_context.stats.credit_violations;
+            kill();
+            return;
+        }
+        deliver_to_host(segments, h.len);
+        return;
+    case kOpCreditUpdate:
+        return; // the credit fields were applied above
+    case kOpCreditRequest:
+        m_pending |= kPendCreditUpdate;
+        m_rx_requested = true;
+        return;
+    default: // REQUEST on an open connection, or an unknown op
+        kill();
+        return;
+    }
+}
+
+void Connection::apply_guest_shutdown(std::uint32_t flags)
+{
+    if (flags & kShutdownReceive)
+        m_guest_stopped_receiving = true;
+    if ((flags & kShutdownSend) && m_guest_send == GuestSend::Open)
+        m_guest_send = GuestSend::ShutdownPending;
+    if (m_guest_stopped_receiving && guest_stopped_sending() && !has_deadline())
+        m_deadline = Clock::now() + kLingerTimeout;
+}
+
+void Connection::deliver_to_host(const std::vector<virtio::BufferSegment>& segments, std::uint32_t length)
+{
+    m_rx_cnt += length;
+    m_context.stats.bytes_to_host += length;
+    if (m_service) {
+        std::vector<std::uint8_t> bytes(length);
+        virtio::copy_from_segments(segments, kHeaderSize, bytes.data(), length);
+        m_fwd_cnt += length;
+        if (!m_service->receive(bytes.data(), length))
+            kill();
+        else if (!m_service->output().empty())
+            m_rx_requested = true;
+        return;
+    }
+    std::size_t offset = 0;
+    if (m_to_host.empty() && m_handshake_out.empty() && m_guest_send != GuestSend::ShutDown) {
+        // Fast path: straight from guest memory into the socket.
+        std::vector<iovec>& iov = m_context.iov;
+        virtio::segments_to_iovecs(segments, kHeaderSize, length, iov);
+        msghdr msg {};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = iov.size();
+        ssize_t n = iov.empty() ? 0 : ::sendmsg(m_fd.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && !would_block(errno)) {
+            kill(); // the parent is gone
+            return;
+        }
+        if (n > 0) {
+            offset = static_cast<std::size_t>(n);
+            m_fwd_cnt += static_cast<std::uint32_t>(n);
+        }
+    }
+    if (offset < length) {
+        // Bounded by the credit check: rx_cnt - fwd_cnt <= kConnectionBuffer.
+        std::size_t rest = length - offset;
+        std::vector<std::uint8_t> tmp(rest);
+        virtio::copy_from_segments(segments, kHeaderSize + offset, tmp.data(), rest);
+        m_to_host.append(tmp.data(), rest);
+    }
+    after_consumed();
+}
+
+void Connection::flush_to_host()
+{
+    while (!m_handshake_out.empty()) {
+        ssize_t n = ::send(m_fd.get(), m_handshake_out.data(), m_handshake_out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (!would_block(errno))
+                kill();
+            return;
+        }
+        m_handshake_out.erase(0, static_cast<std::size_t>(n));
+    }
+    std::uint32_t consumed = 0;
+    while (!m_to_host.empty()) {
+        ssize_t n = ::send(m_fd.get(), m_to_host.data(), m_to_host.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (would_block(errno))
+                break;
+            kill();
+            return;
+        }
+        m_to_host.consume(static_cast<std::size_t>(n));
+        consumed += static_cast<std::uint32_t>(n);
+    }
+    if (consumed) {
+        m_fwd_cnt += consumed;
+        after_consumed();
+    } else {
+        update_interest();
+    }
+}
+
+// We consumed guest bytes: tell the guest when its view of our buffer has shrunk to half.
+void Connection::after_consumed()
+{
+    if (m_fwd_cnt != m_last_fwd_cnt_sent && advertised_free() < kConnectionBuffer / 2) {
+        m_pending |= kPendCreditUpdate;
+        m_rx_requested = true;
+    }
+    check_finished();
+}
+
+// Applies the guest's SHUTDOWN once our buffer toward the parent is empty; ends the connection
+// when neither side will send any more.
+void Connection::check_finished()
+{
+    if (ended())
+        return;
+    if (!m_to_host.empty() || !m_handshake_out.empty()) {
+        update_interest(); // EPOLLOUT: the rest goes when the parent's socket has room
+        return;
+    }
+    if (m_guest_send == GuestSend::ShutdownPending) {
+        if (m_fd.valid()) {
+            ::shutdown(m_fd.get(), SHUT_WR);
+            m_guest_send = GuestSend::ShutDown;
+        }
+    }
+    bool host_done = m_host_input == HostInput::Eof || m_guest_stopped_receiving || (m_service && m_service->output().empty());
+    if (guest_stopped_sending() && host_done) {
+        kill(); // the final RST of a clean close
+        return;
+    }
+    update_interest();
+}
+
+void Connection::update_interest()
+{
+    if (!m_fd.valid() || m_polling == Polling::HungUp)
+        return;
+    std::uint32_t want = 0;
+    if (m_state == State::Established) {
+        if (m_host_input == HostInput::Waiting && !m_guest_stopped_receiving && peer_credit() > 0)
+            want |= EPOLLIN;
+        if (!m_to_host.empty() || !m_handshake_out.empty())
+            want |= EPOLLOUT;
+    }
+    bool registered = m_polling == Polling::Registered;
+    if (registered && want == m_interest)
+        return;
+    epoll_event e {};
+    e.events = want;
+    e.data.u64 = m_token;
+    if (::epoll_ctl(m_context.epoll_fd, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, m_fd.get(), &e) == 0) {
+        m_polling = Polling::Registered;
+        m_interest = want;
+    }
+}
+
+// --- parent's socket --------------------------------------------------------------------------
+
+void Connection::notify(std::uint32_t events)
+{
+    if (events & EPOLLERR) {
+        kill();
+        return;
+    }
+    if (events & EPOLLOUT) {
+        flush_to_host();
+        if (ended())
+            return;
+    }
+    if (events & EPOLLHUP) {
+        // The parent closed both ways. Stop watching (HUP never clears); whatever it sent is
+        // still readable and ends in EOF.
+        if (!m_to_host.empty()) {
+            kill();
+            return;
+        }
+        if (m_polling == Polling::Registered)
+            ::epoll_ctl(m_context.epoll_fd, EPOLL_CTL_DEL, m_fd.get(), nullptr);
+        m_polling = Polling::HungUp;
+        if (m_state == State::Established && m_host_input != HostInput::Eof)
+            m_host_input = m_guest_stopped_receiving ? HostInput::Eof : HostInput::Readable;
+    }
+    if ((events & EPOLLIN) && m_host_input != HostInput::Eof)
+        m_host_input = HostInput::Readable;
+    if (has_host_data())
+        m_rx_requested = true;
+    check_finished();
+}
+
+// --- device → guest ---------------------------------------------------------------------------
+
+PacketHeader Connection::header_for(std::uint16_t op) const
+{
+    PacketHeader h = PacketHeader::stream(m_peer_cid, m_host_port, m_context.guest_cid, m_guest_port, op);
+    h.buf_alloc = kConnectionBuffer;
+    h.fwd_cnt = m_fwd_cnt;
+    return h;
+}
+
+std::size_t Connection::read_host_data(const std::vector<virtio::BufferSegment>& writable, std::size_t room)
+{
+    if (m_service) {
+        std::string& out = m_service->output();
+        std::size_t n = virtio::copy_to_segments(writable, kHeaderSize, out.data(), std::min(room, out.size()));
+        out.erase(0, n);
+        return n;
+    }
+    std::vector<iovec>& iov = m_context.iov;
+    virtio::segments_to_iovecs(writable, kHeaderSize, room, iov);
+    msghdr msg {};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = iov.size();
+    ssize_t r = iov.empty() ? -1 : ::recvmsg(m_fd.get(), &msg, MSG_DONTWAIT);
+    if (r > 0) {
+        std::size_t n = static_cast<std::size_t>(r);
+        // Probably drained: let epoll tell us about more. Not after a hang-up: the socket is
+        // out of the epoll set and its end-of-file is still to be read.
+        if (n < room && m_polling != Polling::HungUp)
+            m_host_input = HostInput::Waiting;
+        return n;
+    }
+    if (r == 0 || (r < 0 && !would_block(errno))) {
+        if (r < 0 && errno != ECONNRESET) {
+            kill();
+            return 0;
+        }
+        m_host_input = HostInput::Eof; // the parent will send no more: half-close toward the guest
+        m_pending |= kPendShutdown;
+        return 0;
+    }
+    m_host_input = HostInput::Waiting;
+    return 0;
+}
+
+bool Connection::next_packet(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity, PacketHeader& h)
+{
+    static constexpr std::uint32_t kControlPackets[] = { kPendResponse, kPendRequest, kPendCreditUpdate };
+    static constexpr std::uint16_t kControlOps[] = { kOpResponse, kOpRequest, kOpCreditUpdate };
+    for (std::size_t i = 0; i < std::size(kControlPackets); ++i) {
+        if (m_pending & kControlPackets[i]) {
+            m_pending &= ~kControlPackets[i];
+            h = header_for(kControlOps[i]);
+            return true;
+        }
+    }
+    bool data_waits = m_state == State::Established && has_host_data();
+    if (data_waits && peer_credit() > 0 && capacity > kHeaderSize) {
+        std::size_t room = std::min<std::size_t>({ capacity - kHeaderSize, peer_credit(), kMaxPacketPayload });
+        std::size_t n = read_host_data(writable, room);
+        if (ended())
+            return false;
+        if (n) {
+            h = header_for(kOpRw);
+            h.len = static_cast<std::uint32_t>(n);
+            m_tx_cnt += h.len;
+            m_context.stats.bytes_to_guest += n;
+            return true;
+        }
+        data_waits = false; // nothing was there after all: only a SHUTDOWN may follow
+    }
+    if (m_pending & kPendShutdown) {
+        m_pending &= ~kPendShutdown;
+        h = header_for(kOpShutdown);
+        h.flags = kShutdownSend;
+        return true;
+    }
+    if (data_waits && peer_credit() > 0) {
+        m_buffer_too_small = true; // data waits, but this buffer has no room past the header
+        return false;
+    }
+    if (data_waits && !m_credit_requested) {
+        m_credit_requested = true;
+        h = header_for(kOpCreditRequest);
+        return true;
+    }
+    return false;
+}
+
+std::size_t Connection::send_pkt(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity)
+{
+    m_buffer_too_small = false;
+    PacketHeader h;
+    bool send = next_packet(writable, capacity, h);
+    if (ended())
+        return 0;
+    if (send) {
+        m_last_fwd_cnt_sent = m_fwd_cnt;
+        std::uint8_t bytes[kHeaderSize];
+        h.encode(bytes);
+        virtio::copy_to_segments(writable, 0, bytes, kHeaderSize);
+    }
+    check_finished(); // may end the connection: the packet written still goes, then its RST
+    return send ? kHeaderSize + h.len : 0;
 }
 
 } // namespace vmm::vsock

@@ -1,6 +1,7 @@
 #include "vmm/vsock/vsock_core.h"
 
 #include "base/error.h"
+#include "base/eventfd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -13,12 +14,6 @@
 namespace vmm::vsock {
 
 namespace {
-
-void signal_eventfd(int fd)
-{
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
-}
 
 void drain_eventfd(int fd)
 {
@@ -110,7 +105,7 @@ void VsockCore::reset_locked()
 
 void VsockCore::wake()
 {
-    signal_eventfd(m_wake.get());
+    base::signal_eventfd(m_wake.get());
 }
 
 void VsockCore::start(const char* thread_name)

@@ -1,6 +1,7 @@
 #include "vmm/vsock/vsock_device.h"
 
 #include "base/error.h"
+#include "base/eventfd.h"
 
 #include <cstdio>
 #include <cstring>
@@ -10,20 +11,6 @@
 namespace vmm {
 
 namespace {
-
-base::UniqueFd make_eventfd()
-{
-    base::UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!fd.valid())
-        base::throw_errno("VSOCK_EVENTFD", "cannot create an eventfd for", "the vsock device");
-    return fd;
-}
-
-void signal_eventfd(int fd)
-{
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
-}
 
 } // namespace
 
@@ -38,21 +25,16 @@ VsockDevice::VsockDevice(std::unique_ptr<virtio::GuestRam> ram, const VsockConfi
     , m_ram(std::move(ram))
 {
     for (std::uint16_t q = 0; q < m_kick.size(); ++q)
-        m_kick[q] = make_eventfd();
-    m_interrupt = make_eventfd();
+        m_kick[q] = base::make_eventfd("VSOCK_EVENTFD", "the vsock device");
+    m_interrupt = base::make_eventfd("VSOCK_EVENTFD", "the vsock device");
     int kick_fds[3] = { m_kick[0].get(), m_kick[1].get(), m_kick[2].get() };
     int irq = m_interrupt.get();
     m_transport = std::make_unique<virtio::MmioTransport>(
         *m_ram, *this,
-        [kick_fds](std::uint16_t queue) { signal_eventfd(kick_fds[queue]); },
-        [irq] { signal_eventfd(irq); });
-    vsock::MuxerConfig mc;
-    mc.guest_cid = config.guest_cid;
-    mc.uds_path = config.uds_path;
-    mc.services.on_heartbeat = config.on_heartbeat;
-    mc.services.on_app_status = config.on_app_status;
+        [kick_fds](std::uint16_t queue) { base::signal_eventfd(kick_fds[queue]); },
+        [irq] { base::signal_eventfd(irq); });
     // One interrupt line for every queue: InterruptStatus bit 0 and the irqfd.
-    m_core = std::make_unique<vsock::VsockCore>(std::move(mc), m_transport->lock(), [this](unsigned) { m_transport->signal_used_buffers(); });
+    m_core = std::make_unique<vsock::VsockCore>(muxer_config(config), m_transport->lock(), [this](unsigned) { m_transport->signal_used_buffers(); });
     for (std::uint16_t q = 0; q < m_kick.size(); ++q)
         if (!m_core->watch_kick(q, m_kick[q].get()))
             base::throw_errno("VSOCK_EPOLL", "cannot watch a kick eventfd of", "the vsock device");
@@ -63,11 +45,14 @@ VsockDevice::~VsockDevice()
     stop();
 }
 
-std::string VsockDevice::cmdline_fragment(std::uint64_t mmio_base, std::uint32_t gsi)
+VirtioMmioWiring VsockDevice::mmio_wiring()
 {
-    char text[80];
-    std::snprintf(text, sizeof text, "virtio_mmio.device=4K@0x%llx:%u", static_cast<unsigned long long>(mmio_base), gsi);
-    return text;
+    VirtioMmioWiring wiring;
+    wiring.registers = m_transport.get();
+    for (const base::UniqueFd& kick : m_kick)
+        wiring.queue_notify_fds.push_back(kick.get());
+    wiring.interrupt_fd = m_interrupt.get();
+    return wiring;
 }
 
 void VsockDevice::start()

@@ -8,7 +8,8 @@
 // Stream sockets only; see vsock_muxer.h for the hybrid-vsock protocol and the limits.
 // Queue kicks arrive on one eventfd per queue (a KVM ioeventfd on base+0x50 with datamatch =
 // queue index; without KVM the transport's QueueNotify write signals the same eventfd) and
-// interrupts leave through an eventfd that attach() registers as an irqfd on `gsi`.
+// interrupts leave through an eventfd that the machine's MmioDeviceManager registers as an
+// irqfd (mmio_wiring() hands both over; the device never sees the Machine or KVM).
 //
 // Threads: MMIO accesses come from vCPU threads; the loop thread handles kicks, sockets and
 // timeouts; both serialise on the transport's lock. on_heartbeat and on_app_status are called
@@ -16,14 +17,16 @@
 // device (write an eventfd, set an atomic, push to a queue).
 //
 // Usage (the enclave daemon):
-//     config.cmdline += " " + vmm::VsockDevice::cmdline_fragment(0xd0000000, 5); // before create()
+//     config.virtio_mmio_devices = 1;                      // announce slot 0 on the command line
 //     machine = vmm::Machine::create(config, image);
 //     vmm::VsockConfig vc;
 //     vc.guest_cid = settings.cid;
 //     vc.uds_path = run_dir + "/" + id + ".vsock";         // shown by query as VsockSocket
 //     vc.on_heartbeat = [fd = heartbeat_eventfd] { std::uint64_t one = 1; ::write(fd, &one, 8); };
 //     vc.on_app_status = [this](const guest_init::StatusRecord& r) { ...record it, under a lock... };
-//     vsock = vmm::VsockDevice::attach(*machine, vc);       // MMIO, ioeventfds, irqfd, thread
+//     vsock = vmm::VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(machine->memory()), vc);
+//     machine->mmio_devices().attach(vsock->mmio_wiring()); // MMIO, ioeventfds, irqfd
+//     vsock->start();                                       // the loop thread
 //     machine->start();
 //     ... machine->wait(); vsock->stop();                    // stop before the Machine goes away
 // Without KVM (unit tests, fuzzer, benchmarks):
@@ -34,8 +37,10 @@
 
 #include "guest-init/status_protocol.h"
 #include "vmm/virtio/mmio_transport.h"
+#include "vmm/vsock/vsock_config.h"
 #include "vmm/vsock/vsock_core.h"
 #include "vmm/vsock/vsock_muxer.h"
+#include "vmm/vstate/mmio_device_manager.h"
 
 #include <array>
 #include <atomic>
@@ -46,31 +51,16 @@
 
 namespace vmm {
 
-class Machine;
-
-struct VsockConfig {
-    std::uint64_t guest_cid { 0 };   // 4 .. 0xfffffffe
-    std::string uds_path;            // the parent's socket; "" = none (heartbeat/status only)
-    std::uint64_t mmio_base { 0xd000'0000 };
-    std::uint32_t gsi { 5 };
-    std::function<void()> on_heartbeat;
-    std::function<void(const guest_init::StatusRecord&)> on_app_status;
-};
-
 class VsockDevice final : public virtio::VirtioDevice {
 public:
     static constexpr std::uint16_t kQueueSize = 256;
 
-    // Registers the device on the machine's bus (before Machine::start), a KVM ioeventfd per
-    // queue and the irqfd, and starts the loop thread.
-    static std::unique_ptr<VsockDevice> attach(Machine& machine, const VsockConfig& config);
-    // A device with no KVM behind it; nothing runs until start() or run_once().
+    // Nothing runs until start() or run_once(); mmio_wiring() is what a VM attaches.
     static std::unique_ptr<VsockDevice> create(std::unique_ptr<virtio::GuestRam> ram, const VsockConfig& config);
     ~VsockDevice() override;
 
-    static std::string cmdline_fragment(std::uint64_t mmio_base, std::uint32_t gsi);
-    // "virtio_mmio.device=4K@0xd0000000:5"
-    std::string kernel_cmdline_fragment() const { return cmdline_fragment(m_config.mmio_base, m_config.gsi); }
+    // The registers, the kick eventfds and the interrupt eventfd, for MmioDeviceManager::attach.
+    VirtioMmioWiring mmio_wiring();
 
     void start();
     // Stops and joins the loop thread (idempotent). Parent sockets stay open until destruction.

@@ -6,7 +6,7 @@
 // buffer's bounds), or grow its buffers beyond the documented bounds.
 //
 // Run: make BUILD=build/vsock fuzz FUZZ_SECONDS=600   (or build/vsock/fuzz/vsock_device_fuzz)
-#include "vmm/vsock/fuzz_input.h"
+#include "vmm/testing/vsock_fuzz_input.h"
 #include "vmm/vsock/vsock_device.h"
 
 #include <cstring>

@@ -3,8 +3,8 @@
 // test's thread. Covers the hybrid-vsock handshakes, the VMM's services, credit in both
 // directions, half-close, resets, malformed chains and 1,000 concurrent connections.
 #include "vmm/vsock/vsock_device.h"
-#include "vmm/vsock/vsock_test_driver.h"
-#include "vmm/vsock/vsock_test_sockets.h"
+#include "vmm/testing/vsock_test_driver.h"
+#include "vmm/testing/vsock_test_sockets.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -78,8 +78,10 @@ TEST_CASE("vsock: the Linux init order negotiates VERSION_1 and EVENT_IDX; confi
     REQUIRE(b.guest->init());
     CHECK(b.device->transport().negotiated_features() == (virtio::kFeatureVersion1 | virtio::kFeatureEventIdx));
     CHECK(b.guest->read_config64() == kCid);
-    CHECK(b.device->kernel_cmdline_fragment() == "virtio_mmio.device=4K@0xd0000000:5");
-    CHECK(VsockDevice::cmdline_fragment(0xd0001000, 6) == "virtio_mmio.device=4K@0xd0001000:6");
+    VirtioMmioWiring wiring = b.device->mmio_wiring();
+    CHECK(wiring.registers == &b.device->transport());
+    CHECK(wiring.queue_notify_fds == std::vector<int> { b.device->kick_fd(0), b.device->kick_fd(1), b.device->kick_fd(2) });
+    CHECK(wiring.interrupt_fd == b.device->interrupt_fd());
     // And without EVENT_IDX too.
     REQUIRE(b.guest->init(false));
     CHECK(b.device->transport().negotiated_features() == virtio::kFeatureVersion1);

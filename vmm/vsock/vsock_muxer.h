@@ -20,6 +20,14 @@
 // its own connection. A connection both sides have shut down whose parent will not take the
 // last bytes is reset after kLingerTimeout.
 //
+// Roles: the muxer routes — guest packets to their Connection (vsock_connection.h, which owns
+// the per-connection state machine and packet handling), epoll events to the connection or the
+// listener, rx buffers to the connections queued for them (round-robin) — and it owns what no
+// connection does: the connection table and its limits, the parent's listening socket and
+// CONNECT handshakes, connecting guest requests to the parent, and RSTs for packets with no
+// connection. After each call into a connection it settles it: an ended connection is removed
+// (with its RST when one is owed), one with something for the guest joins the rx queue.
+//
 // Threads: not thread-safe; VsockDevice calls it with the transport lock held. Sockets are
 // registered in the epoll set `epoll_fd` with tokens ≥ kFirstToken; events come back through
 // handle_event().
@@ -44,30 +52,12 @@ namespace vmm::vsock {
 inline constexpr std::size_t kMaxConnections = 1024;
 inline constexpr std::size_t kMaxHandshakes = 64;
 inline constexpr std::size_t kMaxUnsolicitedRsts = 256;
-inline constexpr std::uint32_t kMaxPacketPayload = 64 * 1024;
-inline constexpr std::chrono::milliseconds kConnectTimeout { 2000 };
-inline constexpr std::chrono::milliseconds kLingerTimeout { 10000 };
 inline constexpr std::uint32_t kFirstLocalPort = 1u << 30;
 
 struct MuxerConfig {
     std::uint64_t guest_cid { 0 };
     std::string uds_path;          // empty: no parent socket (services only)
     ServiceCallbacks services;
-};
-
-struct VsockStats {
-    std::uint64_t connections { 0 };          // open now
-    std::uint64_t connections_total { 0 };    // ever established
-    std::uint64_t bytes_to_host { 0 };        // guest → parent payload
-    std::uint64_t bytes_to_guest { 0 };       // parent → guest payload
-    std::uint64_t rsts_sent { 0 };
-    std::uint64_t rsts_dropped { 0 };         // unsolicited RSTs beyond the queue bound
-    std::uint64_t credit_violations { 0 };
-    std::uint64_t malformed_packets { 0 };    // bad headers, short chains, wrong source CID
-    std::uint64_t malformed_chains { 0 };     // filled in by VsockDevice from the queues
-    std::uint64_t refused_connections { 0 };  // over kMaxConnections
-    std::uint64_t heartbeats { 0 };
-    std::uint64_t status_records { 0 };
 };
 
 class VsockMuxer {
@@ -113,17 +103,13 @@ private:
     void accept_parents();
     void read_connect_line(std::uint64_t token);
     void connect_to_parent(const PacketHeader& request);
-    Connection* add_connection(std::uint32_t guest_port, std::uint32_t host_port, std::uint64_t peer_cid);
+    void add(std::unique_ptr<Connection> c);
+    // After a call into `c`: removes it if it ended (queuing its RST when one is owed), else
+    // queues it for an rx buffer if it asked. Returns false if it was removed.
+    bool settle(Connection& c);
     void remove(Connection& c);
-    void kill(Connection& c);                      // RST to the guest, close the parent side
     void queue_rst(std::uint64_t src_cid, std::uint32_t src_port, std::uint32_t dst_port, bool unsolicited);
     void schedule(Connection& c);
-    void deliver_to_host(Connection& c, const std::vector<virtio::BufferSegment>& segments, std::uint32_t length);
-    void flush_to_host(Connection& c);
-    void after_consumed(Connection& c);
-    void check_finished(Connection& c);
-    void update_interest(Connection& c);
-    PacketHeader header_for(const Connection& c, std::uint16_t op);
     std::uint32_t allocate_host_port(std::uint32_t guest_port);
 
     MuxerConfig m_config;
@@ -139,6 +125,7 @@ private:
     std::vector<iovec> m_iov;
     bool m_buffer_too_small { false };
     VsockStats m_stats;
+    ConnectionContext m_context { -1, 0, m_stats, m_iov }; // after m_stats and m_iov
 };
 
 } // namespace vmm::vsock

@@ -22,6 +22,19 @@ void put(std::uint8_t* p, T v)
 
 } // namespace
 
+PacketHeader PacketHeader::stream(std::uint64_t src_cid, std::uint32_t src_port, std::uint64_t dst_cid, std::uint32_t dst_port,
+    std::uint16_t op)
+{
+    PacketHeader h;
+    h.src_cid = src_cid;
+    h.dst_cid = dst_cid;
+    h.src_port = src_port;
+    h.dst_port = dst_port;
+    h.type = kTypeStream;
+    h.op = op;
+    return h;
+}
+
 PacketHeader PacketHeader::decode(const std::uint8_t* b)
 {
     PacketHeader h;
@@ -50,20 +63,6 @@ void PacketHeader::encode(std::uint8_t* b) const
     put(b + 32, flags);
     put(b + 36, buf_alloc);
     put(b + 40, fwd_cnt);
-}
-
-const char* op_name(std::uint16_t op)
-{
-    switch (op) {
-    case kOpRequest: return "REQUEST";
-    case kOpResponse: return "RESPONSE";
-    case kOpRst: return "RST";
-    case kOpShutdown: return "SHUTDOWN";
-    case kOpRw: return "RW";
-    case kOpCreditUpdate: return "CREDIT_UPDATE";
-    case kOpCreditRequest: return "CREDIT_REQUEST";
-    default: return "INVALID";
-    }
 }
 
 } // namespace vmm::vsock

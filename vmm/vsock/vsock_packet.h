@@ -48,10 +48,11 @@ struct PacketHeader {
     std::uint32_t buf_alloc { 0 };
     std::uint32_t fwd_cnt { 0 };
 
+    // A stream-socket header from (src_cid, src_port) to (dst_cid, dst_port): no payload, no credit.
+    static PacketHeader stream(std::uint64_t src_cid, std::uint32_t src_port, std::uint64_t dst_cid, std::uint32_t dst_port,
+        std::uint16_t op);
     static PacketHeader decode(const std::uint8_t* bytes);
     void encode(std::uint8_t* out) const;
 };
-
-const char* op_name(std::uint16_t op);
 
 } // namespace vmm::vsock

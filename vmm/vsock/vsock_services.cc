@@ -64,8 +64,6 @@ private:
 
 } // namespace
 
-bool is_local_service_port(std::uint32_t port) { return port == kHeartbeatPort || port == kStatusPort; }
-
 std::unique_ptr<LocalService> make_local_service(std::uint32_t port, const ServiceCallbacks& callbacks)
 {
     if (port == kHeartbeatPort)

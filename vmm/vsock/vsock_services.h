@@ -40,7 +40,6 @@ protected:
     std::string m_output;
 };
 
-bool is_local_service_port(std::uint32_t port);
 std::unique_ptr<LocalService> make_local_service(std::uint32_t port, const ServiceCallbacks& callbacks);
 
 } // namespace vmm::vsock

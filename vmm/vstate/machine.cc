@@ -1,6 +1,7 @@
 #include "vmm/vstate/machine.h"
 
 #include "base/error.h"
+#include "base/hex.h"
 #include "vmm/arch/x86/boot_setup.h"
 #include "vmm/arch/x86/bzimage.h"
 #include "vmm/arch/x86/layout.h"
@@ -34,35 +35,7 @@ double ms_since(std::chrono::steady_clock::time_point start)
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string hex(std::uint64_t v)
-{
-    char b[24];
-    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-    return b;
-}
-
 } // namespace
-
-const char* exit_kind_name(ExitKind kind)
-{
-    switch (kind) {
-    case ExitKind::Running:
-        return "running";
-    case ExitKind::GuestReset:
-        return "guest-reset";
-    case ExitKind::TripleFault:
-        return "triple-fault";
-    case ExitKind::SystemEvent:
-        return "system-event";
-    case ExitKind::VcpuError:
-        return "vcpu-error";
-    case ExitKind::Stopped:
-        return "stopped";
-    case ExitKind::NoHeartbeat:
-        return "no-heartbeat";
-    }
-    return "unknown";
-}
 
 Machine::Machine(const MachineConfig& config, GuestMemory memory)
     : m_config(config)
@@ -82,10 +55,12 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     auto t = std::chrono::steady_clock::now();
     GuestMemory memory = GuestMemory::create({ config.memory_bytes, config.page_size, config.numa_node, true });
     std::unique_ptr<Machine> m(new Machine(config, std::move(memory)));
+    m->m_config.cmdline += MmioDeviceManager::cmdline_fragments(config.virtio_mmio_devices);
+    const std::string& cmdline = m->m_config.cmdline;
     m->m_timings.memory_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
-    x86::BootLayout layout = x86::plan_boot(kernel, m->m_memory, image.initrd_size, config.cmdline);
+    x86::BootLayout layout = x86::plan_boot(kernel, m->m_memory, image.initrd_size, cmdline);
     m->m_kvm = std::make_unique<KvmSystem>(KvmSystem::open());
     m->m_vm = std::make_unique<VmFd>(m->m_kvm->create_vm());
     VmFd& vm = *m->m_vm;
@@ -111,6 +86,7 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     m->m_bus.add_ports(0x60, 5, m->m_keyboard.get());
     m->m_bus.add_ports(0x70, 2, &m->m_cmos);
     m->m_bus.add_ports(0x80, 1, &m->m_debug_port);
+    m->m_mmio_devices = std::make_unique<MmioDeviceManager>(vm, m->m_bus, config.virtio_mmio_devices);
     m->m_timings.vm_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
@@ -120,7 +96,7 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
             throw base::Error(base::ErrorKind::Internal, "INITRD_PLACEMENT", "initrd does not fit where it was planned");
         image.load_initrd(initrd);
     }
-    x86::write_boot_structures(m->m_memory, kernel, layout, config.cmdline, config.vcpus);
+    x86::write_boot_structures(m->m_memory, kernel, layout, cmdline, config.vcpus);
     m->m_timings.load_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
@@ -179,53 +155,31 @@ void Machine::start()
 
 ExitInfo Machine::wait()
 {
-    {
-        std::unique_lock lock(m_state_lock);
-        m_state_changed.wait(lock, [this] { return m_exit.kind != ExitKind::Running; });
-    }
+    m_exit.wait();
     for (std::thread& t : m_threads) {
         if (t.joinable())
             t.join();
     }
-    std::lock_guard guard(m_state_lock);
-    return m_exit;
+    return m_exit.current();
 }
 
 ExitInfo Machine::status() const
 {
-    std::lock_guard guard(m_state_lock);
-    return m_exit;
+    return m_exit.current();
 }
 
-std::vector<std::uint64_t> Machine::vcpu_instruction_pointers()
+bool Machine::request_stop(ExitKind kind, std::string detail)
 {
-    std::vector<std::uint64_t> rips;
-    for (VcpuFd& cpu : m_vcpus)
-        rips.push_back(cpu.regs().rip);
-    return rips;
-}
-
-void Machine::request_stop(ExitKind kind, std::string detail)
-{
-    bool first = false;
-    {
-        std::lock_guard guard(m_state_lock);
-        if (m_exit.kind == ExitKind::Running) {
-            m_exit = { kind, std::move(detail) };
-            first = true;
-        }
-    }
+    bool first = m_exit.record(kind, std::move(detail));
     m_stopping.store(true);
     for (std::size_t i = 0; i < m_vcpus.size(); ++i) {
         m_vcpus[i].run_state()->immediate_exit = 1;
         if (i < m_thread_handles.size() && m_thread_handles[i])
             pthread_kill(m_thread_handles[i], kKickSignal);
     }
-    if (first) {
-        m_state_changed.notify_all();
-        if (m_on_exit)
-            m_on_exit(status());
-    }
+    if (first && m_on_exit)
+        m_on_exit(status());
+    return first;
 }
 
 void Machine::vcpu_loop(unsigned index)
@@ -301,7 +255,7 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
             }
         }
         try {
-            detail += " at rip " + hex(cpu.regs().rip);
+            detail += " at rip " + base::hex_u64(cpu.regs().rip);
         } catch (const std::exception&) {
         }
         request_stop(ExitKind::VcpuError, detail);
@@ -309,7 +263,7 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
     }
     case KVM_EXIT_FAIL_ENTRY:
         request_stop(ExitKind::VcpuError,
-            "vCPU " + std::to_string(index) + ": VM entry failed, reason " + hex(run->fail_entry.hardware_entry_failure_reason));
+            "vCPU " + std::to_string(index) + ": VM entry failed, reason " + base::hex_u64(run->fail_entry.hardware_entry_failure_reason));
         return false;
     default:
         request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + ": unexpected exit reason " + std::to_string(run->exit_reason));

@@ -12,6 +12,7 @@
 // Usage:
 //     vmm::BootImage image{ kernel_bytes, initrd_size, [&](std::uint8_t* dst) { eif.read_ramdisks(dst, initrd_size); } };
 //     auto machine = vmm::Machine::create(config, image);
+//     machine->mmio_devices().attach(device->mmio_wiring()); // each of config.virtio_mmio_devices
 //     machine->start();
 //     vmm::ExitInfo why = machine->wait();      // e.g. { ExitKind::GuestReset, "..." }
 #pragma once
@@ -23,6 +24,8 @@
 #include "vmm/devices/serial_16550.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/vstate/exit_latch.h"
+#include "vmm/vstate/mmio_device_manager.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -36,24 +39,16 @@
 
 namespace vmm {
 
-// NoHeartbeat: stopped by the daemon because the guest's init never sent its boot heartbeat.
-enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, Stopped, NoHeartbeat };
-const char* exit_kind_name(ExitKind kind);
-
-struct ExitInfo {
-    ExitKind kind { ExitKind::Running };
-    std::string detail;
-};
-
 struct MachineConfig {
     unsigned vcpus { 1 };
     std::uint64_t memory_bytes { 0 };
     std::uint64_t page_size { 2ull << 20 };
     int numa_node { -1 };
     std::vector<int> host_cpus;   // vCPU i runs on host_cpus[i]; empty = not pinned
-    std::string cmdline;          // the full command line the guest sees
+    std::string cmdline;          // the guest's command line, before the virtio-mmio fragments
+    unsigned virtio_mmio_devices { 0 }; // slots announced on the command line (mmio_devices())
     x86::CpuidQuirks cpuid_quirks;
-    bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (this-host.md)
+    bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (README: nested-KVM workarounds)
     ConsoleBuffer* console { nullptr }; // debug mode: where UART output goes; null = discarded
 };
 
@@ -80,18 +75,20 @@ public:
     ExitInfo wait();
     // Non-blocking variant: the current state (kind Running while the guest runs).
     ExitInfo status() const;
-    void request_stop(ExitKind kind, std::string detail);
+    // Records why the guest ends (the first reason wins) and kicks every vCPU out of KVM_RUN.
+    // Returns true if this reason was the first.
+    bool request_stop(ExitKind kind, std::string detail);
 
     const LaunchTimings& timings() const { return m_timings; }
     const MachineConfig& config() const { return m_config; }
     GuestMemory& memory() { return m_memory; }
     VmFd& vm() { return *m_vm; }
     IoBus& bus() { return m_bus; }
+    // Where virtio-mmio devices are attached (after create(), before start()).
+    MmioDeviceManager& mmio_devices() { return *m_mmio_devices; }
     const DebugPort& debug_port() const { return m_debug_port; }
     std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
     std::uint64_t int3_fixups() const { return m_int3_fixups.load(); }
-    // Instruction pointers of every vCPU; only meaningful after wait() returned (diagnostics).
-    std::vector<std::uint64_t> vcpu_instruction_pointers();
     // Called (from a vCPU or the stopping thread) once when the guest ends.
     void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
 
@@ -108,6 +105,7 @@ private:
     std::vector<std::thread> m_threads;
     std::vector<pthread_t> m_thread_handles;
     IoBus m_bus;
+    std::unique_ptr<MmioDeviceManager> m_mmio_devices;
     std::unique_ptr<Serial16550> m_serial;
     std::unique_ptr<KeyboardResetPort> m_keyboard;
     CmosClock m_cmos;
@@ -115,9 +113,7 @@ private:
     LaunchTimings m_timings;
     std::function<void(const ExitInfo&)> m_on_exit;
 
-    mutable std::mutex m_state_lock;
-    std::condition_variable m_state_changed;
-    ExitInfo m_exit;
+    ExitLatch m_exit;
     std::atomic<bool> m_stopping { false };
     std::atomic<std::uint64_t> m_int3_fixups { 0 };
 };

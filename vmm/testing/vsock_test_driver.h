@@ -1,4 +1,4 @@
-// vmm/vsock/vsock_test_driver.h — a synthetic virtio-vsock guest driver for tests and benchmarks
+// vmm/testing/vsock_test_driver.h — a synthetic virtio-vsock guest driver for tests and benchmarks
 // (no VM): it lays out the three split rings and the buffers in guest memory, initialises the
 // device through its MMIO registers in the Linux driver's order, posts rx buffers the way the
 // 6.1 driver does (one 3776-byte writable descriptor, or header + payload in two), sends packets
@@ -190,14 +190,8 @@ public:
     PacketHeader header(std::uint16_t op, std::uint32_t src_port, std::uint32_t dst_port, std::uint32_t len = 0,
         std::uint64_t dst_cid = kParentCid)
     {
-        PacketHeader h;
-        h.src_cid = guest_cid();
-        h.dst_cid = dst_cid;
-        h.src_port = src_port;
-        h.dst_port = dst_port;
+        PacketHeader h = PacketHeader::stream(guest_cid(), src_port, dst_cid, dst_port, op);
         h.len = len;
-        h.type = kTypeStream;
-        h.op = op;
         h.buf_alloc = buf_alloc;
         h.fwd_cnt = fwd_cnt;
         return h;

@@ -1,4 +1,4 @@
-// vmm/vsock/vsock_test_sockets.h — the parent side of the vsock unit tests (VsockDevice and the
+// vmm/testing/vsock_test_sockets.h — the parent side of the vsock unit tests (VsockDevice and the
 // vhost-user backend): a private directory for the hybrid-vsock sockets and small blocking
 // Unix-socket helpers that fail the current doctest case on error. Tests only.
 //
@@ -7,6 +7,8 @@
 //     int listener = vsock_test::unix_listen(dir + "/1.vsock_5000");
 //     std::string got = vsock_test::read_now(conn);   // "", bytes, "<EOF>" or "<ERR>"
 #pragma once
+
+#include "base/unix_address.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -29,10 +31,8 @@ inline std::string temp_dir(const std::string& prefix)
 
 inline sockaddr_un unix_address(const std::string& path)
 {
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    REQUIRE(path.size() < sizeof a.sun_path);
-    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    sockaddr_un a;
+    REQUIRE(base::unix_address(path, a));
     return a;
 }
 

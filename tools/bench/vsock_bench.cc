@@ -18,8 +18,9 @@
 //        vsock_bench MiB            (one run, as before)
 // Prints one summary line per figure (median, min, max over the runs); --json writes every
 // sample: {"runs":N,"mib":M,"rtt_rounds":K,"samples":{"name":[...], ...}}.
+#include "base/unix_address.h"
 #include "vmm/vsock/vsock_device.h"
-#include "vmm/vsock/vsock_test_driver.h"
+#include "vmm/testing/vsock_test_driver.h"
 
 #include <algorithm>
 #include <atomic>
@@ -56,10 +57,8 @@ double thread_cpu_now()
 int listen_at(const std::string& path)
 {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a {};
-    a.sun_family = AF_UNIX;
-    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+    sockaddr_un a;
+    if (!base::unix_address(path, a) || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
         std::perror("vsock_bench: listen");
         std::exit(1);
     }

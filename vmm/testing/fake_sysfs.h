@@ -1,4 +1,4 @@
-// vmm/host/fake_sysfs.h — test-only: builds a fake sysfs tree in a temp directory (CPUs with
+// vmm/testing/fake_sysfs.h — test-only: builds a fake sysfs tree in a temp directory (CPUs with
 // their topology, NUMA nodes, hugepage pools), removed when the object goes away.
 //
 // Usage (in a doctest file):

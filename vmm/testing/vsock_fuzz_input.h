@@ -1,4 +1,4 @@
-// vmm/vsock/fuzz_input.h — what the vsock fuzzers (vsock_device_fuzz, vhost_user_fuzz) share:
+// vmm/testing/vsock_fuzz_input.h — what the vsock fuzzers (vsock_device_fuzz, vhost_user_fuzz) share:
 // a reader that turns libFuzzer's bytes into little-endian integers and byte strings (zeroes
 // once the input is used up), and where their synthetic driver puts each queue's rings.
 //

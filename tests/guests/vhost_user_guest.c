@@ -1,4 +1,4 @@
-/* vmm/vhost_user/test_guest.c — a static /init for tests/integration/vhost_user_qemu.sh: from
+/* tests/guests/vhost_user_guest.c — a static /init for tests/integration/vhost_user_qemu.sh: from
  * inside a QEMU guest whose vsock device is served by `qt-vmm vsock vhost-user`, it checks the
  * three ways an enclave talks to its parent (CID 3) and prints one "GUEST ..." line per step:
  *   1. the boot heartbeat: connect to 3:9000, send 0xB7, expect 0xB7 back;

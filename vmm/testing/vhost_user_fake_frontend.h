@@ -1,8 +1,8 @@
-// vmm/vhost_user/fake_frontend.h — an in-process vhost-user frontend that behaves like QEMU 7.2's
+// vmm/testing/vhost_user_fake_frontend.h — an in-process vhost-user frontend that behaves like QEMU 7.2's
 // vhost-user-vsock-device, for tests: guest RAM in a memfd (shared with the backend through
 // SET_MEM_TABLE, described like QEMU's microvm: [0, 0xf0000) and [1 MiB, size), user addresses
 // at kUserBase + gpa), kick and call eventfds per ring, and the message order QEMU uses. It is a
-// vsock::DriverTransport, so the synthetic guest driver (vmm/vsock/vsock_test_driver.h) runs
+// vsock::DriverTransport, so the synthetic guest driver (vmm/testing/vsock_test_driver.h) runs
 // over it unchanged.
 //
 // Single-threaded tests pass a `pump` that runs one backend round (backend->run_once); with the
@@ -19,7 +19,7 @@
 
 #include "vmm/vhost_user/message.h"
 #include "vmm/vhost_user/vsock_backend.h"
-#include "vmm/vsock/vsock_test_driver.h"
+#include "vmm/testing/vsock_test_driver.h"
 
 #include <cerrno>
 #include <functional>

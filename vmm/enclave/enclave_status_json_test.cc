@@ -1,0 +1,70 @@
+// The enclave JSON written from the back ends' typed status and from guest-init's records:
+// the same fields, in the same order, as `query` has always shown.
+#include "vmm/enclave/enclave_status_json.h"
+
+#include <doctest/doctest.h>
+
+using namespace vmm;
+
+namespace {
+
+Json daemon_fields()
+{
+    return Json { { "Accel", "kvm" }, { "HugepageSize", "2M" }, { "NumaNode", 0 },
+        { "LaunchMonotonicNs", Json { { "DaemonStarted", 1 }, { "FirstGuestIo", 0 } } } };
+}
+
+} // namespace
+
+TEST_CASE("a KVM back end's status: timings, the first guest I/O and the virtio-mmio device")
+{
+    EnclaveVmStatus s;
+    s.accel = Accel::Kvm;
+    s.launch_timings_ms = { { "Memory", 1.5 }, { "VM", 2.0 } };
+    s.first_guest_io_ns = 42;
+    s.vsock = { "virtio-mmio", true, 15, 0x130000000ull, 2 };
+    Json info = daemon_fields();
+    add_vm_status(info, s);
+    CHECK(info["Accel"] == "kvm");
+    CHECK(info["HugepageSize"] == "2M");
+    CHECK(info["LaunchTimingsMs"].dump() == R"({"Memory":1.5,"VM":2.0})");
+    CHECK(info["LaunchMonotonicNs"]["FirstGuestIo"] == 42);
+    CHECK_FALSE(info.contains("QemuPID"));
+    CHECK(info["VsockDevice"].dump()
+        == R"({"Transport":"virtio-mmio","DriverOk":true,"Status":15,"Features":"0x130000000","Connections":2})");
+}
+
+TEST_CASE("a TCG back end's status: no hugepages or NUMA node, QEMU's PID, the vhost-user device")
+{
+    EnclaveVmStatus s;
+    s.accel = Accel::Tcg;
+    s.launch_timings_ms = { { "QemuSpawn", 3.0 } };
+    s.qemu_pid = 1234;
+    s.vsock = { "vhost-user", false, std::nullopt, 0, 0 };
+    Json info = daemon_fields();
+    add_vm_status(info, s);
+    CHECK(info["Accel"] == "tcg");
+    CHECK(info["HugepageSize"] == "none (tcg: QEMU's memfd)");
+    CHECK(info["NumaNode"].is_null());
+    CHECK(info["LaunchMonotonicNs"]["FirstGuestIo"] == 0);
+    CHECK(info["QemuPID"] == 1234);
+    CHECK(info["VsockDevice"].dump() == R"({"Transport":"vhost-user","DriverOk":false,"Features":"0x0","Connections":0})");
+}
+
+TEST_CASE("guest-init's exit-status records become AppStatus")
+{
+    Json j = app_status_json(guest_init::status_exited(3));
+    CHECK(j["Kind"] == "exited");
+    CHECK(j["ExitCode"] == 3);
+    CHECK(j.contains("Description"));
+
+    j = app_status_json(guest_init::status_killed(9, true));
+    CHECK(j["Kind"] == "killed");
+    CHECK(j["Signal"] == 9);
+    CHECK(j["CoreDumped"] == true);
+
+    j = app_status_json(guest_init::status_init_error(static_cast<guest_init::InitError>(7), 2, "no /cmd"));
+    CHECK(j["Kind"] == "init-error");
+    CHECK(j["Errno"] == 2);
+    CHECK(j["Reason"] == "no /cmd");
+}

@@ -1,0 +1,19 @@
+# vmm/enclave/: the enclave layer on top of the VMM core and the virtio devices — the launcher
+# (`qt-vmm enclave start`), the daemon that owns an enclave, the run directory, the KVM and QEMU
+# back ends, and host-quirk detection (which boots the embedded probe guest).
+LIBRARIES += vmmenclave
+vmmenclave_SRCS := $(filter-out %_test.cc,$(wildcard vmm/enclave/*.cc))
+vmmenclave_LDLIBS := -pthread
+
+UNIT_TESTS += enclave_test
+enclave_test_SRCS := $(wildcard vmm/enclave/*_test.cc) tests/doctest_main.cc
+enclave_test_LIBS := $(VMM_LIBS)
+enclave_test_LDLIBS := -lcrypto -lz -lcbor
+
+# host-check's user-mode probe is the probe guest (tests/guests/probe), embedded in the binary.
+vmmenclave_OBJS := $(BUILD)/obj/vmm/probe_image.o
+$(BUILD)/obj/vmm/probe_image.o: $(BUILD)/guest/probe.bzImage
+	@mkdir -p $(@D)
+	printf '.section .rodata\n.balign 16\n.global qtvmm_probe_image_start\n.global qtvmm_probe_image_end\nqtvmm_probe_image_start:\n.incbin "%s"\nqtvmm_probe_image_end:\n.section .note.GNU-stack,"",@progbits\n' \
+	  "$(abspath $<)" > $(@:.o=.S)
+	$(CC) -c $(@:.o=.S) -o $@
