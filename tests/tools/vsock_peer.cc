@@ -147,6 +147,16 @@ sockaddr_un unix_address(const std::string& path)
     return a;
 }
 
+// A plain Unix stream connection (--unix: a socket that is not an enclave's VsockSocket).
+int unix_connect(const std::string& path)
+{
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a = unix_address(path);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        die("cannot connect to the Unix socket");
+    return fd;
+}
+
 // Connects to the VsockSocket and sends "CONNECT <port>\n" (blocking socket).
 int hybrid_connect_or_die(unsigned port)
 {

@@ -2,7 +2,7 @@
 # CLI support) and is linked as an object so that its self-registration is kept.
 PROGRAMS += qt-vmm
 qt-vmm_SRCS := $(filter-out %_test.cc,$(wildcard tools/qt-vmm/*.cc))
-qt-vmm_LIBS := $(filter-out base,$(VMM_LIBS)) image vsockproxy jmespath base
+qt-vmm_LIBS := image $(filter-out base,$(VMM_LIBS)) vsockproxy jmespath base
 
 UNIT_TESTS += qt-vmm_test
 qt-vmm_test_SRCS := $(wildcard tools/qt-vmm/output*.cc tools/qt-vmm/query_option*.cc) tests/doctest_main.cc
