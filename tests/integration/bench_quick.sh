@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# timeout: 1200
 # `make bench QUICK=1`, the benchmarks' smoke mode (one run each, small sizes, no real-kernel
 # boot), so the harness cannot rot. Checks that results.md and results.json are written and
 # well-formed — never the timings. Without root or /dev/kvm the launch rows say "not available"
@@ -8,7 +7,9 @@ source "$TOP/tests/lib.sh"
 need_kernel
 command -v python3 >/dev/null || fail "python3 missing; run scripts/install-deps.sh"
 out="$TEST_TMP/bench"
-BUILD="$BUILD" QUICK=1 BENCH_OUT="$out" "$TOP/scripts/bench.sh" || fail "make bench QUICK=1 failed"
+# The nested section (an L1 boot under TCG, minutes) is left to `make bench`; its driver runs
+# in the nested tier's own tests (tests/nested/, kvm_e2e).
+BUILD="$BUILD" QUICK=1 BENCH_OUT="$out" BENCH_SECTIONS=vsock,image,launch,connections,kernel "$TOP/scripts/bench.sh" || fail "make bench QUICK=1 failed"
 
 json="$out/results.json" md="$out/results.md"
 [ -s "$json" ] || fail "no $json"
@@ -36,11 +37,6 @@ if [ "$(id -u)" -eq 0 ] && [ -w /dev/kvm ]; then
     check '.figures | any(.id == "launch.ratio_qt_qemu" and .status == "ok")' "no qt-vmm/QEMU ratio"
   fi
   [ -s "$out/scaling.png" ] && [ "$(head -c 4 "$out/scaling.png" | tail -c 3)" = PNG ] || fail "no scaling.png"
-fi
-if command -v qemu-system-x86_64 >/dev/null; then
-  for id in nested.ratio_heartbeat nested.ratio_app; do
-    check ".figures | any(.id == \"$id\" and .status == \"ok\" and .unit == \"ratio\")" "$id not measured (the nested L1 runs wherever QEMU does)"
-  done
 fi
 check '.errors == []' "sections failed: $(jq -c .errors "$json")"
 grep -q '^# qt-vmm benchmarks' "$md" || fail "results.md has no title"

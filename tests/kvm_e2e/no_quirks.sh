@@ -20,7 +20,7 @@ echo "guest cmdline: $cmdline"
 for flag in noxsave nofsgsbase nopcid noinvpcid clearcpuid; do
   expect_not_contains "$cmdline" "$flag" "the guest's command line"
 done
-flags=$(sed -nE 's/^ECHO file \/proc\/cpuinfo: flags\s*: //p' <<<"$out" | head -n1)
+flags=$(sed -nE '0,/^ECHO file \/proc\/cpuinfo: flags\s*: /s///p' <<<"$out")
 for f in cx16 popcnt; do
   if grep -qw "$f" /proc/cpuinfo; then
     grep -qw "$f" <<<"$flags" || fail "the host has $f but the guest's CPUID hides it: $flags"

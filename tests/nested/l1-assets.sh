@@ -39,11 +39,11 @@ need_tools
 mkdir -p "$cache_root"
 
 # Which package: what linux-image-amd64 depends on now, else the newest one cached.
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -nE 's/^ *Depends: (linux-image-[0-9][^ ]*-amd64)$/\1/p' | head -n1 || true)
+pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -nE '0,/^ *Depends: (linux-image-[0-9][^ ]*-amd64)$/s//\1/p' || true)
 version=""
-[ -n "$pkg" ] && version=$(apt-cache policy "$pkg" 2>/dev/null | sed -nE 's/^ *Candidate: (.*)$/\1/p' | head -n1)
+[ -n "$pkg" ] && version=$(apt-cache policy "$pkg" 2>/dev/null | sed -nE '0,/^ *Candidate: (.*)$/s//\1/p' || true)
 if [ -z "$pkg" ] || [ -z "$version" ] || [ "$version" = "(none)" ]; then
-  dir=$(ls -d "$cache_root"/linux-image-*/ 2>/dev/null | sort -V | tail -n1 || true)
+  dir=$(ls -d "$cache_root"/linux-image-*/ 2>/dev/null | sort -V | sed -n '$p' || true)
   [ -n "$dir" ] || die "cannot resolve linux-image-amd64 (run apt-get update) and nothing is cached in $cache_root"
   dir=${dir%/}
 else
@@ -85,12 +85,14 @@ visit() {
   order+=("$rel")
 }
 for m in "${modules[@]}"; do
-  rel=$(grep -E "^[^:]*/${m}\.ko:" "$moddir/modules.dep" | cut -d: -f1 | head -n1)
+  rel=$(grep -m1 -E "^[^:]*/${m}\.ko:" "$moddir/modules.dep" | cut -d: -f1)
   [ -n "$rel" ] || die "module $m not found in $kver"
   visit "$rel"
 done
 
-key=$( { cat "$here/l1-init"; printf '%s\n' "${order[@]}"; /bin/busybox 2>&1 | head -n1; } | sha256sum | cut -c1-16)
+# (No `cmd | head` under pipefail here: a writer cut off by head's exit dies of SIGPIPE, 141.)
+key=$( { cat "$here/l1-init"; printf '%s\n' "${order[@]}"; dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true; } \
+  | sha256sum | cut -c1-16)
 initrd="$dir/initrd-$key.cpio.gz"
 if [ ! -f "$initrd" ]; then
   root=$(mktemp -d "$cache_root/.initrd.XXXXXX")
