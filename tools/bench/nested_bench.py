@@ -8,12 +8,14 @@ One EIF (the real guest kernel, qt-vmm's init, app_vsock dialling the parent at 
   qt-vmm  `qt-vmm enclave start` exec → the init's heartbeat (the daemon's LaunchMonotonicNs)
           and → the app's first connection to the parent (a listener on <VsockSocket>_7100);
   QEMU    `qemu-system-x86_64 -M microvm -accel kvm` with the same bzImage, the EIF's ramdisks
-          and command line, a vhost-vsock device: exec → the heartbeat (an AF_VSOCK listener on
-          port 9000 that answers 0xB7, as qt-vmm's VMM does) and → the app's connection (port 7100).
-QEMU's vCPU threads run on the CPUs qt-vmm's placement gives its vCPUs (taskset), its RAM is
-hugetlbfs. Writes JSON: {"qt": {"heartbeat_ms": [...], "app_ms": [...]}, "qemu": {...}, ...}.
+          and command line, and the same vsock device model over vhost-user (`qt-vmm vsock
+          vhost-user`, the parent at CID 3 as the init expects; Linux's vhost-vsock only lets a
+          guest reach CID 2): exec → the heartbeat (the backend's "heartbeat from the guest"
+          line) and → the app's connection (a listener on the backend's <uds>_7100).
+QEMU runs on the CPUs qt-vmm's placement gives its vCPUs (taskset), its RAM is 2 MiB hugetlb
+memfd. Writes JSON: {"qt": {"heartbeat_ms": [...], "app_ms": [...]}, "qemu": {...}, ...}.
 
-    nested_bench.py --out FILE [--rounds N] [--work DIR]     (root, /dev/kvm, /dev/vhost-vsock)
+    nested_bench.py --out FILE [--rounds N] [--work DIR]     (root, /dev/kvm)
 """
 import argparse
 import json
@@ -29,7 +31,6 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
 QT = os.environ.get("QT_VMM", os.path.join(BUILD, "bin", "qt-vmm"))
 APP_PORT = 7100
-HEARTBEAT_PORT = 9000
 QEMU_CID = 21
 XXH3_EMPTY = 0x2D06800538D394C2  # XXH3-64 of no bytes: the reply app_vsock's dial expects
 
@@ -78,11 +79,11 @@ def eif_sections(path):
 
 
 class Listener:
-    """Accepts one connection on a socket; records the CLOCK_MONOTONIC of the accept (and, for the
-    heartbeat, of the 0xB7 byte) and answers what the guest expects."""
+    """Accepts the app's one connection on a Unix socket (where the vsock device forwards the
+    guest's dial); records the CLOCK_MONOTONIC of the accept and answers what app_vsock expects."""
 
-    def __init__(self, sock, kind):
-        self.sock, self.kind, self.when = sock, kind, None
+    def __init__(self, sock):
+        self.sock, self.when = sock, None
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -93,24 +94,18 @@ class Listener:
             return
         with conn:
             conn.settimeout(30)
-            if self.kind == "heartbeat":
-                b = conn.recv(1)
-                self.when = mono_ns()
-                if b == b"\xb7":
-                    conn.sendall(b"\xb7")
-            else:
-                self.when = mono_ns()
-                want, got = 16, b""  # 8-byte length (0), no payload, 8-byte XXH3
-                while len(got) < want:
-                    chunk = conn.recv(want - len(got))
-                    if not chunk:
-                        break
-                    got += chunk
-                conn.sendall(struct.pack("<Q", XXH3_EMPTY))
-                try:
-                    conn.recv(1)
-                except OSError:
-                    pass
+            self.when = mono_ns()
+            want, got = 16, b""  # 8-byte length (0), no payload, 8-byte XXH3
+            while len(got) < want:
+                chunk = conn.recv(want - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            conn.sendall(struct.pack("<Q", XXH3_EMPTY))
+            try:
+                conn.recv(1)
+            except OSError:
+                pass
 
     def wait(self, timeout):
         self.thread.join(timeout)
@@ -134,18 +129,10 @@ def unix_listener(path):
     return s
 
 
-def vsock_listener(port):
-    s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((socket.VMADDR_CID_ANY, port))
-    s.listen(4)
-    return s
-
-
 def qt_round(eif, run_dir, env):
     # The enclave will be ID 0 (a private run directory, cleared by stop): listen where the VMM
     # forwards the guest's dial before the guest exists.
-    listener = Listener(unix_listener(os.path.join(run_dir, f"0.vsock_{APP_PORT}")), "app")
+    listener = Listener(unix_listener(os.path.join(run_dir, f"0.vsock_{APP_PORT}")))
     t0 = mono_ns()
     out = subprocess.run([QT, "enclave", "start", "--eif", eif, "--cpus", "2", "--mem", "256", "--debug-mode",
                           "--heartbeat-timeout", "120"], env=env, capture_output=True, text=True, timeout=180)
@@ -167,20 +154,38 @@ def qt_round(eif, run_dir, env):
                        capture_output=True, timeout=60)
 
 
-def qemu_round(kernel, initrd, cmdline, cpus):
-    heartbeat = Listener(vsock_listener(HEARTBEAT_PORT), "heartbeat")
-    app = Listener(vsock_listener(APP_PORT), "app")
+def qemu_round(kernel, initrd, cmdline, cpus, work):
+    vhost_sock = os.path.join(work, "vhost.sock")
+    uds = os.path.join(work, "qemu.vsock")
+    app = Listener(unix_listener(f"{uds}_{APP_PORT}"))
+    backend = subprocess.Popen([QT, "--verbose", "vsock", "vhost-user", "--socket", vhost_sock, "--cid", str(QEMU_CID),
+                                "--uds-path", uds], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    heartbeat = {"when": None}
+    ready = threading.Event()
+
+    def watch():
+        for line in backend.stderr:
+            if "waiting for QEMU" in line:
+                ready.set()
+            if "heartbeat from the guest" in line and heartbeat["when"] is None:
+                heartbeat["when"] = mono_ns()
+        ready.set()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(30)
     cmd = ["taskset", "-c", ",".join(str(c) for c in cpus),
            "qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
-           "-accel", "kvm", "-cpu", "host", "-smp", "2", "-m", "256", "-mem-path", "/dev/hugepages",
-           "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial", "null",
-           "-device", f"vhost-vsock-device,guest-cid={QEMU_CID}", "-device", "i8042",
+           "-accel", "kvm", "-cpu", "host", "-smp", "2", "-m", "256",
+           "-object", "memory-backend-memfd,id=mem,size=256M,share=on,hugetlb=on,hugetlbsize=2M",
+           "-machine", "memory-backend=mem", "-global", "virtio-mmio.force-legacy=false",
+           "-chardev", f"socket,id=c0,path={vhost_sock}", "-device", "vhost-user-vsock-device,chardev=c0",
+           "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial", "null", "-device", "i8042",
            "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
     t0 = mono_ns()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        hb = heartbeat.wait(120)
         ap = app.wait(120)
+        hb = heartbeat["when"]
         if not hb or not ap:
             proc.kill()
             raise RuntimeError("QEMU: no heartbeat or no app connection: " + proc.stderr.read().decode()[-500:])
@@ -189,7 +194,12 @@ def qemu_round(kernel, initrd, cmdline, cpus):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        heartbeat.close()
+        if backend.poll() is None:
+            backend.terminate()
+        try:
+            backend.wait(10)
+        except subprocess.TimeoutExpired:
+            backend.kill()
         app.close()
 
 
@@ -225,7 +235,7 @@ def main():
             if side == "qt":
                 hb, app, cpus = qt_round(eif, run_dir, env)
             else:
-                hb, app = qemu_round(kernel, initrd, cmdline, cpus or [1, 2])
+                hb, app = qemu_round(kernel, initrd, cmdline, cpus or [1, 2], args.work)
             got[side] = (hb, app)
             result[side]["heartbeat_ms"].append(round(hb, 2))
             result[side]["app_ms"].append(round(app, 2))
