@@ -27,6 +27,9 @@ ln -sf /proc/self/fd /dev/fd 2>/dev/null || true
        "1G=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0)"
 } > /run/l1/l1-info.txt
 
+# Proof of life for the host (l1.sh): a wedged L1 can also go silent, its clock stopped.
+( while :; do date +%s > /run/l1/alive; sleep 5; done ) &
+
 (
   set -a
   # shellcheck disable=SC1091

@@ -119,6 +119,14 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
   if grep -qE 'soft lockup - CPU#|rcu_preempt self-detected stall' "$log_dir/console.log" 2>/dev/null; then
     wedged=1; break
   fi
+  # ... or silently (QEMU spinning, L1's clock stopped): its stage 2 writes /run/l1/alive every
+  # 5 s; none for 120 s (or none at all 400 s after the boot began) is a wedged L1.
+  now=$(date +%s)
+  if [ -f "$share/alive" ]; then
+    [ $((now - $(stat -c %Y "$share/alive"))) -gt 120 ] && { wedged=1; break; }
+  elif [ $((now - ${t0%.*})) -gt 400 ]; then
+    wedged=1; break
+  fi
   sleep 1
 done
 if [ "$timed_out" -eq 1 ] || [ "$wedged" -eq 1 ]; then
