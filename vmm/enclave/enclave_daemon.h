@@ -1,34 +1,43 @@
 // vmm/enclave/enclave_daemon.h — the process that owns one enclave for its whole life.
 //
 // `qt-vmm enclave start` forks this daemon (a new session, stdio on /dev/null, errors in
-// <run>/<id>.log). It builds the Machine (memory reserved, kernel and initrd loaded, vCPUs
-// pinned), attaches the virtio-vsock device (parent side: the hybrid-vsock socket
-// <run>/<id>.vsock; the heartbeat on port 9000 and guest-init's exit status on port 9001 are
-// served by the VMM itself), binds <run>/<id>.sock and starts the vCPUs. It tells the starting
-// command through a pipe once the guest's init has sent its boot heartbeat (or at once with
-// heartbeat_timeout_s = 0); no heartbeat in time, or a guest that ends first, stops the enclave
-// and reports an error instead. Then it serves control requests from an epoll loop until the
-// guest ends or is stopped:
-//   describe  -> the enclave's JSON (anyone may ask)
-//   stop      -> ends the guest, answers, exits (owner or root)
-//   console   -> replay of the console ring then live output (owner or root, debug mode only,
-//                one viewer at a time; a slow viewer loses old bytes, never stalls the guest)
-// If its control socket disappears from the run directory, the daemon stops the enclave (an
-// enclave nobody can reach is an orphan). When the guest ends on its own the daemon writes <run>/<id>.json (why it ended, when, the
-// app's exit status once known) and exits; the kernel releases hugepages and CPUs with it.
+// <run>/<id>.log). It builds the enclave's back end (EnclaveVm: memory reserved, kernel and
+// initrd loaded, vCPUs pinned, the virtio-vsock device on <run>/<id>.vsock with the heartbeat on
+// port 9000 and guest-init's exit status on port 9001 served by the VMM itself), binds
+// <run>/<id>.sock and starts the vCPUs. Then it serves from one epoll loop until the guest ends.
+//
+// This file is the composition; each job lives in its own piece:
+//   control_server.h     the control socket: clients, access checks (owner or root), requests
+//                        describe / stop / console (control_protocol.h), the console viewer
+//                        (console_stream.h). The daemon is its ControlHandler: describe() and stop().
+//   start_report.h       the ready pipe to the starting command: "ok <json>" once the guest's
+//                        init sent its boot heartbeat (or at once with heartbeat_timeout_s = 0),
+//                        "error <json>" for a failed start, NO_HEARTBEAT (stopped: none in time)
+//                        or ENDED_BEFORE_HEARTBEAT.
+//   enclave_lifecycle.h  the heartbeat timer, the watchdog that stops an enclave whose control
+//                        socket disappeared (an enclave nobody can reach is an orphan), and the
+//                        TERMINATED record.
+// When the guest ends the daemon gives a console viewer the last output, keeps the console
+// (debug mode), releases the VM, removes its sockets, then answers the `stop` that ended it or
+// writes <run>/<id>.json (why it ended, when, the app's exit status once known), reports a start
+// that never got its heartbeat, and exits; the kernel releases hugepages and CPUs with it.
 //
 // Usage (from the launcher, in the forked child, holding the run-dir lock):
 //     vmm::EnclaveDaemon daemon(run_dir, std::move(settings));
 //     int status = daemon.run(ready_pipe_fd, lock, boot_image);   // then _exit(status)
+// Tests pass a factory for a fake back end (vmm/testing/fake_enclave_vm.h) as a third argument.
 #pragma once
 
 #include "guest-init/status_protocol.h"
 #include "vmm/enclave/accel.h"
+#include "vmm/enclave/control_server.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
+#include "vmm/enclave/start_report.h"
 #include "vmm/vsock/vsock_device.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,49 +62,50 @@ struct EnclaveSettings {
     double heartbeat_timeout_s { 0 };
 };
 
-class EnclaveDaemon {
+// Builds the enclave's back end from the daemon's settings (machine, accel) and the vsock
+// device's configuration; `on_exit` must fire once when the guest ends.
+using EnclaveVmFactory = std::function<std::unique_ptr<EnclaveVm>(
+    const EnclaveSettings& settings, const BootImage& image, VsockConfig vsock, EnclaveVm::OnExit on_exit)>;
+// The production factory: KvmEnclaveVm, or QemuEnclaveVm under --accel tcg.
+std::unique_ptr<EnclaveVm> create_enclave_vm(
+    const EnclaveSettings& settings, const BootImage& image, VsockConfig vsock, EnclaveVm::OnExit on_exit);
+
+class EnclaveDaemon final : private ControlHandler {
 public:
-    EnclaveDaemon(RunDir run_dir, EnclaveSettings settings);
-    ~EnclaveDaemon();
+    // `create_vm` is for tests (a fake back end); the default builds the real one.
+    EnclaveDaemon(RunDir run_dir, EnclaveSettings settings, EnclaveVmFactory create_vm = create_enclave_vm);
+    ~EnclaveDaemon() override;
 
     // Builds and starts the VM, reports to `ready_fd` ("ok <json>\n" or "error <json>\n"), then
     // serves until the enclave ends. Returns the process exit status.
     int run(int ready_fd, RunDir::Lock& lock, const BootImage& image);
 
 private:
-    struct Client;
-    Json describe() const;
+    Json describe() const override;
+    void stop(uid_t uid) override;
     VsockConfig vsock_config();
     void report_ready();
-    void report_start_failure(const ExitInfo& exit);
     void serve();
-    void accept_client();
-    void handle_client_input(Client& client);
-    void pump_console(Client& client);
-    void drop_client(int fd);
     void finish(const ExitInfo& exit);
 
     RunDir m_run_dir;
     EnclaveSettings m_settings;
+    EnclaveVmFactory m_create_vm;
     std::unique_ptr<ConsoleBuffer> m_console;
-    std::unique_ptr<EnclaveVm> m_vm;
+    std::unique_ptr<EnclaveVm> m_vm;          // after m_console: the guest writes the ring
+    std::unique_ptr<ControlServer> m_control; // after both: gone first, like its viewers
     base::UniqueFd m_heartbeat_event;     // written by the vsock thread on 0xB7
     base::UniqueFd m_heartbeat_timer;     // timerfd while waiting for the heartbeat
-    base::UniqueFd m_socket_check;        // timerfd: is our control socket still there?
-    int m_ready_fd { -1 };                // the starting command's pipe until reported
+    StartReport m_report;                 // the starting command's pipe until reported
     std::atomic<std::uint64_t> m_heartbeat_ns { 0 };
     std::uint64_t m_daemon_started_ns { 0 };
     std::uint64_t m_vcpus_started_ns { 0 };
     mutable std::mutex m_app_status_lock;
     std::optional<guest_init::StatusRecord> m_app_status;
-    base::UniqueFd m_listen;
     base::UniqueFd m_epoll;
     base::UniqueFd m_exit_event;
     base::UniqueFd m_signals;
-    std::vector<std::unique_ptr<Client>> m_clients;
-    int m_console_viewer { -1 };
     std::string m_start_time;
-    int m_stop_requester { -1 };
     bool m_stopped_for_no_heartbeat { false }; // our stop was the reason the guest ended
 };
 

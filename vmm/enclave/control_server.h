@@ -1,0 +1,92 @@
+// vmm/enclave/control_server.h — the enclave daemon's control socket: listens on <run>/<id>.sock,
+// accepts clients (at most 64; more get DAEMON_BUSY), reads one request line each (at most 4096
+// bytes), decides who may do what from the peer's uid (stop and console: the owner or root) and
+// streams the console to its one viewer (ConsoleStream). It knows nothing about the VM: what a
+// request does is the ControlHandler's business. Wire format: control_protocol.h.
+//
+// Usage (the daemon, which owns the epoll loop):
+//     vmm::ControlServer control(socket_path, { .enclave_id = id, .owner_uid = uid, .console = ring }, handler);
+//     control.watch(epoll_fd);                       // the listening socket, console output, clients
+//     if (control.handle(fd, events)) continue;      // for every ready fd: true if it was ours
+//     ... the enclave ended:
+//     control.flush_consoles();                       // the viewer gets the last output
+//     if (control.stop_requested()) control.answer_stop();   // {"ok":true} to whoever asked
+//     control.close_clients();
+#pragma once
+
+#include "vmm/devices/console_buffer.h"
+#include "vmm/enclave/control_protocol.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace vmm {
+
+// What the requests do; the control server only checks who may ask.
+class ControlHandler {
+public:
+    virtual ~ControlHandler() = default;
+    // "describe": the enclave's JSON (anyone may ask).
+    virtual Json describe() const = 0;
+    // "stop" from the owner or root: end the enclave. The server answers the client once the
+    // enclave has ended (answer_stop()).
+    virtual void stop(uid_t uid) = 0;
+};
+
+// The uid of a connected Unix socket's peer (SO_PEERCRED); nullopt if it cannot be read.
+std::optional<uid_t> socket_peer_uid(int fd);
+
+struct ControlServerConfig {
+    int enclave_id { 0 };              // named in error messages
+    uid_t owner_uid { 0 };             // with root, may stop the enclave and read its console
+    ConsoleBuffer* console { nullptr }; // debug mode: the ring a viewer follows; null otherwise
+    std::function<std::optional<uid_t>(int fd)> peer_uid { socket_peer_uid }; // tests fake it
+};
+
+class ControlServer {
+public:
+    // Binds and listens on `socket_path` (mode 0666, a stale socket replaced). Throws
+    // base::Error SOCKET_PATH (path too long) or CONTROL_SOCKET.
+    ControlServer(const std::string& socket_path, ControlServerConfig config, ControlHandler& handler);
+    ~ControlServer();
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+
+    // Adds the listening socket and the console's notify fd to `epoll_fd`; clients join as they come.
+    void watch(int epoll_fd);
+    // Handles one ready fd from the epoll set; false if it is not one of ours.
+    bool handle(int fd, std::uint32_t events);
+
+    // A client asked to stop the enclave and is still connected.
+    bool stop_requested() const { return m_stop_requester >= 0; }
+    // Tells that client the enclave has stopped.
+    void answer_stop();
+    // The enclave ended: every console viewer gets the rest (blocking up to 2 s).
+    void flush_consoles();
+    // Hangs up on everyone.
+    void close_clients();
+    std::size_t client_count() const { return m_clients.size(); }
+
+private:
+    struct Client;
+    void accept_clients();
+    void handle_input(Client& client);
+    void handle_console(Client& client, const Json& request, bool privileged);
+    void pump_console(Client& client);
+    void drop(int fd);
+
+    ControlServerConfig m_config;
+    ControlHandler& m_handler;
+    base::UniqueFd m_listen;
+    int m_epoll { -1 };
+    std::vector<std::unique_ptr<Client>> m_clients;
+    int m_console_viewer { -1 };
+    int m_stop_requester { -1 };
+};
+
+} // namespace vmm

@@ -1,0 +1,250 @@
+// ControlServer over a real Unix socket in a temp directory: describe answers the handler's
+// JSON, stop and console are for the owner or root, bad requests and overlong lines are
+// refused, the 65th client is turned away, and the console has one viewer at a time.
+#include "vmm/enclave/control_server.h"
+
+#include "vmm/testing/vsock_test_sockets.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace vmm;
+
+namespace {
+
+struct FakeHandler final : ControlHandler {
+    Json describe() const override { return Json { { "EnclaveID", 7 }, { "State", "RUNNING" } }; }
+    void stop(uid_t uid) override { stops.push_back(uid); }
+    std::vector<uid_t> stops;
+};
+
+constexpr uid_t kOwner = 2000;
+
+// A server for enclave 7 owned by kOwner; `client_uid` fakes every client's SO_PEERCRED uid
+// (the tests run as root, who may do anything); `debug` gives it a console ring.
+struct Server {
+    std::string dir = vsock_test::temp_dir("control-server-test");
+    std::string path = dir + "/7.sock";
+    FakeHandler handler;
+    std::unique_ptr<ConsoleBuffer> console;
+    std::unique_ptr<ControlServer> server;
+    base::UniqueFd epoll { ::epoll_create1(EPOLL_CLOEXEC) };
+
+    explicit Server(std::optional<uid_t> client_uid = std::nullopt, bool debug = false)
+    {
+        if (debug)
+            console = std::make_unique<ConsoleBuffer>(1024);
+        ControlServerConfig config;
+        config.enclave_id = 7;
+        config.owner_uid = kOwner;
+        config.console = console.get();
+        if (client_uid)
+            config.peer_uid = [uid = *client_uid](int) { return std::optional<uid_t>(uid); };
+        server = std::make_unique<ControlServer>(path, std::move(config), handler);
+        server->watch(epoll.get());
+    }
+    ~Server()
+    {
+        server.reset();
+        std::filesystem::remove_all(dir);
+    }
+    // Serves until nothing happened for 50 ms.
+    void serve()
+    {
+        for (;;) {
+            epoll_event events[16];
+            int n = ::epoll_wait(epoll.get(), events, 16, 50);
+            if (n <= 0)
+                return;
+            for (int i = 0; i < n; ++i)
+                CHECK(server->handle(events[i].data.fd, events[i].events));
+        }
+    }
+    base::UniqueFd connect() { return base::UniqueFd(vsock_test::unix_connect(path)); }
+    // Sends a request line and serves it; returns what the client got, "<EOF>" if it was hung up on.
+    std::string ask(int fd, const std::string& line)
+    {
+        vsock_test::send_text(fd, line);
+        serve();
+        return received(fd);
+    }
+    static std::string received(int fd)
+    {
+        std::string all;
+        for (;;) {
+            std::string got = vsock_test::read_now(fd);
+            if (got.empty())
+                return all;
+            all += got;
+            if (got == "<EOF>" || got == "<ERR>")
+                return all;
+        }
+    }
+    void print(const std::string& text)
+    {
+        console->append(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    }
+};
+
+std::string error_line(const std::string& code, int kind, const std::string& message)
+{
+    return encode_line(error_reply(code, kind, message)) + "<EOF>";
+}
+
+} // namespace
+
+TEST_CASE("describe answers the handler's JSON to anyone, then hangs up")
+{
+    Server s(1234);
+    base::UniqueFd c = s.connect();
+    CHECK(s.ask(c.get(), "{\"op\":\"describe\"}\n") == "{\"ok\":true,\"enclave\":{\"EnclaveID\":7,\"State\":\"RUNNING\"}}\n<EOF>");
+    CHECK(s.server->client_count() == 0);
+}
+
+TEST_CASE("the peer's uid comes from SO_PEERCRED")
+{
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    base::UniqueFd a(fds[0]), b(fds[1]);
+    CHECK(socket_peer_uid(a.get()) == ::getuid());
+    CHECK_FALSE(socket_peer_uid(-1).has_value());
+}
+
+TEST_CASE("stop: refused to others, passed on for the owner and root, answered once stopped")
+{
+    SUBCASE("a stranger is refused with NOT_OWNER")
+    {
+        Server s(1234);
+        base::UniqueFd c = s.connect();
+        CHECK(s.ask(c.get(), "{\"op\":\"stop\"}\n") == error_line("NOT_OWNER", 9, "only the enclave's owner or root may stop it"));
+        CHECK(s.handler.stops.empty());
+        CHECK_FALSE(s.server->stop_requested());
+    }
+    for (uid_t uid : { kOwner, uid_t(0) }) {
+        CAPTURE(uid);
+        Server s(uid);
+        base::UniqueFd c = s.connect();
+        CHECK(s.ask(c.get(), "{\"op\":\"stop\"}\n") == "");
+        CHECK(s.handler.stops == std::vector<uid_t> { uid });
+        REQUIRE(s.server->stop_requested());
+        s.server->answer_stop();
+        CHECK(Server::received(c.get()) == "{\"ok\":true}\n");
+        s.server->close_clients();
+        CHECK(Server::received(c.get()) == "<EOF>");
+        CHECK_FALSE(s.server->stop_requested());
+    }
+    SUBCASE("a requester that hung up is not answered")
+    {
+        Server s(kOwner);
+        base::UniqueFd c = s.connect();
+        s.ask(c.get(), "{\"op\":\"stop\"}\n");
+        c.reset();
+        s.serve();
+        CHECK_FALSE(s.server->stop_requested());
+    }
+}
+
+TEST_CASE("an unknown op or a line that is not JSON is a BAD_REQUEST")
+{
+    Server s;
+    for (std::string line : { "{\"op\":\"reboot\"}\n", "not json\n", "[1,2]\n", "\n" }) {
+        CAPTURE(line);
+        base::UniqueFd c = s.connect();
+        CHECK(s.ask(c.get(), line) == error_line("BAD_REQUEST", 2, "unknown request"));
+    }
+}
+
+TEST_CASE("a request line may be split, but more than 4096 bytes without a newline drops the client")
+{
+    Server s;
+    base::UniqueFd split = s.connect();
+    CHECK(s.ask(split.get(), "{\"op\":\"desc") == "");
+    CHECK(s.ask(split.get(), "ribe\"}\n").starts_with("{\"ok\":true,"));
+
+    base::UniqueFd at_limit = s.connect();
+    CHECK(s.ask(at_limit.get(), std::string(4096, ' ')) == "");
+    CHECK(s.server->client_count() == 1);
+
+    base::UniqueFd over = s.connect();
+    CHECK(s.ask(over.get(), std::string(5000, ' ')) == "<EOF>");
+    CHECK(s.server->client_count() == 1);
+}
+
+TEST_CASE("the 65th client gets DAEMON_BUSY; the 64 before it are served")
+{
+    Server s;
+    std::vector<base::UniqueFd> clients;
+    for (int i = 0; i < 64; ++i) {
+        clients.push_back(s.connect());
+        if (i % 8 == 7)
+            s.serve(); // the listen backlog is 16
+    }
+    s.serve();
+    REQUIRE(s.server->client_count() == 64);
+    base::UniqueFd extra = s.connect();
+    s.serve();
+    CHECK(Server::received(extra.get()) == error_line("DAEMON_BUSY", 6, "too many control connections"));
+    CHECK(s.server->client_count() == 64);
+    CHECK(s.ask(clients[0].get(), "{\"op\":\"describe\"}\n").starts_with("{\"ok\":true,"));
+    base::UniqueFd next = s.connect();
+    CHECK(s.ask(next.get(), "{\"op\":\"describe\"}\n").starts_with("{\"ok\":true,"));
+}
+
+TEST_CASE("console: refused outside debug mode and to strangers")
+{
+    Server production(kOwner);
+    base::UniqueFd c = production.connect();
+    CHECK(production.ask(c.get(), "{\"op\":\"console\"}\n")
+        == error_line("CONSOLE_NOT_DEBUG", 9, "enclave 7 was not started with --debug-mode; its console cannot be read"));
+
+    Server debug(1234, true);
+    base::UniqueFd stranger = debug.connect();
+    CHECK(debug.ask(stranger.get(), "{\"op\":\"console\"}\n")
+        == error_line("NOT_OWNER", 9, "only the enclave's owner or root may read its console"));
+}
+
+TEST_CASE("console: one viewer follows the ring; a second gets CONSOLE_BUSY until it leaves")
+{
+    Server s(kOwner, true);
+    s.print("boot\n");
+    base::UniqueFd viewer = s.connect();
+    CHECK(s.ask(viewer.get(), "{\"op\":\"console\"}\n") == "{\"ok\":true}\nboot\n");
+    s.print("app started\n");
+    s.serve();
+    CHECK(Server::received(viewer.get()) == "app started\n");
+
+    base::UniqueFd second = s.connect();
+    CHECK(s.ask(second.get(), "{\"op\":\"console\"}\n")
+        == error_line("CONSOLE_BUSY", 6, "another console viewer is attached to enclave 7; only one is allowed at a time"));
+
+    SUBCASE("the enclave ends: the viewer gets the last output")
+    {
+        s.print("app exited\n");
+        s.server->flush_consoles();
+        CHECK(Server::received(viewer.get()) == "app exited\n");
+    }
+    SUBCASE("once the viewer hung up, another may follow")
+    {
+        viewer.reset();
+        s.serve();
+        base::UniqueFd third = s.connect();
+        CHECK(s.ask(third.get(), "{\"op\":\"console\"}\n") == "{\"ok\":true}\nboot\napp started\n");
+    }
+}
+
+TEST_CASE("console with follow false: a snapshot of the ring, then the end of the stream")
+{
+    Server s(0, true);
+    s.print("boot\n");
+    base::UniqueFd c = s.connect();
+    CHECK(s.ask(c.get(), "{\"op\":\"console\",\"follow\":false}\n") == "{\"ok\":true}\nboot\n<EOF>");
+}
