@@ -10,7 +10,8 @@
 # else = failed (the tail of its log is shown). A test that runs several tests of its own (e.g.
 # kvm_e2e, inside the nested L1) prints one line per test, "SUBTEST ok|FAIL|skip NAME [detail]";
 # each then counts on its own, and the script's exit status counts only if no SUBTEST failed.
-# Full logs: $BUILD/test-logs/. TESTS=glob runs only matching integration tests (e.g. TESTS='eif_*').
+# Why each test failed (the tails shown as it ran) is shown again just before the summary, so the
+# end of the output says it. Full logs: $BUILD/test-logs/. TESTS=glob runs only matching integration tests (e.g. TESTS='eif_*').
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +26,14 @@ mkdir -p "$logs"
 
 passed=0 failed=0 skipped=0
 failures=()
+why="$logs/why-failed.txt"   # each failure's tail, repeated at the end
+: >"$why"
+
+# fail_tail NAME LINES LOG: prints the last LINES of LOG now and keeps them for the end.
+fail_tail() {
+  local name=$1 lines=$2 log=$3
+  { echo "== $name"; tail -n "$lines" "$log" | sed 's/^/    /'; } | tee -a "$why" | tail -n +2
+}
 
 for bin in "$@"; do
   name=$(basename "$bin")
@@ -42,7 +51,7 @@ for bin in "$@"; do
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   if [ "$f" -ne 0 ]; then
     echo "FAIL unit $name ($f failed) — log: $log"
-    tail -n 40 "$log" | sed 's/^/    /'
+    fail_tail "unit $name" 40 "$log"
     failures+=("$name")
   else
     echo "ok   unit $name ($p test cases)"
@@ -69,14 +78,18 @@ for t in "$here"/integration/$pattern.sh; do
         ok)   passed=$((passed + 1)); echo "ok   $name/$sub${detail:+ $detail}" ;;
         skip) skipped=$((skipped + 1)); echo "skip $name/$sub${detail:+: $detail}" ;;
         *)    failed=$((failed + 1)); sub_failed=1; failures+=("$name/$sub")
-              echo "FAIL $name/$sub${detail:+ $detail} — log: $log" ;;
+              echo "FAIL $name/$sub${detail:+ $detail} — log: $log"
+              # the indented lines after its SUBTEST line: the tail of its own log
+              { echo "== $name/$sub"
+                awk -v s="$sub" '$1 == "SUBTEST" && $3 == s { on = 1; next } on && /^    / { print; next } { on = 0 }' "$log"
+              } >>"$why" ;;
       esac
     done < <(sed -nE 's/^SUBTEST (ok|FAIL|skip) /\1 /p' "$log")
     if [ "$status" -ne 0 ] && [ "$status" -ne 77 ] && [ "$sub_failed" -eq 0 ]; then
       failed=$((failed + 1)); failures+=("$name")
       [ "$status" -eq 124 ] && echo "FAIL $name (timed out after $limit s) — log: $log" \
                             || echo "FAIL $name (exit $status, ${secs} s) — log: $log"
-      tail -n 30 "$log" | sed 's/^/    /'
+      fail_tail "$name" 30 "$log"
     elif [ "$sub_failed" -ne 0 ]; then
       tail -n 30 "$log" | sed 's/^/    /'
     else
@@ -93,13 +106,17 @@ for t in "$here"/integration/$pattern.sh; do
     *)  failed=$((failed + 1)); failures+=("$name")
         [ "$status" -eq 124 ] && echo "FAIL $name (timed out after $limit s) — log: $log" \
                               || echo "FAIL $name (exit $status, ${secs} s) — log: $log"
-        tail -n 30 "$log" | sed 's/^/    /' ;;
+        fail_tail "$name" 30 "$log" ;;
   esac
   rm -rf "$TEST_TMP"
 done
 
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
-[ "${#failures[@]}" -gt 0 ] && echo "failed: ${failures[*]}"
+if [ "${#failures[@]}" -gt 0 ]; then
+  echo "---- why they failed (the end of each log) ----"
+  cat "$why"
+  echo "failed: ${failures[*]}"
+fi
 echo "$summary"
 [ "$failed" -eq 0 ]

@@ -19,6 +19,10 @@ rc=0; src=$(timed source "$PEER" source --socket "$VSOCK" --port 5002 --bytes "$
 echo "$src"
 q=$("$QT_VMM" enclave query --enclave-id "$ID")
 echo "VsockDevice: $(jq -c '.[0].VsockDevice' <<<"$q")"
+if [ "$rc" -ne 0 ]; then # a stall: does the device move on its own? (Internals: queues, connections)
+  sleep 5
+  echo "VsockDevice 5 s later: $(jq -c '.[0].VsockDevice' <<<"$("$QT_VMM" enclave query --enclave-id "$ID")")"
+fi
 expect_eq "$rc" 0 "vsock_peer source exit status"
 line=$(grep "^PEER source" <<<"$src")
 expect_contains "$line" "bytes=$bytes"

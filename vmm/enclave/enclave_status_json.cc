@@ -25,6 +25,10 @@ void add_vm_status(Json& info, const EnclaveVmStatus& status)
         vsock["Status"] = *v.status_register;
     vsock["Features"] = base::hex_u64(v.features);
     vsock["Connections"] = v.connections;
+    // Debug mode only: what the device's queues and connections look like inside (a stalled
+    // connection is diagnosed from here); production enclaves show nothing of their traffic.
+    if (!v.internals.empty() && info.value("LaunchMode", std::string()) == "debug")
+        vsock["Internals"] = v.internals;
     info["VsockDevice"] = vsock;
 }
 

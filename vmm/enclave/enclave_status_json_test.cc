@@ -22,7 +22,7 @@ TEST_CASE("a KVM back end's status: timings, the first guest I/O and the virtio-
     s.accel = Accel::Kvm;
     s.launch_timings_ms = { { "Memory", 1.5 }, { "VM", 2.0 } };
     s.first_guest_io_ns = 42;
-    s.vsock = { "virtio-mmio", true, 15, 0x130000000ull, 2 };
+    s.vsock = { "virtio-mmio", true, 15, 0x130000000ull, 2, {} };
     Json info = daemon_fields();
     add_vm_status(info, s);
     CHECK(info["Accel"] == "kvm");
@@ -40,7 +40,7 @@ TEST_CASE("a TCG back end's status: no hugepages or NUMA node, QEMU's PID, the v
     s.accel = Accel::Tcg;
     s.launch_timings_ms = { { "QemuSpawn", 3.0 } };
     s.qemu_pid = 1234;
-    s.vsock = { "vhost-user", false, std::nullopt, 0, 0 };
+    s.vsock = { "vhost-user", false, std::nullopt, 0, 0, {} };
     Json info = daemon_fields();
     add_vm_status(info, s);
     CHECK(info["Accel"] == "tcg");
@@ -67,4 +67,18 @@ TEST_CASE("guest-init's exit-status records become AppStatus")
     CHECK(j["Kind"] == "init-error");
     CHECK(j["Errno"] == 2);
     CHECK(j["Reason"] == "no /cmd");
+}
+
+TEST_CASE("the vsock device's internals are shown for debug-mode enclaves only")
+{
+    EnclaveVmStatus s;
+    s.vsock = { "virtio-mmio", true, 15, 0x120000000ull, 1, { "queue rx: size=128", "connection guest_port=5002" } };
+    Json debug = daemon_fields();
+    debug["LaunchMode"] = "debug";
+    add_vm_status(debug, s);
+    CHECK(debug["VsockDevice"]["Internals"].dump() == R"(["queue rx: size=128","connection guest_port=5002"])");
+    Json production = daemon_fields();
+    production["LaunchMode"] = "production";
+    add_vm_status(production, s);
+    CHECK_FALSE(production["VsockDevice"].contains("Internals"));
 }

@@ -31,10 +31,11 @@ namespace vmm {
 // The guest's vsock device as its driver left it.
 struct VsockDeviceStatus {
     std::string transport;                       // "virtio-mmio" (KVM) or "vhost-user" (TCG)
-    bool driver_ok { false };                    // KVM: Status has DRIVER_OK; TCG: VERSION_1 acked
+    bool driver_ok { false };                    // the driver set DRIVER_OK (TCG: QEMU started the rings, which it does then)
     std::optional<std::uint32_t> status_register; // the virtio-mmio Status (KVM only)
     std::uint64_t features { 0 };                // negotiated (KVM) or acknowledged by QEMU (TCG)
     std::uint64_t connections { 0 };             // open now
+    std::vector<std::string> internals;          // queue indices and connection states (debugging)
 };
 
 // What a back end knows about its guest, for the enclave's description.

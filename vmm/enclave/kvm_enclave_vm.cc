@@ -48,7 +48,8 @@ EnclaveVmStatus KvmEnclaveVm::report() const
     s.first_guest_io_ns = m_machine->debug_port().first_write_ns();
     // The guest driver's progress (DRIVER_OK = it probed and set the device up) and traffic.
     virtio::MmioTransport& transport = m_vsock->transport();
-    s.vsock = { "virtio-mmio", transport.driver_ok(), transport.status(), transport.negotiated_features(), m_vsock->stats().connections };
+    s.vsock = { "virtio-mmio", transport.driver_ok(), transport.status(), transport.negotiated_features(), m_vsock->stats().connections,
+        m_vsock->describe() };
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include "eif-format/signature.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
+#include "vmm/enclave/nested_kvm_fixups.h"
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
 #include "vmm/placement/placement.h"
@@ -181,7 +182,8 @@ Json start_enclave(const StartRequest& request)
     settings.machine.cpuid_quirks.hide_cx16 = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_pv_ipi = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_tsc_deadline = quirks.nested_kvm;
-    settings.machine.int3_fixup = quirks.nested_kvm;
+    if (quirks.nested_kvm)
+        settings.machine.on_emulation_failure = deliver_int3_as_breakpoint;
     settings.heartbeat_timeout_s = request.heartbeat_timeout_s.value_or(default_heartbeat_timeout(eif_size, place.memory_mib));
 
     // The daemon reads kernel and initrd straight from the EIF into guest memory.

@@ -229,9 +229,8 @@ void QemuEnclaveVm::supervise()
             backend_checked = true;
             std::string error = m_backend->error();
             if (!error.empty()) {
-                m_exit.record(ExitKind::VcpuError, "the vhost-user vsock connection with QEMU failed: " + error);
-                std::uint64_t one = 1;
-                [[maybe_unused]] ssize_t w = ::write(m_stop_event.get(), &one, sizeof one);
+                m_exit.record(ExitKind::DeviceError, "the vhost-user vsock connection with QEMU failed: " + error);
+                base::signal_eventfd(m_stop_event.get());
             }
         }
         if (fds[1].revents) {
@@ -257,9 +256,9 @@ void QemuEnclaveVm::supervise()
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         m_exit.record(ExitKind::GuestReset, "the guest reset the machine (QEMU exited)");
     else if (WIFEXITED(status))
-        m_exit.record(ExitKind::VcpuError, "QEMU exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + last_line(m_stderr_tail));
+        m_exit.record(ExitKind::EmulatorError, "QEMU exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + last_line(m_stderr_tail));
     else
-        m_exit.record(ExitKind::VcpuError, "QEMU was killed by signal " + std::to_string(WTERMSIG(status)));
+        m_exit.record(ExitKind::EmulatorError, "QEMU was killed by signal " + std::to_string(WTERMSIG(status)));
     m_backend->stop();
     ExitInfo exit = m_exit.current();
     {
@@ -297,7 +296,7 @@ EnclaveVmStatus QemuEnclaveVm::report() const
     s.launch_timings_ms = { { "QemuSpawn", m_spawn_ms } };
     s.qemu_pid = m_pid;
     std::uint64_t acked = m_backend->acked_features();
-    s.vsock = { "vhost-user", (acked & virtio::kFeatureVersion1) != 0, std::nullopt, acked, m_backend->stats().connections };
+    s.vsock = { "vhost-user", m_backend->device_started(), std::nullopt, acked, m_backend->stats().connections, m_backend->describe() };
     return s;
 }
 

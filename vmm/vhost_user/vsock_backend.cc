@@ -100,6 +100,18 @@ std::uint64_t VhostUserVsockBackend::acked_features()
     return m_acked_features;
 }
 
+bool VhostUserVsockBackend::device_started()
+{
+    std::lock_guard guard(m_lock);
+    return m_core->active_locked();
+}
+
+std::vector<std::string> VhostUserVsockBackend::describe()
+{
+    std::lock_guard guard(m_lock);
+    return m_core->describe_locked();
+}
+
 // --- the control socket (loop thread, lock held) -------------------------------------------
 
 void VhostUserVsockBackend::on_socket_event()

@@ -82,6 +82,11 @@ public:
     std::uint64_t messages();
     // Features the frontend acknowledged (SET_FEATURES; still there after the connection ended).
     std::uint64_t acked_features();
+    // The frontend started the device's rings: QEMU does that once the guest's driver set
+    // DRIVER_OK (and stops them on a reset or a VM stop), so this is the driver's DRIVER_OK.
+    bool device_started();
+    // For debugging a stall: VsockCore's lines (each queue's indices, each connection).
+    std::vector<std::string> describe();
 
 private:
     struct Ring {

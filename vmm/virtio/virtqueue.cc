@@ -286,6 +286,22 @@ bool Virtqueue::needs_interrupt()
     return static_cast<std::uint16_t>(new_used - used_event - 1) < static_cast<std::uint16_t>(new_used - old_used);
 }
 
+std::string Virtqueue::describe() const
+{
+    Rings rings;
+    if (!map_rings(rings))
+        return m_broken ? "broken" : "off";
+    std::uint16_t size = m_addresses.size;
+    std::string text = "size=" + std::to_string(size) + " avail=" + std::to_string(read_avail_idx(rings))
+        + " next_avail=" + std::to_string(m_next_avail) + " used=" + std::to_string(m_next_used)
+        + " signalled=" + std::to_string(m_signalled_used)
+        + " flags=" + std::to_string(load_u16(rings.avail, __ATOMIC_RELAXED));
+    if (m_event_idx)
+        text += " used_event=" + std::to_string(load_u16(rings.avail + 4 + 2ull * size, __ATOMIC_RELAXED))
+            + " avail_event=" + std::to_string(load_u16(rings.used + 4 + 8ull * size, __ATOMIC_RELAXED));
+    return text;
+}
+
 bool Virtqueue::enable_notifications()
 {
     Rings rings;

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <sys/uio.h>
+#include <string>
 #include <vector>
 
 namespace vmm::virtio {
@@ -101,6 +102,9 @@ public:
     std::uint64_t malformed_chains() const { return m_malformed; }
     // The driver moved avail.idx more than `size` ahead: the queue is ignored until reset.
     bool broken() const { return m_broken; }
+    // For debugging a stalled queue: both sides' indices in one line, e.g. "size=128 avail=40
+    // next_avail=40 avail_event=40 used=40 signalled=40 used_event=39 flags=0" ("off" if not ready).
+    std::string describe() const;
 
 private:
     struct Rings {

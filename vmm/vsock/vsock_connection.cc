@@ -131,6 +131,22 @@ bool Connection::take_rx_request()
     return std::exchange(m_rx_requested, false) && !ended();
 }
 
+std::string Connection::describe() const
+{
+    static constexpr const char* kStates[] = { "local-init", "established", "killed", "closed" };
+    static constexpr const char* kGuestSend[] = { "open", "shutdown-pending", "shut-down" };
+    static constexpr const char* kHostInput[] = { "waiting", "readable", "eof" };
+    static constexpr const char* kPolling[] = { "unregistered", "registered", "hung-up" };
+    auto n = [](std::uint64_t v) { return std::to_string(v); };
+    return "guest_port=" + n(m_guest_port) + " host_port=" + n(m_host_port) + " state=" + kStates[int(m_state)]
+        + " guest_send=" + kGuestSend[int(m_guest_send)] + (m_guest_stopped_receiving ? " guest_stopped_receiving" : "")
+        + " host_input=" + kHostInput[int(m_host_input)] + " polling=" + kPolling[int(m_polling)] + " interest=" + n(m_interest)
+        + " pending=" + n(m_pending) + (in_rx_queue ? " in_rx_queue" : "") + (m_credit_requested ? " credit_requested" : "")
+        + " | from guest: rx_cnt=" + n(m_rx_cnt) + " fwd_cnt=" + n(m_fwd_cnt) + " fwd_cnt_sent=" + n(m_last_fwd_cnt_sent)
+        + " to_host=" + n(m_to_host.size()) + " handshake_out=" + n(m_handshake_out.size())
+        + " | to guest: tx_cnt=" + n(m_tx_cnt) + " peer_buf_alloc=" + n(m_peer_buf_alloc) + " peer_fwd_cnt=" + n(m_peer_fwd_cnt);
+}
+
 // --- guest → parent ---------------------------------------------------------------------------
 
 void Connection::recv_pkt(const PacketHeader& h, const std::vector<virtio::BufferSegment>& segments)

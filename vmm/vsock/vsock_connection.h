@@ -133,6 +133,8 @@ public:
     bool expired(std::chrono::steady_clock::time_point now) const { return has_deadline() && m_deadline <= now; }
     bool has_deadline() const { return m_deadline != std::chrono::steady_clock::time_point {}; }
     std::size_t buffered_bytes() const { return m_to_host.size() + m_handshake_out.size(); }
+    // For debugging a stalled connection: its states and both directions' counters in one line.
+    std::string describe() const;
 
     std::uint32_t guest_port() const { return m_guest_port; }
     std::uint32_t host_port() const { return m_host_port; }

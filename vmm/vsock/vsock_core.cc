@@ -235,6 +235,19 @@ void VsockCore::process_rx_locked(virtio::Virtqueue& rx)
     }
 }
 
+std::vector<std::string> VsockCore::describe_locked() const
+{
+    static constexpr const char* kNames[] = { "rx", "tx", "event" };
+    std::vector<std::string> lines;
+    for (std::uint16_t q = 0; q < kQueueCount; ++q) {
+        std::string state = m_queues && q < m_queues->size() ? (*m_queues)[q].describe() : "off";
+        lines.push_back(std::string("queue ") + kNames[q] + (m_enabled[q] ? "" : " (disabled)") + ": " + state);
+    }
+    std::vector<std::string> muxer = m_muxer->describe();
+    lines.insert(lines.end(), muxer.begin(), muxer.end());
+    return lines;
+}
+
 double VsockCore::loop_cpu_seconds() const
 {
     if (!m_thread.joinable())

@@ -92,6 +92,8 @@ public:
     double loop_cpu_seconds() const;
 
     VsockMuxer& muxer() { return *m_muxer; }
+    // For debugging a stall (the caller holds the lock): each queue's indices, each connection.
+    std::vector<std::string> describe_locked() const;
     int epoll_fd() const { return m_epoll.get(); }
 
 private:

@@ -105,4 +105,14 @@ std::size_t VsockDevice::buffered_bytes()
     return m_core->muxer().buffered_bytes();
 }
 
+std::vector<std::string> VsockDevice::describe()
+{
+    std::lock_guard guard(m_transport->lock());
+    std::vector<std::string> lines { "transport status=" + std::to_string(m_transport->status())
+        + " interrupt_status=" + std::to_string(m_transport->interrupt_status()) };
+    std::vector<std::string> core = m_core->describe_locked();
+    lines.insert(lines.end(), core.begin(), core.end());
+    return lines;
+}
+
 } // namespace vmm

@@ -75,6 +75,8 @@ public:
     const VsockConfig& config() const { return m_config; }
     vsock::VsockStats stats();
     std::size_t buffered_bytes();
+    // For debugging a stall: the transport's Status and InterruptStatus, then VsockCore's lines.
+    std::vector<std::string> describe();
     // CPU time the loop thread has used (0 before start()): what the device costs the host.
     double loop_cpu_seconds() const;
 

@@ -102,6 +102,16 @@ Connection* VsockMuxer::find(std::uint64_t key)
     return it == m_connections.end() ? nullptr : it->second.get();
 }
 
+std::vector<std::string> VsockMuxer::describe() const
+{
+    std::vector<std::string> lines;
+    for (const auto& [key, c] : m_connections)
+        lines.push_back("connection " + c->describe());
+    lines.push_back("muxer rx_queue=" + std::to_string(m_rx_queue.size()) + " rsts=" + std::to_string(m_rsts.size())
+        + " handshakes=" + std::to_string(m_handshakes.size()));
+    return lines;
+}
+
 // --- guest → device ---------------------------------------------------------------------------
 
 void VsockMuxer::handle_guest_packet(const PacketHeader& h, const std::vector<virtio::BufferSegment>& segments)

@@ -91,6 +91,8 @@ public:
     const VsockStats& stats() const { return m_stats; }
     std::size_t connection_count() const { return m_connections.size(); }
     std::size_t buffered_bytes() const;
+    // For debugging: one line per connection (Connection::describe), then the rx queue and RSTs.
+    std::vector<std::string> describe() const;
     int listener_fd() const { return m_listener.get(); }
 
 private:

@@ -15,6 +15,10 @@ const char* exit_kind_name(ExitKind kind)
         return "system-event";
     case ExitKind::VcpuError:
         return "vcpu-error";
+    case ExitKind::DeviceError:
+        return "device-error";
+    case ExitKind::EmulatorError:
+        return "emulator-error";
     case ExitKind::Stopped:
         return "stopped";
     }

@@ -17,7 +17,10 @@
 
 namespace vmm {
 
-enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, Stopped };
+// GuestReset..VcpuError: what the guest's vCPUs did. DeviceError: a device's back end failed
+// (e.g. the vhost-user connection to QEMU). EmulatorError: the emulator running the guest
+// (QEMU, --accel tcg) exited with an error or was killed. Stopped: ended from the outside.
+enum class ExitKind { Running, GuestReset, TripleFault, SystemEvent, VcpuError, DeviceError, EmulatorError, Stopped };
 const char* exit_kind_name(ExitKind kind);
 
 struct ExitInfo {

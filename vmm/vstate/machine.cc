@@ -232,21 +232,8 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
         if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
             && (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)
             && run->emulation_failure.insn_size > 0) {
-            std::uint8_t first = run->emulation_failure.insn_bytes[0];
-            if (first == 0xcc && m_config.int3_fixup) {
-                // The host's emulator cannot run int3; deliver the #BP it would have raised.
-                kvm_regs regs = cpu.regs();
-                regs.rip += 1;
-                cpu.set_regs(regs);
-                kvm_vcpu_events events = cpu.events();
-                events.exception.injected = 1;
-                events.exception.nr = 3;
-                events.exception.has_error_code = 0;
-                events.exception.error_code = 0;
-                cpu.set_events(events);
-                m_int3_fixups.fetch_add(1);
+            if (m_config.on_emulation_failure && m_config.on_emulation_failure(cpu, *run))
                 return true;
-            }
             detail += ", instruction bytes";
             for (std::uint32_t i = 0; i < std::min<std::uint32_t>(run->emulation_failure.insn_size, 15); ++i) {
                 char b[4];

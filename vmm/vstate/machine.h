@@ -39,6 +39,9 @@
 
 namespace vmm {
 
+// (the vCPU, its kvm_run with exit_reason KVM_EXIT_INTERNAL_ERROR and the instruction bytes)
+using EmulationFailureHandler = std::function<bool(VcpuFd& cpu, const kvm_run& run)>;
+
 struct MachineConfig {
     unsigned vcpus { 1 };
     std::uint64_t memory_bytes { 0 };
@@ -48,7 +51,10 @@ struct MachineConfig {
     std::string cmdline;          // the guest's command line, before the virtio-mmio fragments
     unsigned virtio_mmio_devices { 0 }; // slots announced on the command line (mmio_devices())
     x86::CpuidQuirks cpuid_quirks;
-    bool int3_fixup { false };    // host quirk: emulate int3 the host's KVM cannot (README: nested-KVM workarounds)
+    // Called by a vCPU thread when KVM could not emulate an instruction whose bytes it reports;
+    // true = handled, the vCPU resumes; false or unset = the guest ends with vcpu-error. The
+    // enclave layer sets it only for a host quirk (enclave/nested_kvm_fixups.h).
+    EmulationFailureHandler on_emulation_failure;
     ConsoleBuffer* console { nullptr }; // debug mode: where UART output goes; null = discarded
 };
 
@@ -88,7 +94,6 @@ public:
     MmioDeviceManager& mmio_devices() { return *m_mmio_devices; }
     const DebugPort& debug_port() const { return m_debug_port; }
     std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
-    std::uint64_t int3_fixups() const { return m_int3_fixups.load(); }
     // Called (from a vCPU or the stopping thread) once when the guest ends.
     void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
 
@@ -115,7 +120,6 @@ private:
 
     ExitLatch m_exit;
     std::atomic<bool> m_stopping { false };
-    std::atomic<std::uint64_t> m_int3_fixups { 0 };
 };
 
 } // namespace vmm

@@ -53,6 +53,8 @@ TEST_CASE("exit_kind_name gives the Reason strings of the enclave records")
     CHECK(std::string(exit_kind_name(ExitKind::GuestReset)) == "guest-reset");
     CHECK(std::string(exit_kind_name(ExitKind::SystemEvent)) == "system-event");
     CHECK(std::string(exit_kind_name(ExitKind::VcpuError)) == "vcpu-error");
+    CHECK(std::string(exit_kind_name(ExitKind::DeviceError)) == "device-error");
+    CHECK(std::string(exit_kind_name(ExitKind::EmulatorError)) == "emulator-error");
     CHECK(std::string(exit_kind_name(ExitKind::Stopped)) == "stopped");
 }
 
