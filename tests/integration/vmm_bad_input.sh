@@ -33,9 +33,17 @@ expect_error 3 MEMORY_TOO_LARGE_FOR_2M --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 1
 expect_error 3 CID_OUT_OF_RANGE --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 128 --cid 3
 expect_error 3 VCPUS_INVALID --eif "$TEST_TMP/ok.eif" --cpus 63 --mem 128 --allow-shared-cpus
 expect_error 2 BAD_HEARTBEAT_TIMEOUT --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 128 --heartbeat-timeout -1
-expect_error 6 CPUS_UNAVAILABLE --eif "$TEST_TMP/ok.eif" --cpus 2 --mem 128
+# QingTian's vCPU rules: an even count (VCPUS_ODD, or VCPUS_NOT_WHOLE_CORES on an SMT host), at
+# most the node's CPUs minus 2 (a 2-CPU host has room for none); the opt-out still needs the CPUs.
+expect_error 3 VCPUS_ --eif "$TEST_TMP/ok.eif" --cpus 3 --mem 128
+if [ "$(nproc)" -le 3 ]; then
+  expect_error 3 VCPUS_OVER_NODE_LIMIT --eif "$TEST_TMP/ok.eif" --cpus 2 --mem 128
+fi
+if [ "$(nproc)" -lt 62 ]; then
+  expect_error 6 CPUS_UNAVAILABLE --eif "$TEST_TMP/ok.eif" --cpus 62 --mem 128 --allow-shared-cpus
+fi
 # Nothing reserves 1 GiB pages for this test: a 2 GiB enclave of them must be refused up front.
 free_1g=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages 2>/dev/null || echo 0)
 if [ "$free_1g" -lt 2 ]; then
-  expect_error 6 HUGEPAGES_SHORT --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 2048 --hugepage-size 1G
+  expect_error 6 HUGEPAGES_SHORT --eif "$TEST_TMP/ok.eif" --cpus 1 --allow-shared-cpus --mem 2048 --hugepage-size 1G
 fi

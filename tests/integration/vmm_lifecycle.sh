@@ -10,7 +10,7 @@ probe_eif "$TEST_TMP/spin.eif" "probe.mode=spin probe.tick_ms=50"
 before=$(free_2m)
 
 echo "== production mode: running, visible in query, console refused"
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --cid 20)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --allow-shared-cpus --mem 128 --cid 20)
 id=$(jq -r .EnclaveID <<<"$out")
 q=$("$QT_VMM" enclave query)
 echo "$q"
@@ -38,7 +38,7 @@ echo "== stop"
 [ -z "$(ls "$QT_VMM_RUN_DIR" | grep -v -e '^host-quirks.json$')" ] || fail "run dir not clean: $(ls "$QT_VMM_RUN_DIR")"
 
 echo "== debug mode: console replays and follows, one viewer at a time"
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/spin.eif" --cpus 1 --mem 128 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/spin.eif" --cpus 1 --allow-shared-cpus --mem 128 --debug-mode)
 id=$(jq -r .EnclaveID <<<"$out")
 sleep 1
 timeout 3 "$QT_VMM" enclave console --enclave-id "$id" > "$TEST_TMP/console1" 2>/dev/null &

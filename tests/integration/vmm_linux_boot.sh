@@ -13,7 +13,7 @@ cp "$BUILD/guest/kernel_probe" "$root/init"
 make_initramfs "$root" "$TEST_TMP/initrd.cpio"
 "$BUILD/bin/eif-testdata" "$TEST_TMP/linux.eif" "$KERNEL" "console=ttyS0 reboot=k panic=-1" "$TEST_TMP/initrd.cpio" >/dev/null
 
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/linux.eif" --cpus 1 --mem 256 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/linux.eif" --cpus 1 --allow-shared-cpus --mem 256 --debug-mode)
 id=$(jq -r .EnclaveID <<<"$out")
 # About 35-60 s on the nested KVM of the build machines (minutes when the machine is loaded);
 # well under a second of guest time on real hardware.

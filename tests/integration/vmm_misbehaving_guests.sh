@@ -8,7 +8,7 @@ vmm_setup
 probe_eif "$TEST_TMP/badio.eif" "probe.mode=badio"
 probe_eif "$TEST_TMP/triple.eif" "probe.mode=triple"
 
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/badio.eif" --cpus 1 --mem 128 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/badio.eif" --cpus 1 --allow-shared-cpus --mem 128 --debug-mode)
 id=$(jq -r .EnclaveID <<<"$out")
 wait_terminated "$id" 60
 [ "$(enclave_field "$id" Reason)" = guest-reset ] || fail "badio probe should end by its own power-off"
@@ -17,7 +17,7 @@ echo "$console"
 expect_contains "$console" "PROBE survived"
 "$QT_VMM" enclave stop --enclave-id "$id" >/dev/null
 
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/triple.eif" --cpus 1 --mem 128 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/triple.eif" --cpus 1 --allow-shared-cpus --mem 128 --debug-mode)
 id=$(jq -r .EnclaveID <<<"$out")
 wait_terminated "$id" 60
 reason=$(enclave_field "$id" Reason)

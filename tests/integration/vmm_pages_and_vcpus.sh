@@ -19,7 +19,7 @@ fi
 
 echo "== 1 GiB of 1 GiB pages (the default page size for whole GiB)"
 probe_eif "$TEST_TMP/report.eif" "probe.mode=report probe.mem_samples=16"
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/report.eif" --cpus 1 --mem 1024 --debug-mode)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/report.eif" --cpus 1 --allow-shared-cpus --mem 1024 --debug-mode)
 echo "$out"
 [ "$(jq -r .HugepageSize <<<"$out")" = 1G ] || fail "1 GiB pages should be the default for 1024 MiB"
 id=$(jq -r .EnclaveID <<<"$out")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A probe guest under KVM checks what qt-vmm gave it (boot protocol, e820, command line, initrd
 # bytes, CPUID, RAM) and powers off through the keyboard controller; the record says why it
-# ended and the saved console shows the report.
+# ended and the saved console shows the report. Also: host-check's parent-minimum line.
 source "$TOP/tests/lib.sh"
 source "$TOP/tests/vmm_lib.sh"
 vmm_setup
@@ -12,8 +12,18 @@ probe_eif "$TEST_TMP/p.eif" "probe.mode=report probe.tag=hello-qt-vmm" "$TEST_TM
 crc=$(cat "$TEST_TMP/rd0" "$TEST_TMP/rd1" | gzip -1 | tail -c 8 | od -An -tx4 -N4 | tr -d ' ')
 size=$(( $(stat -c %s "$TEST_TMP/rd0") + $(stat -c %s "$TEST_TMP/rd1") ))
 
+# host-check reports QingTian's parent minimum (2 CPUs, 512 MiB) as a check of its own.
+parent=$("$QT_VMM" host-check --query "[?Check=='parent-minimum']")
+echo "$parent"
+[ "$(jq length <<<"$parent")" = 1 ] || fail "host-check: one parent-minimum check expected"
+expect_contains "$(jq -r '.[0].Detail' <<<"$parent")" "MiB (MemTotal) are outside the hugepage pools"
+if [ "$(nproc)" -le 3 ]; then  # a 2-CPU build host: no enclave fits the rules without the opt-out
+  [ "$(jq -r '.[0].Verdict' <<<"$parent")" = warn ] || fail "parent-minimum should warn on a $(nproc)-CPU host"
+  expect_contains "$(jq -r '.[0].Detail' <<<"$parent")" "enclaves need --allow-shared-cpus"
+fi
+
 before=$(free_2m)
-out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/p.eif" --cpus 1 --mem 128 --debug-mode --hugepage-size 2M --cid 17)
+out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/p.eif" --cpus 1 --allow-shared-cpus --mem 128 --debug-mode --hugepage-size 2M --cid 17)
 echo "$out"
 id=$(jq -r .EnclaveID <<<"$out")
 [ "$(jq -r .EnclaveCID <<<"$out")" = 17 ] || fail "CID not 17"

@@ -23,7 +23,7 @@ ok() { checks=$((checks + 1)); echo "ok $checks - $*"; }
 since_ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 start_enclave() { # EIF CID [extra start options...]: prints start's JSON
   local eif=$1 cid=$2; shift 2
-  "$QT_VMM" enclave start --eif "$eif" --cpus 1 --mem 128 --debug-mode --hugepage-size 2M --cid "$cid" "$@"
+  "$QT_VMM" enclave start --eif "$eif" --cpus 1 --allow-shared-cpus --mem 128 --debug-mode --hugepage-size 2M --cid "$cid" "$@"
 }
 console_of() { "$QT_VMM" enclave console --enclave-id "$1" --no-follow; }
 # wait_console ID TEXT [seconds]: until the console shows TEXT

@@ -371,8 +371,9 @@ def qt_launch(eif, mem, cpus, page=None, debug=False, first_io=True, heartbeat=F
     cmd = [QT_VMM, "enclave", "start", "--eif", eif, "--cpus", str(cpus), "--mem", str(mem)]
     if page:
         cmd += ["--hugepage-size", page]
-    if cpus > 1:  # a 2-CPU host has one core outside CPU 0's
-        cmd += ["--allow-shared-cpus"]
+    # QingTian's rules (an even count, node CPUs − 2, the parent keeps 2 CPUs) leave no room for
+    # an enclave on a 2-CPU host; the opt-out still takes free cores first.
+    cmd += ["--allow-shared-cpus"]
     if debug:
         cmd += ["--debug-mode"]
     if accel:

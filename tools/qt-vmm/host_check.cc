@@ -6,7 +6,9 @@
 #include "vmm/host/cpu_list.h"
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
+#include "vmm/host/meminfo.h"
 #include "vmm/kvm/kvm.h"
+#include "vmm/placement/placement.h"
 
 namespace {
 
@@ -52,6 +54,19 @@ qtvmm::CommandRegistration reg("host-check", "Check that this host can run encla
         checks.push_back(check("cpu-pool", pool.empty() ? "warn" : "ok",
             std::to_string(topology.online_cpus().size()) + " CPUs online, " + std::to_string(topology.threads_per_core())
                 + " per core; enclave pool (not CPU 0's core): " + (pool.empty() ? std::string("empty, use --allow-shared-cpus") : vmm::host::format_cpu_list(pool))));
+
+        // QingTian's parent minimum (2 CPUs, 512 MiB), as `enclave start` checks it without the opt-out.
+        vmm::placement::ParentReserve reserve = vmm::placement::parent_reserve(topology, pools, vmm::host::read_mem_total_mib());
+        const bool cpus_ok = reserve.max_enclave_vcpus > 0;
+        std::string parent_text = "the parent keeps at least " + std::to_string(vmm::placement::kParentMinCpus) + " CPUs (of "
+            + std::to_string(reserve.online_cpus) + " online) and " + std::to_string(vmm::placement::kParentMinMemoryMiB) + " MiB; "
+            + std::to_string(reserve.memory_mib) + " MiB of " + std::to_string(reserve.mem_total_mib)
+            + " MiB (MemTotal) are outside the hugepage pools"
+            + (reserve.memory_ok ? "" : ", too little: shrink the pools (qt-vmm allocator --release)") + "; "
+            + (cpus_ok ? "an enclave may have up to " + std::to_string(reserve.max_enclave_vcpus) + " vCPUs"
+                       : std::string("no enclave fits the vCPU rules here (even, ≤ node CPUs − 2, whole cores outside CPU 0's core)"))
+            + (cpus_ok && reserve.memory_ok ? "" : "; enclaves need --allow-shared-cpus (small dev hosts)");
+        checks.push_back(check("parent-minimum", cpus_ok && reserve.memory_ok ? "ok" : "warn", parent_text));
 
         if (kvm_ok) {
             vmm::HostQuirks q = vmm::run_user_mode_probe();

@@ -8,6 +8,7 @@
 #include "vmm/enclave/nested_kvm_fixups.h"
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
+#include "vmm/host/meminfo.h"
 #include "vmm/placement/placement.h"
 
 #include <algorithm>
@@ -33,6 +34,7 @@ std::vector<placement::RunningEnclave> running_enclaves(const std::vector<Json>&
         placement::RunningEnclave r;
         r.enclave_id = e.value("EnclaveID", 0u);
         r.cid = e.value("EnclaveCID", std::uint64_t(0));
+        r.vcpus = e.value("NumberOfCPUs", 0u);
         if (e.contains("CPUIDs"))
             for (const Json& c : e["CPUIDs"])
                 r.cpus.push_back(c.get<int>());
@@ -158,9 +160,10 @@ Json start_enclave(const StartRequest& request)
         // Only the bounds that are not about hugepages: 1 GiB pages have no tighter limit.
         want.page_size = host::kPageSize1G;
         placement::check_request(want);
+        placement::check_vcpu_total(want, running); // QingTian's 62 in total counts every enclave
         place.memory_mib = request.memory_mib;
     } else {
-        place = placement::plan_placement(want, host::CpuTopology::read(), host::HugepagePools::read(), running);
+        place = placement::plan_placement(want, host::CpuTopology::read(), host::HugepagePools::read(), host::read_mem_total_mib(), running);
     }
     int id = dir.next_free_id();
 

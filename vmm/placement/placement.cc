@@ -17,6 +17,7 @@ using host::kPageSize2M;
 namespace {
 
 constexpr const char* kSharedHint = "--allow-shared-cpus (small dev hosts: vCPUs may then share CPUs with the parent or another enclave)";
+constexpr const char* kDevHostHint = "--allow-shared-cpus (small dev hosts)";
 
 [[noreturn]] void fail(base::ErrorKind kind, const char* code, const std::string& message)
 {
@@ -34,6 +35,39 @@ struct CpuChoice {
     bool shares_enclave_cpus { false };
     std::vector<int> free_cpus; // CPUs of whole cores nobody uses (for messages and preference)
 };
+
+std::string cpus_text(std::size_t count) { return std::to_string(count) + " CPU" + (count == 1 ? "" : "s"); }
+
+// The largest vCPU count ≤ limit that is even and a whole number of cores (step = 2 or the SMT
+// width when that is even); 0 when none.
+unsigned round_down_vcpus(std::size_t limit, unsigned threads)
+{
+    const unsigned step = threads % 2 == 0 ? threads : 2 * threads;
+    return static_cast<unsigned>(std::min<std::size_t>(limit, kMaxVcpus) / step * step);
+}
+
+// QingTian: an enclave has at most its node's CPUs minus 2.
+std::size_t node_vcpu_limit(const host::CpuTopology& topology, int node)
+{
+    std::size_t cpus = topology.cpus_of_node(node).size();
+    return cpus > kNodeCpusKeptByParent ? cpus - kNodeCpusKeptByParent : 0;
+}
+
+// "use --cpus 6 or fewer, " when such a count exists, else "".
+std::string use_at_most(unsigned count)
+{
+    return count ? "use --cpus " + std::to_string(count) + " or fewer, " : "";
+}
+
+[[noreturn]] void fail_node_limit(const host::CpuTopology& topology, int node, unsigned vcpus, unsigned threads)
+{
+    std::size_t limit = node_vcpu_limit(topology, node);
+    unsigned fits = round_down_vcpus(limit, threads);
+    fail(base::ErrorKind::InvalidInput, "VCPUS_OVER_NODE_LIMIT",
+        "--cpus " + std::to_string(vcpus) + " is over the limit of " + std::to_string(limit) + " vCPUs per enclave on NUMA node "
+            + std::to_string(node) + " (its " + cpus_text(topology.cpus_of_node(node).size()) + " minus 2); "
+            + (fits ? use_at_most(fits) + "or pass " : std::string("this host is too small for an enclave by that rule: pass ")) + kDevHostHint);
+}
 
 std::set<int> cpus_in_use(const std::vector<RunningEnclave>& running)
 {
@@ -126,6 +160,55 @@ CpuChoice choose_cpus(const host::CpuTopology& topology, int node, unsigned vcpu
             + allocator_command(plan.memory_mib, plan.page_size, plan.numa_node));
 }
 
+unsigned vcpus_of(const RunningEnclave& enclave)
+{
+    return enclave.vcpus ? enclave.vcpus : static_cast<unsigned>(enclave.cpus.size());
+}
+
+// Online CPUs no running enclave uses.
+std::size_t unused_online_cpus(const host::CpuTopology& topology, const std::set<int>& used)
+{
+    const auto& online = topology.online_cpus();
+    return static_cast<std::size_t>(std::count_if(online.begin(), online.end(), [&](int cpu) { return used.count(cpu) == 0; }));
+}
+
+// After this enclave the parent must still have kParentMinCpus online CPUs no enclave uses.
+// (Without the opt-out the new enclave's CPUs are all unused ones, so this is a count.)
+void check_parent_cpus(const host::CpuTopology& topology, unsigned vcpus, const std::set<int>& used, unsigned threads, bool enclaves_running)
+{
+    const std::size_t unused = unused_online_cpus(topology, used);
+    if (unused >= vcpus + kParentMinCpus)
+        return;
+    const std::size_t left = unused > vcpus ? unused - vcpus : 0;
+    const unsigned fits = round_down_vcpus(unused > kParentMinCpus ? unused - kParentMinCpus : 0, threads);
+    fail(base::ErrorKind::Resource, "PARENT_CPUS_TOO_FEW",
+        "--cpus " + std::to_string(vcpus) + " would leave the parent " + cpus_text(left) + " that no enclave uses (of "
+            + cpus_text(topology.online_cpus().size()) + " online), and it keeps at least " + std::to_string(kParentMinCpus) + "; "
+            + use_at_most(fits) + (enclaves_running ? "stop an enclave, " : "") + "or pass " + kDevHostHint);
+}
+
+void check_parent_memory(std::uint64_t mem_total_mib, const host::HugepagePools& pools)
+{
+    const std::uint64_t kept = parent_memory_mib(mem_total_mib, pools);
+    if (kept >= kParentMinMemoryMiB)
+        return;
+    // The fix: give free pages back from the pool that has the most free memory.
+    const host::HugepagePool* most = nullptr;
+    for (const auto& pool : pools.pools())
+        if (pool.free && (!most || pool.free_bytes() > most->free_bytes()))
+            most = &pool;
+    std::string fix = "stop an enclave and shrink the hugepage pools";
+    if (most) {
+        const std::uint64_t page_mib = most->page_size / kMiB;
+        const std::uint64_t short_mib = kParentMinMemoryMiB - kept;
+        const std::uint64_t release = std::min(most->free, (short_mib + page_mib - 1) / page_mib) * page_mib;
+        fix = "give free pages back: " + allocator_command(release, most->page_size, most->node) + " --release";
+    }
+    fail(base::ErrorKind::Resource, "PARENT_MEMORY_TOO_LOW",
+        "the hugepage pools leave the parent " + mib(kept) + " of its " + mib(mem_total_mib) + " (MemTotal), and it keeps at least "
+            + mib(kParentMinMemoryMiB) + "; " + fix + ", or pass " + kDevHostHint);
+}
+
 std::uint64_t free_pages(const host::HugepagePools& pools, int node, std::uint64_t page_size)
 {
     const host::HugepagePool* pool = pools.find(node, page_size);
@@ -171,7 +254,7 @@ void check_request(const PlacementRequest& request)
 }
 
 Placement plan_placement(const PlacementRequest& request, const host::CpuTopology& topology,
-    const host::HugepagePools& pools, const std::vector<RunningEnclave>& running)
+    const host::HugepagePools& pools, std::uint64_t mem_total_mib, const std::vector<RunningEnclave>& running)
 {
     check_request(request);
     Placement plan;
@@ -187,6 +270,12 @@ Placement plan_placement(const PlacementRequest& request, const host::CpuTopolog
             "--cpus " + std::to_string(request.vcpus) + " is not a whole number of physical cores (" + std::to_string(threads)
                 + " SMT threads per core here); use --cpus " + std::to_string((request.vcpus / threads + 1) * threads)
                 + (request.vcpus > threads ? " or " + std::to_string(request.vcpus / threads * threads) : "") + ", or pass " + kSharedHint);
+
+    if (!request.allow_shared_cpus && request.vcpus % 2 != 0)
+        fail(base::ErrorKind::InvalidInput, "VCPUS_ODD",
+            "--cpus " + std::to_string(request.vcpus) + " is odd, and an enclave has an even number of vCPUs; use --cpus "
+                + (request.vcpus > 1 ? std::to_string(request.vcpus - 1) + " or " : std::string()) + std::to_string(request.vcpus + 1)
+                + ", or pass " + kDevHostHint);
 
     if (!pools.supports(plan.page_size))
         fail(base::ErrorKind::Resource, "HUGEPAGE_SIZE_UNSUPPORTED",
@@ -207,8 +296,24 @@ Placement plan_placement(const PlacementRequest& request, const host::CpuTopolog
     } else {
         nodes = topology.nodes();
     }
-
+    check_vcpu_total(request, running);
     const std::set<int> used = cpus_in_use(running);
+    if (!request.allow_shared_cpus) {
+        // QingTian: at most the node's CPUs minus 2; nodes that cannot are no candidates.
+        std::vector<int> within;
+        for (int node : nodes)
+            if (request.vcpus <= node_vcpu_limit(topology, node))
+                within.push_back(node);
+        if (within.empty() && !nodes.empty()) {
+            int widest = *std::max_element(nodes.begin(), nodes.end(),
+                [&](int a, int b) { return node_vcpu_limit(topology, a) < node_vcpu_limit(topology, b); });
+            fail_node_limit(topology, widest, request.vcpus, threads);
+        }
+        nodes = within;
+        check_parent_cpus(topology, request.vcpus, used, threads, !running.empty());
+        check_parent_memory(mem_total_mib, pools);
+    }
+
     struct Candidate {
         int node;
         CpuChoice cpus;
@@ -247,6 +352,46 @@ Placement plan_placement(const PlacementRequest& request, const host::CpuTopolog
     plan.shares_parent_core = chosen->cpus.shares_parent_core;
     plan.shares_enclave_cpus = chosen->cpus.shares_enclave_cpus;
     return plan;
+}
+
+void check_vcpu_total(const PlacementRequest& request, const std::vector<RunningEnclave>& running)
+{
+    unsigned in_use = 0;
+    for (const auto& enclave : running)
+        in_use += vcpus_of(enclave);
+    if (in_use + request.vcpus <= kMaxTotalVcpus)
+        return;
+    const unsigned room = in_use < kMaxTotalVcpus ? kMaxTotalVcpus - in_use : 0;
+    const unsigned fits = request.allow_shared_cpus ? room : room / 2 * 2;
+    fail(base::ErrorKind::Resource, "VCPUS_OVER_TOTAL_LIMIT",
+        "--cpus " + std::to_string(request.vcpus) + " would bring this parent's enclaves to " + std::to_string(in_use + request.vcpus)
+            + " vCPUs (" + std::to_string(in_use) + " in running ones), over the limit of " + std::to_string(kMaxTotalVcpus) + " in total; "
+            + use_at_most(fits) + (fits ? "or " : "") + "stop an enclave");
+}
+
+std::uint64_t parent_memory_mib(std::uint64_t mem_total_mib, const host::HugepagePools& pools)
+{
+    std::uint64_t pooled = 0;
+    for (const auto& pool : pools.pools())
+        pooled += (pool.total + pool.surplus) * pool.page_size;
+    const std::uint64_t pooled_mib = (pooled + kMiB - 1) / kMiB;
+    return mem_total_mib > pooled_mib ? mem_total_mib - pooled_mib : 0;
+}
+
+ParentReserve parent_reserve(const host::CpuTopology& topology, const host::HugepagePools& pools, std::uint64_t mem_total_mib)
+{
+    ParentReserve reserve;
+    reserve.online_cpus = topology.online_cpus().size();
+    reserve.mem_total_mib = mem_total_mib;
+    reserve.memory_mib = parent_memory_mib(mem_total_mib, pools);
+    reserve.memory_ok = reserve.memory_mib >= kParentMinMemoryMiB;
+    const unsigned threads = static_cast<unsigned>(topology.threads_per_core());
+    const std::size_t parent_limit = reserve.online_cpus > kParentMinCpus ? reserve.online_cpus - kParentMinCpus : 0;
+    for (int node : topology.nodes()) {
+        std::size_t limit = std::min({ node_vcpu_limit(topology, node), topology.enclave_cpus(node).size(), parent_limit });
+        reserve.max_enclave_vcpus = std::max(reserve.max_enclave_vcpus, round_down_vcpus(limit, threads));
+    }
+    return reserve;
 }
 
 void check_new_enclave(std::uint64_t cid, const std::vector<RunningEnclave>& running)
