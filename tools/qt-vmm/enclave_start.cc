@@ -17,7 +17,8 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
     auto options = std::make_shared<StartOptions>();
     vmm::StartRequest& r = options->request;
     cmd.add_option("--eif,--eif-path", r.eif_path, "EIF to run")->required()->check(CLI::ExistingFile);
-    cmd.add_option("--cpus", r.vcpus, "Number of vCPUs (whole physical cores, at most 62)")->capture_default_str();
+    cmd.add_option("--cpus", r.vcpus, "Number of vCPUs: even, whole physical cores, at most the NUMA node's CPUs minus 2, at most 62 over all enclaves; "
+        "the parent keeps 2 CPUs and 512 MiB")->capture_default_str();
     cmd.add_option("--mem", r.memory_mib, "Memory in MiB (at least 128 and 4x the EIF size)")->capture_default_str();
     cmd.add_option("--cid", options->cid, "Enclave vsock CID, 4..4294967294 (default: the lowest free from 4)");
     cmd.add_flag("--debug-mode", r.debug_mode, "Allow reading the console (the image's PCRs are zero in attestations)");
@@ -25,7 +26,8 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
         ->check(CLI::IsMember({ "2M", "1G" }));
     cmd.add_option("--numa-node", options->numa_node, "NUMA node for memory and CPUs (default: one with room)");
     cmd.add_flag("--allow-shared-cpus", r.allow_shared_cpus,
-        "Dev hosts: allow vCPUs on the parent's core, on other enclaves' cores, or on part of a core");
+        "Dev hosts: allow vCPUs on the parent's core, on other enclaves' cores, or on part of a core, an odd count, more than "
+        "the node's CPUs minus 2, and less than the parent minimum (62 in total still holds)");
     cmd.add_option("--accel", options->request.accel,
         "kvm: qt-vmm's own VMM (default). tcg: QEMU software emulation with the same vsock device, for hosts whose KVM is "
         "missing or cannot run guest user mode (see host-check)")
