@@ -103,13 +103,20 @@ qtvmm::Json change_pool(const std::string& root, const AllocatorOptions& opts, c
 static qtvmm::CommandRegistration reg("allocator", "Show, reserve or release the hugepage pools enclaves use (reserve/release need root)",
     [](CLI::App& cmd, qtvmm::Cli& cli) {
         auto opts = std::make_shared<AllocatorOptions>();
-        auto* mem = cmd.add_option("--mem", opts->memory_mib, "MiB of enclave memory to reserve (or release) pages for");
+        auto* mem = cmd.add_option("--mem", opts->memory_mib, "MiB of enclave memory to reserve (or release) pages for")
+            ->check(qtvmm::whole_number(0, std::numeric_limits<std::uint64_t>::max()));
         cmd.add_option("--hugepage-size", opts->page_size, "2M or 1G (default: 1G for whole GiB, else 2M up to 512 MiB, else 1G)")->needs(mem);
         cmd.add_option("--numa-node", opts->numa_node, "NUMA node (default: the node with the most CPUs outside CPU 0's core)")
             ->check(CLI::NonNegativeNumber)
             ->needs(mem);
         cmd.add_flag("--release", opts->release, "Give back up to that many free pages instead of reserving")->needs(mem);
         cmd.add_flag("--show", opts->show, "Print the pools per node (default without --mem)")->excludes(mem);
+        qtvmm::set_examples(cmd, {
+            "qt-vmm allocator                                  # the pools per NUMA node",
+            "sudo qt-vmm allocator --mem 1024                  # reserve pages for a 1 GiB enclave",
+            "sudo qt-vmm allocator --mem 4096 --hugepage-size 1G --numa-node 0",
+            "sudo qt-vmm allocator --mem 1024 --release        # give them back",
+        });
         cmd.callback([&cli, opts, mem] {
             std::string root = sysfs_root();
             if (mem->count() == 0) {

@@ -2,7 +2,11 @@
 
 #include "tools/qt-vmm/query_option.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <vector>
 
@@ -63,6 +67,118 @@ void build_commands(CLI::App& root, Cli& cli)
         CLI::App* cmd = parent->add_subcommand(parts.back(), r.description);
         r.setup(*cmd, cli);
     }
+}
+
+CLI::Validator whole_number(std::uint64_t min, std::uint64_t max)
+{
+    // A bound that is just the type's limit is not worth printing.
+    bool type_limit = max == std::numeric_limits<int>::max() || max == std::numeric_limits<std::uint32_t>::max()
+        || max == std::numeric_limits<std::uint64_t>::max();
+    std::string range = type_limit ? std::to_string(min) + " or more" : "from " + std::to_string(min) + " to " + std::to_string(max);
+    return CLI::Validator(
+        [min, max, range](std::string& text) -> std::string {
+            bool digits = !text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos;
+            errno = 0;
+            unsigned long long value = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+            if (!digits || errno == ERANGE || value < min || value > max)
+                return "'" + text + "' is not a whole number " + range;
+            return std::string();
+        },
+        "NUMBER " + range);
+}
+
+CLI::Option* add_enclave_id(CLI::App& command, int& id, const char* description)
+{
+    return command.add_option("--enclave-id", id, description)->check(whole_number(0, std::numeric_limits<int>::max()));
+}
+
+void set_examples(CLI::App& command, std::initializer_list<const char*> examples)
+{
+    std::string text = "\nExamples:";
+    for (const char* e : examples)
+        text += std::string("\n  ") + e;
+    command.footer(text);
+}
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b)
+{
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t above = row[j];
+            row[j] = std::min({ row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1) });
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+// An option of `app` or of the groups above it (fallthrough), by the name as typed.
+const CLI::Option* find_option(const CLI::App* app, const std::string& name)
+{
+    for (; app; app = app->get_parent())
+        if (const CLI::Option* o = app->get_option_no_throw(name))
+            return o;
+    return nullptr;
+}
+
+} // namespace
+
+std::optional<std::string> unknown_command_problem(CLI::App& root, int argc, const char* const* argv)
+{
+    CLI::App* group = &root;
+    std::string path = root.get_name();
+    for (int i = 1; i < argc; ++i) {
+        std::string word = argv[i];
+        if (word == "--")
+            return std::nullopt;
+        if (word == "-h" || word == "--help" || word == "--version")
+            return std::nullopt;
+        if (word.size() > 1 && word[0] == '-') {
+            // An option: skip its value when it takes one and it was not written as --name=value.
+            std::string name = word.substr(0, word.find('='));
+            const CLI::Option* o = find_option(group, name);
+            if (o && o->get_items_expected_min() > 0 && name == word)
+                ++i;
+            continue;
+        }
+        std::vector<CLI::App*> commands = group->get_subcommands([](CLI::App*) { return true; });
+        if (commands.empty())
+            return std::nullopt; // a command's own positional arguments from here on
+        auto named = std::find_if(commands.begin(), commands.end(), [&](CLI::App* c) { return c->check_name(word); });
+        CLI::App* next = named == commands.end() ? nullptr : *named;
+        if (!next) {
+            std::string best;
+            std::size_t best_distance = 0;
+            std::string choices;
+            for (CLI::App* c : commands) {
+                const std::string& name = c->get_name();
+                std::size_t d = name.rfind(word, 0) == 0 ? 0 : edit_distance(word, name);
+                if (best.empty() || d < best_distance)
+                    best = name, best_distance = d;
+                choices += (choices.empty() ? "" : ", ") + name;
+            }
+            std::string problem = "'" + word + "' is not a command of '" + path + "'";
+            if (best_distance <= std::max<std::size_t>(2, word.size() / 3))
+                problem += "; did you mean '" + path + " " + best + "'?";
+            return problem + " (choose from: " + choices + "; see '" + path + " -h')";
+        }
+        group = next;
+        path += " " + word;
+    }
+    std::vector<CLI::App*> commands = group->get_subcommands([](CLI::App*) { return true; });
+    if (commands.empty())
+        return std::nullopt;
+    std::string choices;
+    for (CLI::App* c : commands)
+        choices += (choices.empty() ? "" : ", ") + c->get_name();
+    return "'" + path + "' needs a command: " + choices + " (see '" + path + " -h')";
 }
 
 void Cli::print(const Json& result) const

@@ -16,7 +16,9 @@
 #include "tools/qt-vmm/output.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -49,5 +51,20 @@ struct CommandRegistration {
 
 // Builds the full CLI tree from every registration; used by main().
 void build_commands(CLI::App& root, Cli& cli);
+
+// A validator for numeric options: a whole number from `min` to `max` (so "-5" is refused as
+// written, never wrapped into a huge unsigned value). CLI11 names the option in the error.
+CLI::Validator whole_number(std::uint64_t min, std::uint64_t max);
+
+// --enclave-id ID (a whole number from 0), as every enclave command takes it.
+CLI::Option* add_enclave_id(CLI::App& command, int& id, const char* description);
+
+// Adds an "Examples:" section to a command's -h.
+void set_examples(CLI::App& command, std::initializer_list<const char*> examples);
+
+// Before parsing: the first word on the command line that is not a command of its group (e.g.
+// "qt-vmm enclave fly"), or a group without its command ("qt-vmm vsock"), gives a one-line
+// problem naming it, the closest command and the choices; nullopt when the words are fine.
+std::optional<std::string> unknown_command_problem(CLI::App& root, int argc, const char* const* argv);
 
 } // namespace qtvmm

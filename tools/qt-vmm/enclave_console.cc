@@ -13,7 +13,11 @@ namespace {
 qtvmm::CommandRegistration reg("enclave console", "Show a debug-mode enclave's console (read-only)", [](CLI::App& cmd, qtvmm::Cli& cli) {
     auto id = std::make_shared<int>(-1);
     auto no_follow = std::make_shared<bool>(false);
-    cmd.add_option("--enclave-id", *id, "The enclave")->required();
+    qtvmm::add_enclave_id(cmd, *id, "The enclave")->required();
+    qtvmm::set_examples(cmd, {
+        "qt-vmm enclave console --enclave-id 0              # replay, then follow until Ctrl-C or the end",
+        "qt-vmm enclave console --enclave-id 0 --no-follow  # what the console holds now",
+    });
     cmd.add_flag("--no-follow", *no_follow, "Print what the console holds now and exit");
     cmd.callback([id, no_follow, &cli] {
         vmm::RunDir dir = vmm::RunDir::open();

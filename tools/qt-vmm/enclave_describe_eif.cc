@@ -9,5 +9,9 @@ static qtvmm::CommandRegistration reg("enclave describe-eif", "Show the measurem
     [](CLI::App& cmd, qtvmm::Cli& cli) {
         auto path = std::make_shared<std::string>();
         cmd.add_option("--eif,--eif-path", *path, "Enclave image file (.eif)")->required();
+        qtvmm::set_examples(cmd, {
+            "qt-vmm enclave describe-eif --eif app.eif",
+            "qt-vmm --query Measurements.PCR0 --output tsv enclave describe-eif --eif app.eif",
+        });
         cmd.callback([&cli, path] { cli.print(eif::describe_eif(*path)); });
     });

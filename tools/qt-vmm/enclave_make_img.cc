@@ -25,6 +25,11 @@ static qtvmm::CommandRegistration reg("enclave make-img", "Build an enclave imag
         cmd.add_option("--name", args->name, "Image name in the metadata (default: the image name without tag)");
         cmd.add_option("--version", args->version, "Image version in the metadata (default: the image config digest)");
         cmd.add_option("--metadata", args->metadata, "JSON file (≤ 4096 bytes) stored as custom metadata");
+        qtvmm::set_examples(cmd, {
+            "qt-vmm enclave make-img --docker-uri docker-archive:app.tar --eif app.eif",
+            "qt-vmm enclave make-img --docker-uri oci:./layout:latest --eif app.eif --kernel ./bzImage",
+            "qt-vmm enclave make-img --docker-uri myapp:1.0 --eif app.eif --private-key key.pem --signing-certificate cert.pem",
+        });
         cmd.callback([&cli, args] {
             image::MakeImgOptions o = args->options;
             o.kernel_path = args->kernel.empty() ? image::default_kernel_path() : args->kernel;

@@ -24,6 +24,10 @@ static qtvmm::CommandRegistration reg("enclave pcr", "Compute the PCR of a file 
         auto* cert = cmd.add_option("--signing-certificate", opts->certificate, "PEM certificate whose PCR8 to compute");
         input->excludes(cert);
         cmd.require_option(1);
+        qtvmm::set_examples(cmd, {
+            "qt-vmm enclave pcr --input app.bin",
+            "qt-vmm enclave pcr --signing-certificate cert.pem   # the PCR8 an image signed with it gets",
+        });
         cmd.callback([&cli, opts] {
             if (!opts->input.empty()) {
                 cli.print(qtvmm::Json { { "PCR", eif::to_hex(eif::pcr_of_file(opts->input)) } });

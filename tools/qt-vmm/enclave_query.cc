@@ -6,7 +6,13 @@ namespace {
 
 qtvmm::CommandRegistration reg("enclave query", "Show enclaves (all, or one with --enclave-id)", [](CLI::App& cmd, qtvmm::Cli& cli) {
     auto id = std::make_shared<int>(-1);
-    cmd.add_option("--enclave-id", *id, "Only this enclave");
+    qtvmm::add_enclave_id(cmd, *id, "Only this enclave");
+    qtvmm::set_examples(cmd, {
+        "qt-vmm enclave query",
+        "qt-vmm enclave query --enclave-id 0",
+        "qt-vmm --output table enclave query",
+        "qt-vmm --query '[].{id: EnclaveID, cid: EnclaveCID, state: State}' --output tsv enclave query",
+    });
     cmd.callback([id, &cli] {
         vmm::RunDir dir = vmm::RunDir::open();
         qtvmm::Json result = qtvmm::Json::array();

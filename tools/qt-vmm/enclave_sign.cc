@@ -13,6 +13,9 @@ static qtvmm::CommandRegistration reg("enclave sign", "Sign an enclave image fil
         cmd.add_option("--eif,--eif-path", *path, "Enclave image file to sign in place")->required();
         cmd.add_option("--private-key", signing->private_key_path, "EC private key (PEM; P-256, P-384 or P-521)")->required();
         cmd.add_option("--signing-certificate", signing->certificate_path, "Certificate of that key (PEM)")->required();
+        qtvmm::set_examples(cmd, {
+            "qt-vmm enclave sign --eif app.eif --private-key key.pem --signing-certificate cert.pem",
+        });
         cmd.callback([&cli, path, signing] {
             eif::Measurements m = eif::sign_eif(*path, *signing);
             cli.info("Enclave Image successfully signed.");

@@ -11,7 +11,8 @@ namespace {
 
 qtvmm::CommandRegistration reg("enclave stop", "Stop an enclave", [](CLI::App& cmd, qtvmm::Cli& cli) {
     auto id = std::make_shared<int>(-1);
-    cmd.add_option("--enclave-id", *id, "The enclave to stop")->required();
+    qtvmm::add_enclave_id(cmd, *id, "The enclave to stop")->required();
+    qtvmm::set_examples(cmd, { "sudo qt-vmm enclave stop --enclave-id 0   # prints: stop 0 success" });
     cmd.callback([id, &cli] {
         vmm::RunDir dir = vmm::RunDir::open();
         std::string socket = dir.socket_path(*id);

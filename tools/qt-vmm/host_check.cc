@@ -18,6 +18,10 @@ qtvmm::Json check(const std::string& name, const std::string& verdict, const std
 }
 
 qtvmm::CommandRegistration reg("host-check", "Check that this host can run enclaves and how", [](CLI::App& cmd, qtvmm::Cli& cli) {
+    qtvmm::set_examples(cmd, {
+        "qt-vmm host-check",
+        "qt-vmm --output table host-check",
+    });
     cmd.callback([&cli] {
         qtvmm::Json checks = qtvmm::Json::array();
         bool kvm_ok = false;

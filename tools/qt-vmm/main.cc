@@ -39,6 +39,10 @@ int main(int argc, char** argv)
 
     qtvmm::build_commands(app, cli);
 
+    if (std::optional<std::string> problem = qtvmm::unknown_command_problem(app, argc, argv)) {
+        std::cerr << "qt-vmm: error [USAGE]: " << *problem << "\n";
+        return static_cast<int>(base::ErrorKind::Usage);
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

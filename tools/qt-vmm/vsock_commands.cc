@@ -26,7 +26,7 @@ struct Endpoint {
 
 void add_endpoint_options(CLI::App& cmd, Endpoint& e)
 {
-    cmd.add_option("--enclave-id", e.id, "The enclave")->required();
+    qtvmm::add_enclave_id(cmd, e.id, "The enclave")->required();
     cmd.add_option("--port", e.port, "vsock port the enclave listens on")->required()->check(CLI::Range(1u, 0xffffffffu));
 }
 
@@ -34,6 +34,10 @@ qtvmm::CommandRegistration connect_reg("vsock connect", "Connect stdin/stdout to
     [](CLI::App& cmd, qtvmm::Cli&) {
         auto e = std::make_shared<Endpoint>();
         add_endpoint_options(cmd, *e);
+        qtvmm::set_examples(cmd, {
+            "qt-vmm vsock connect --enclave-id 0 --port 5000                 # stdin/stdout to port 5000 inside",
+            "echo ping | qt-vmm vsock connect --enclave-id 0 --port 5000",
+        });
         cmd.callback([e] {
             std::string socket = qtvmm::enclave_vsock_socket(e->id);
             qtvmm::ByteRelay relay;
@@ -88,6 +92,10 @@ qtvmm::CommandRegistration forward_reg("vsock forward", "Forward a TCP port on t
         auto listen = std::make_shared<std::string>("127.0.0.1:0");
         add_endpoint_options(cmd, *e);
         cmd.add_option("--listen", *listen, "ADDRESS:PORT to listen on (port 0 = any free port)")->capture_default_str();
+        qtvmm::set_examples(cmd, {
+            "qt-vmm vsock forward --enclave-id 0 --port 5000 --listen 127.0.0.1:8080",
+            "qt-vmm vsock forward --enclave-id 0 --port 5000 --listen 127.0.0.1:0   # any free port, printed",
+        });
         cmd.callback([e, listen, &cli] {
             std::string socket = qtvmm::enclave_vsock_socket(e->id);
             std::string bound;

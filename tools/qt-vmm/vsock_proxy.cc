@@ -134,6 +134,10 @@ qtvmm::CommandRegistration proxy_reg("vsock proxy",
         cmd.add_option("--dns-ttl", o->dns_ttl_s, "Seconds a resolved name is reused")->capture_default_str()->check(CLI::Range(0u, 86400u));
         cmd.add_option("--dns-cache-size", o->dns_cache_entries, "Names kept in the DNS cache")
             ->capture_default_str()->check(CLI::Range(std::size_t { 1 }, std::size_t { 4096 }));
+        qtvmm::set_examples(cmd, {
+            "qt-vmm vsock proxy 8000 api.example.com 443 --enclave-id 0 --config allowlist.yaml",
+            "qt-vmm vsock proxy 8001 10.0.0.5 5432 --enclave-id 0 --config allowlist.yaml --max-connections 64 --idle-timeout 300",
+        });
         cmd.callback([o, &cli] { run_proxy(*o, cli); });
     });
 

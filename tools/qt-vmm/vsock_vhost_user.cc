@@ -173,9 +173,14 @@ qtvmm::CommandRegistration reg("vsock vhost-user",
     [](CLI::App& cmd, qtvmm::Cli& cli) {
         auto opts = std::make_shared<Options>();
         cmd.add_option("--socket", opts->socket, "Unix socket to listen on; QEMU connects with -chardev socket,path=PATH")->required();
-        cmd.add_option("--cid", opts->cid, "The guest's CID, 4..4294967294 (QEMU reads it from this device)")->required();
+        cmd.add_option("--cid", opts->cid, "The guest's CID, 4..4294967294 (QEMU reads it from this device)")->required()
+            ->check(qtvmm::whole_number(4, 4294967294ull));
         cmd.add_option("--uds-path", opts->uds_path,
             "Parent socket for hybrid vsock (Firecracker's protocol): the parent connects here with 'CONNECT <port>', the guest reaches <uds-path>_<port>");
+        qtvmm::set_examples(cmd, {
+            "qt-vmm vsock vhost-user --socket /run/vsock.sock --cid 16 --uds-path /run/enclave.vsock",
+            "# then QEMU: -chardev socket,id=v,path=/run/vsock.sock -device vhost-user-vsock-device,chardev=v",
+        });
         cmd.callback([&cli, opts] { cli.print(serve(*opts, cli)); });
     });
 

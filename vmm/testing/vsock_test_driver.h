@@ -169,6 +169,12 @@ public:
         m_avail_idx[q] = idx;
         std::memcpy(m_ram->translate(avail(q) + 2, 2), &idx, 2);
     }
+    // EVENT_IDX: "interrupt me once the used index passes `value`" (Linux writes the last used
+    // index it took when it re-enables callbacks).
+    void set_used_event(std::uint16_t q, std::uint16_t value)
+    {
+        __atomic_store_n(reinterpret_cast<std::uint16_t*>(m_ram->translate(avail(q) + 4 + 2ull * m_size, 2)), value, __ATOMIC_RELEASE);
+    }
     void kick(std::uint16_t q)
     {
         if (m_transport)

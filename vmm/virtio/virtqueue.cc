@@ -286,6 +286,17 @@ bool Virtqueue::needs_interrupt()
     return static_cast<std::uint16_t>(new_used - used_event - 1) < static_cast<std::uint16_t>(new_used - old_used);
 }
 
+bool Virtqueue::driver_behind(std::uint32_t& snapshot) const
+{
+    Rings rings;
+    if (!m_event_idx || !map_rings(rings))
+        return false;
+    std::uint16_t used_event = load_u16(rings.avail + 4 + 2ull * m_addresses.size, __ATOMIC_ACQUIRE);
+    snapshot = (std::uint32_t(used_event) << 16) | m_next_used;
+    // used_event = the last used index the driver had seen when it re-enabled interrupts.
+    return used_event != m_next_used;
+}
+
 std::string Virtqueue::describe() const
 {
     Rings rings;

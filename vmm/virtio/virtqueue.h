@@ -96,6 +96,10 @@ public:
     bool enable_notifications();
     // True if the available ring has entries not popped yet.
     bool has_available() const;
+    // With EVENT_IDX: true if used buffers were published past the used_event the driver last
+    // wrote, i.e. the driver asked to be interrupted for buffers it has not taken yet. `snapshot`
+    // gets (used_event << 16 | used index), so a caller can tell whether either side moved.
+    bool driver_behind(std::uint32_t& snapshot) const;
 
     // The index of the next available entry to pop (vhost-user GET_VRING_BASE).
     std::uint16_t next_avail() const { return m_next_avail; }

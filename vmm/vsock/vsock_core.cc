@@ -136,6 +136,8 @@ int VsockCore::run_once(int timeout_ms)
     int timeout = timeout_ms;
     if (m_deadlines && (timeout < 0 || timeout > 250))
         timeout = 250; // handshakes and lingering closes expire on time
+    if (m_watching_stall && (timeout < 0 || timeout > 100))
+        timeout = 100;
     int poll = m_poll_ms.load();
     if (poll >= 0 && (timeout < 0 || timeout > poll))
         timeout = poll;
@@ -162,6 +164,7 @@ int VsockCore::run_once(int timeout_ms)
     m_deadlines = m_muxer->sweep(std::chrono::steady_clock::now());
     if (m_deadlines || m_muxer->has_pending_rx())
         process_queues_locked(); // the sweep may have queued RSTs
+    m_watching_stall = renotify_stalled_locked();
     return n;
 }
 
@@ -235,6 +238,39 @@ void VsockCore::process_rx_locked(virtio::Virtqueue& rx)
     }
 }
 
+bool VsockCore::renotify_stalled_locked()
+{
+    constexpr std::chrono::milliseconds kFirstWait { 200 };
+    constexpr std::chrono::milliseconds kLongestWait { 10'000 };
+    if (!m_queues)
+        return false;
+    auto now = std::chrono::steady_clock::now();
+    bool watching = false;
+    unsigned mask = 0;
+    for (std::uint16_t q : { kQueueRx, kQueueTx }) {
+        std::uint32_t snapshot = 0;
+        if (!usable(q) || !(*m_queues)[q].driver_behind(snapshot)) {
+            m_stall_since[q] = {};
+            continue;
+        }
+        watching = true;
+        if (m_stall_since[q] == std::chrono::steady_clock::time_point {} || snapshot != m_stall_snapshot[q]) {
+            m_stall_snapshot[q] = snapshot; // something moved: watch from now
+            m_stall_since[q] = now;
+            m_stall_wait[q] = kFirstWait;
+        } else if (now - m_stall_since[q] >= m_stall_wait[q]) {
+            mask |= 1u << q;
+            m_stall_since[q] = now;
+            m_stall_wait[q] = std::min(m_stall_wait[q] * 2, kLongestWait);
+        }
+    }
+    if (mask && m_interrupt) {
+        ++m_renotifications;
+        m_interrupt(mask);
+    }
+    return watching;
+}
+
 std::vector<std::string> VsockCore::describe_locked() const
 {
     static constexpr const char* kNames[] = { "rx", "tx", "event" };
@@ -243,6 +279,7 @@ std::vector<std::string> VsockCore::describe_locked() const
         std::string state = m_queues && q < m_queues->size() ? (*m_queues)[q].describe() : "off";
         lines.push_back(std::string("queue ") + kNames[q] + (m_enabled[q] ? "" : " (disabled)") + ": " + state);
     }
+    lines.push_back("interrupts raised again for a driver that stayed behind: " + std::to_string(m_renotifications));
     std::vector<std::string> muxer = m_muxer->describe();
     lines.insert(lines.end(), muxer.begin(), muxer.end());
     return lines;

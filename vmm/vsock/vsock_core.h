@@ -29,6 +29,7 @@
 #include "vmm/vsock/vsock_muxer.h"
 
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -98,6 +99,11 @@ public:
 
 private:
     void process_queues_locked();
+    // The driver asked to be told about used buffers it has not taken, and nothing moved on
+    // either side for 200 ms: raise the interrupt again (a lost notification must not stall a
+    // connection forever), then after 400 ms, ... at most every 10 s while still nothing moves.
+    // Returns true while a queue is being watched.
+    bool renotify_stalled_locked();
     void process_tx_locked(virtio::Virtqueue& tx);
     void process_rx_locked(virtio::Virtqueue& rx);
     bool usable(std::uint16_t queue) const;
@@ -113,6 +119,12 @@ private:
     std::vector<virtio::Virtqueue>* m_queues { nullptr };
     virtio::DescriptorChain m_chain;
     bool m_deadlines { false };
+    // renotify_stalled_locked(): per queue, the (used_event, used) seen and since when.
+    std::array<std::uint32_t, kQueueCount> m_stall_snapshot {};
+    std::array<std::chrono::steady_clock::time_point, kQueueCount> m_stall_since {};
+    std::array<std::chrono::milliseconds, kQueueCount> m_stall_wait {}; // 200 ms, doubling to 10 s while nothing moves
+    bool m_watching_stall { false };
+    std::uint64_t m_renotifications { 0 };
     std::atomic<int> m_poll_ms { -1 };
     std::thread m_thread;
     std::atomic<bool> m_stopping { false };

@@ -680,3 +680,47 @@ TEST_CASE("vsock: rx buffers with room for a header only carry control packets, 
     CHECK(PacketHeader::decode(bytes).op == kOpRw);
     CHECK(bytes[kHeaderSize] == 0xB7);
 }
+
+TEST_CASE("vsock: a driver left behind (a lost interrupt) is interrupted again until it catches up, then no more")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int irq = b.device->interrupt_fd();
+    auto interrupts = [irq] {
+        std::uint64_t n = 0;
+        return ::read(irq, &n, sizeof n) == sizeof n ? n : 0;
+    };
+    auto run_for_ms = [&](int ms) {
+        for (int waited = 0; waited < ms; waited += 20)
+            b.device->run_once(20);
+    };
+    // The driver has taken everything and asks to be told about the next used buffer.
+    b.guest->set_used_event(kQueueRx, b.guest->used_idx(kQueueRx));
+    b.guest->set_used_event(kQueueTx, b.guest->used_idx(kQueueTx));
+    run_for_ms(100);
+    interrupts();
+    // A REQUEST to a port nobody listens on: the device answers RST on rx and interrupts once.
+    b.guest->send(b.guest->header(kOpRequest, 5555, 4444));
+    b.device->run_once(0);
+    CHECK(interrupts() == 1);
+    // The driver never takes the RST (as if that interrupt was lost): after 200 ms, and again
+    // after 400 ms more, the device interrupts again.
+    run_for_ms(150);
+    CHECK(interrupts() == 0);
+    run_for_ms(700);
+    CHECK(interrupts() >= 2);
+    bool counted = false;
+    for (const std::string& line : b.device->describe())
+        counted = counted || line.find("interrupts raised again for a driver that stayed behind: ") == 0;
+    CHECK(counted);
+    // It catches up: nothing more.
+    ReceivedPacket rst;
+    REQUIRE(b.guest->wait_for(5555, rst));
+    CHECK(rst.header.op == kOpRst);
+    b.guest->set_used_event(kQueueRx, b.guest->used_idx(kQueueRx));
+    b.guest->set_used_event(kQueueTx, b.guest->used_idx(kQueueTx));
+    b.device->run_once(0);
+    interrupts();
+    run_for_ms(600);
+    CHECK(interrupts() == 0);
+}
