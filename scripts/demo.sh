@@ -8,9 +8,14 @@
 #   5. where this KVM cannot run guest user mode (nested, software-assisted KVM, as on the
 #      project's build machines), also starts the same EIF with --accel tcg (QEMU software
 #      emulation with qt-vmm's own vsock device) so the app's output and exit status can be seen.
-# Needs root (hugepages, /dev/kvm); uses a private run directory and gives back what it took.
+# Needs root (hugepages, /dev/kvm): a user with sudo is asked for it here (everything was built
+# as that user already); uses a private run directory and gives back what it took.
 set -euo pipefail
 : "${BUILD:?}"
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then
+  echo "demo: starting enclaves needs root (hugepages, /dev/kvm): going on with sudo"
+  exec sudo BUILD="$BUILD" bash "$0" "$@"
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 qt="$BUILD/bin/qt-vmm"
 source "$top/tools/image/testdata/image_helpers.sh"
@@ -36,7 +41,7 @@ step "3. qt-vmm host-check"
 user_mode=$("$qt" host-check | jq -r '.[] | select(.Check == "guest-user-mode") | .Verdict')
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "demo: not root, so no enclave can be started (hugepages and /dev/kvm need root); stopping here"
+  echo "demo: not root and no sudo, so no enclave can be started (hugepages and /dev/kvm need root); stopping here"
   exit 0
 fi
 pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything qt-vmm needs to build, test and build its guest kernel on Debian 12.
 # Idempotent: packages already present are skipped; safe to run as often as you like.
-# Usage: sudo scripts/install-deps.sh      (CI runs it as root)
+# Usage: scripts/install-deps.sh   as root, or as a user with sudo (it re-runs itself with sudo)
 set -euo pipefail
 
 packages=(
@@ -23,7 +23,11 @@ packages=(
 )
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: must run as root (apt-get); try: sudo $0" >&2
+  if command -v sudo >/dev/null; then
+    echo "install-deps: apt-get needs root: re-running with sudo" >&2
+    exec sudo bash "$0" "$@"
+  fi
+  echo "install-deps: must run as root (apt-get) and sudo is not installed; run it as root: su -c '$0'" >&2
   exit 1
 fi
 
