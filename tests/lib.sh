@@ -20,6 +20,11 @@ need_kvm() {
   [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not accessible to $(id -un)"
 }
 
+# expect_eq ACTUAL EXPECTED [WHAT]: fails unless they are equal.
+expect_eq() {
+  [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"
+}
+
 # expect_contains TEXT NEEDLE [WHAT]: fails, showing the text, unless NEEDLE occurs in TEXT.
 expect_contains() {
   if ! grep -qF -- "$2" <<<"$1"; then

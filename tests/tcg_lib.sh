@@ -23,7 +23,7 @@
 #   wait_console ID TEXT [SECONDS]     until the console contains TEXT
 #   console ID                         the console (snapshot)
 #   expect_gone PID WHAT               fails if the process still exists (zombies count)
-#   expect_eq ACTUAL EXPECTED WHAT
+#   expect_eq ACTUAL EXPECTED WHAT     (tests/lib.sh)
 #   timed NAME CMD...                  runs CMD, logs "TIME NAME: S s" on stderr
 #   defer_fail MESSAGE                 a failure that lets the test go on; it still fails at the end
 
@@ -177,10 +177,6 @@ expect_gone() {
   done
   ps -o pid,stat,cmd -p "$pid" >&2 || true
   fail "$what (pid $pid) still exists"
-}
-
-expect_eq() {
-  [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"
 }
 
 # peer_field LINE KEY: the value of key=value in a PEER line.

@@ -22,7 +22,6 @@ restore() {
 trap restore EXIT
 
 field() { jq -er ".$2" <<<"$1" || fail "JSON has no $2: $1"; }
-expect_eq() { [ "$1" = "$2" ] || fail "$3: expected $2, got $1"; }
 
 # --- 2 MiB pages for 256 MiB ------------------------------------------------------------------
 # Other tests may hold pages of this pool at the same time, so the test asks for its 128 pages

@@ -12,7 +12,6 @@ export QT_VMM_SYSFS_ROOT=$root
 
 show=$("$QT_VMM" allocator)
 echo "$show"
-expect_eq() { [ "$1" = "$2" ] || fail "$3: expected $2, got $1"; }
 expect_eq "$(jq length <<<"$show")" 4 "pool count"
 expect_eq "$(jq -r '.[0] | "\(.NumaNode) \(.HugepageSize) \(.Total) \(.Free) \(.FreeMiB) \(.CPUs) \(.EnclaveCPUs)"' <<<"$show")" \
   "0 2M 10 10 20 0-3,8-11 1-3,9-11" "node 0 2M row"

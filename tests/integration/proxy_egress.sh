@@ -43,7 +43,6 @@ YAML
 pids+=($!); proxy4_pid=$!
 for _ in $(seq 100); do [ -S "$RUN/0.vsock_8000" ] && break; sleep 0.1; done
 [ -S "$RUN/0.vsock_8000" ] || { cat "$TEST_TMP/proxy4.log"; fail "the proxy did not listen on $RUN/0.vsock_8000"; }
-expect_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 expect_eq "$(jq -r .Remote "$TEST_TMP/proxy4.json")" "127.0.0.1:$port4" Remote
 expect_eq "$(jq -r .Listen "$TEST_TMP/proxy4.json")" "$RUN/0.vsock_8000" Listen
 t0=$(date +%s.%N)

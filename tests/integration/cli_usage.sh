@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The command line is checked before anything runs: mistyped commands are named with the closest
+# one and the choices, a group without its command says so, negative or malformed numbers are
+# refused as written (never wrapped into huge unsigned values) before any KVM probe or
+# allocation, a missing file is FILE_OPEN (exit 8) in every command, and every command's -h
+# ends with examples.
+source "$TOP/tests/lib.sh"
+export QT_VMM_RUN_DIR="$TEST_TMP/run"
+
+# run ARGS...: sets OUT (stderr+stdout) and RC
+run() { RC=0; OUT=$("$QT_VMM" "$@" 2>&1) || RC=$?; echo "\$ qt-vmm $*  -> $RC: $OUT"; }
+
+run enclave fly
+expect_eq "$RC" 2 "exit status of an unknown command"
+expect_contains "$OUT" "error [USAGE]: 'fly' is not a command of 'qt-vmm enclave'"
+expect_contains "$OUT" "choose from: console, describe-eif, make-img, pcr, query, sign, start, stop"
+run enclave strat --eif x.eif
+expect_contains "$OUT" "did you mean 'qt-vmm enclave start'?"
+run --output table enclav query
+expect_contains "$OUT" "'enclav' is not a command of 'qt-vmm'; did you mean 'qt-vmm enclave'?"
+run vsock
+expect_eq "$RC" 2 "exit status of a group without its command"
+expect_contains "$OUT" "'qt-vmm vsock' needs a command: connect, forward, proxy, vhost-user"
+
+# Numbers as written, refused before any probe: the run directory stays untouched.
+run enclave start --eif "$TEST_TMP/none.eif" --cpus 2 --mem 512 --cid -5
+expect_eq "$RC" 2 "exit status of --cid -5"
+expect_contains "$OUT" "--cid: '-5' is not a whole number from 4 to 4294967294"
+run enclave start --eif "$TEST_TMP/none.eif" --cpus -2 --mem 512
+expect_contains "$OUT" "--cpus: '-2' is not a whole number 0 or more"
+run enclave start --eif "$TEST_TMP/none.eif" --mem 12x
+expect_contains "$OUT" "--mem: '12x' is not a whole number 0 or more"
+[ ! -e "$QT_VMM_RUN_DIR" ] || [ -z "$(ls -A "$QT_VMM_RUN_DIR")" ] \
+  || fail "a refused command line still touched the run directory: $(ls -A "$QT_VMM_RUN_DIR")"
+for cmd in "enclave query" "enclave stop" "enclave console"; do
+  run $cmd --enclave-id -1
+  expect_eq "$RC" 2 "exit status of $cmd --enclave-id -1"
+  expect_contains "$OUT" "--enclave-id: '-1' is not a whole number 0 or more"
+done
+
+# One code for a missing file, whichever command meets it.
+run enclave start --eif "$TEST_TMP/none.eif" --cpus 2 --mem 512
+expect_eq "$RC" 8 "exit status of start with a missing EIF"
+expect_contains "$OUT" "error [FILE_OPEN]: cannot open $TEST_TMP/none.eif"
+run enclave describe-eif --eif "$TEST_TMP/none.eif"
+expect_eq "$RC" 8 "exit status of describe-eif with a missing EIF"
+expect_contains "$OUT" "error [FILE_OPEN]: cannot open $TEST_TMP/none.eif"
+
+# Examples in every command's -h.
+for cmd in "enclave make-img" "enclave start" "enclave stop" "enclave query" "enclave console" "enclave describe-eif" \
+  "enclave pcr" "enclave sign" "allocator" "host-check" "vsock connect" "vsock forward" "vsock proxy" "vsock vhost-user"; do
+  help=$("$QT_VMM" $cmd -h)
+  grep -q "^Examples:" <<<"$help" || fail "$cmd -h has no examples"
+  grep -q "^  qt-vmm $cmd\|^  sudo qt-vmm $cmd\|^  echo .* | qt-vmm $cmd\|^  qt-vmm .*$cmd" <<<"$help" || fail "$cmd -h: no example runs $cmd"
+done
+echo PASS
