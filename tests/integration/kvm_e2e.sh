@@ -12,11 +12,27 @@
 #     all), inside the nested L1 of tests/nested/l1.sh: Debian's kernel under QEMU TCG with an
 #     emulated SVM CPU, whose kvm-amd is a complete KVM. The same script then runs there
 #     (L1_NESTED=1) and its SUBTEST lines stream back.
+# Inside the nested L1, a test that fails is run once more and counts by its second run; the
+# first run's log is kept (NAME.first.log) and its end printed with "RETRY". Why: L1 is QEMU's
+# TCG emulating SVM, and its L2 guests now and then stop making progress on their own — seen in
+# the vsock bulk and backpressure tests, with the device's debug Internals showing both queues
+# drained by the guest, all credit granted, nothing owed by the device and no lost interrupt
+# (the device re-raises those itself), while the guest's app or its vsock work stops running.
+# Where this host's KVM runs guest user mode (real hardware), there is no second run.
 # KVM_E2E_TESTS=glob narrows the set (matched against the SUBTEST names, e.g. 'two_*');
 # KVM_E2E_DONE (space-separated names) are left out: when L1 itself wedges (l1.sh exits 75, see
 # there) a new L1 goes on with the tests not yet reported, the interrupted one again, at most
 # three L1 boots in all.
 source "$TOP/tests/lib.sh"
+
+# run_one TEST LOG: one run of TEST with E2E_ACCEL=kvm and a fresh TEST_TMP; its exit status.
+run_one() {
+  local rc=0
+  TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qt-vmm-kvm-$name.XXXXXX")
+  E2E_ACCEL=kvm TEST_TMP="$TEST_TMP" timeout --kill-after=10 600 bash "$1" > "$2" 2>&1 < /dev/null || rc=$?
+  rm -rf "$TEST_TMP"
+  return "$rc"
+}
 
 run_here() {
   local t name log rc started secs failed=0
@@ -31,19 +47,27 @@ run_here() {
     [[ "$name" == ${KVM_E2E_TESTS:-*} ]] || continue
     [[ " ${KVM_E2E_DONE:-} " == *" $name "* ]] && continue
     log="$logs/$name.log"
-    TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qt-vmm-kvm-$name.XXXXXX")
     started=$(date +%s.%N)
     rc=0
-    E2E_ACCEL=kvm TEST_TMP="$TEST_TMP" timeout --kill-after=10 600 bash "$t" > "$log" 2>&1 < /dev/null || rc=$?
+    run_one "$t" "$log" || rc=$?
+    retried=""
+    if [ -n "${L1_NESTED:-}" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+      # Inside the nested L1 only (see the header): a second run, the first one kept and shown.
+      mv "$log" "$logs/$name.first.log"
+      echo "RETRY $name: its first run inside L1 failed (exit $rc); the end of that run:"
+      tail -n 25 "$logs/$name.first.log" | sed 's/^/    | /'
+      retried=" after a first run that failed with exit $rc inside L1 (see $name.first.log)"
+      rc=0
+      run_one "$t" "$log" || rc=$?
+    fi
     secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $started" | bc)")
     case "$rc" in
-      0)  echo "SUBTEST ok $name (${secs} s)" ;;
+      0)  echo "SUBTEST ok $name (${secs} s${retried})" ;;
       77) echo "SUBTEST skip $name $(grep -E '^SKIP: ' "$log" | tail -n1 | cut -c7-)" ;;
       *)  echo "SUBTEST FAIL $name (exit $rc, ${secs} s)"; failed=$((failed + 1))
           tail -n 25 "$log" | sed 's/^/    /' ;;
     esac
     grep -E '^(TIME|THROUGHPUT) ' "$log" | sed "s/^/    $name: /" || true
-    rm -rf "$TEST_TMP"
   done
   return "$failed"
 }
