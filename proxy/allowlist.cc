@@ -112,8 +112,8 @@ Allowlist Allowlist::load(const std::string& path)
     try {
         text = base::read_file(path, kMaxAllowlistBytes);
     } catch (const base::Error& e) {
-        throw base::Error(base::ErrorKind::InvalidInput, "PROXY_ALLOWLIST",
-            std::string("cannot read the allowlist: ") + e.what() + "; name an allowlist file with --config FILE");
+        // The file's own problem and code (FILE_OPEN for a missing one, as in every command).
+        throw base::Error(e.kind(), e.code(), std::string("cannot read the allowlist: ") + e.what() + "; name an allowlist file with --config FILE");
     }
     return parse(text, path);
 }

@@ -8,7 +8,8 @@
 //
 // `address` is a host name or an IPv4/IPv6 literal, `port` 1..65535. Anything else (bad YAML, a
 // missing or unknown key, a wrong type, a port out of range) is a base::Error (InvalidInput,
-// code PROXY_ALLOWLIST) whose one-line message names the file, the line and the fix.
+// code PROXY_ALLOWLIST) whose one-line message names the file, the line and the fix. A file
+// that cannot be read keeps the code of base::read_file (FILE_OPEN, ...), as in every command.
 //
 // Usage:
 //     proxy::Allowlist list = proxy::Allowlist::parse(text, "/etc/nitro_enclaves/vsock-proxy.yaml");

@@ -73,7 +73,8 @@ TEST_CASE("allowlist: a missing file is a clear error")
         Allowlist::load("/nonexistent/vsock-proxy.yaml");
         FAIL("no error");
     } catch (const base::Error& e) {
-        CHECK(e.code() == "PROXY_ALLOWLIST");
+        CHECK(e.code() == "FILE_OPEN"); // the code a missing file has in every command
+        CHECK(e.exit_status() == 8);
         CHECK(std::string(e.what()).find("--config FILE") != std::string::npos);
     }
 }

@@ -110,8 +110,8 @@ bad typo 'allowlist:\n- {address: 127.0.0.1, port: 1}\n- {adress: a, port: 2}\n'
 bad range 'allowlist:\n- {address: 127.0.0.1, port: 70000}\n' "port must be a number from 1 to 65535, not '70000'"
 bad nolist 'allow:\n- {address: 127.0.0.1, port: 1}\n' "no top-level 'allowlist:' key"
 rc=0; err=$("$QT_VMM" vsock proxy 8003 127.0.0.1 1 --uds-path "$RUN/0.vsock" --config "$TEST_TMP/none.yaml" 2>&1) || rc=$?
-expect_eq "$rc" 3 "exit status for a missing allowlist"
-expect_contains "$err" "cannot read the allowlist"
+expect_eq "$rc" 8 "exit status for a missing allowlist (FILE_OPEN, as for any missing file)"
+expect_contains "$err" "error [FILE_OPEN]: cannot read the allowlist"
 expect_contains "$err" "--config FILE"
 
 # 5. Limits. Three clients that send nothing (python3: hold a Unix connection open and report
