@@ -25,7 +25,10 @@ expect_contains "$OUT" "'qt-vmm vsock' needs a command: connect, forward, proxy,
 # Numbers as written, refused before any probe: the run directory stays untouched.
 run enclave start --eif "$TEST_TMP/none.eif" --cpus 2 --mem 512 --cid -5
 expect_eq "$RC" 2 "exit status of --cid -5"
-expect_contains "$OUT" "--cid: '-5' is not a whole number from 4 to 4294967294"
+expect_contains "$OUT" "--cid: '-5' is not a whole number 0 or more"
+run enclave start --eif "$TEST_TMP/none.eif" --cpus 2 --mem 512 --cid 3
+expect_eq "$RC" 3 "exit status of --cid 3"
+expect_contains "$OUT" "error [CID_OUT_OF_RANGE]: --cid 3 is out of range; use a CID from 4 to 4294967294"
 run enclave start --eif "$TEST_TMP/none.eif" --cpus -2 --mem 512
 expect_contains "$OUT" "--cpus: '-2' is not a whole number 0 or more"
 run enclave start --eif "$TEST_TMP/none.eif" --mem 12x

@@ -27,7 +27,7 @@ expect_error() {  # expect_error STATUS CODE args...
 
 expect_error 3 EIF_BAD_CRC --eif "$TEST_TMP/corrupt.eif" --cpus 1 --mem 128
 expect_error 3 EIF_ --eif "$TEST_TMP/truncated.eif" --cpus 1 --mem 128
-expect_error 2 USAGE --eif "$TEST_TMP/missing.eif" --cpus 1 --mem 128
+expect_error 8 FILE_OPEN --eif "$TEST_TMP/missing.eif" --cpus 1 --mem 128
 expect_error 3 MEMORY_TOO_SMALL --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 64
 expect_error 3 MEMORY_TOO_LARGE_FOR_2M --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 1024 --hugepage-size 2M
 expect_error 3 CID_OUT_OF_RANGE --eif "$TEST_TMP/ok.eif" --cpus 1 --mem 128 --cid 3

@@ -22,7 +22,7 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
     cmd.add_option("--cpus", r.vcpus, "Number of vCPUs: even, whole physical cores, at most the NUMA node's CPUs minus 2, at most 62 over all enclaves; "
         "the parent keeps 2 CPUs and 512 MiB")->capture_default_str()->check(qtvmm::whole_number(0, std::numeric_limits<unsigned>::max()));
     cmd.add_option("--mem", r.memory_mib, "Memory in MiB (at least 128 and 4x the EIF size)")->capture_default_str()->check(qtvmm::whole_number(0, std::numeric_limits<std::uint64_t>::max()));
-    cmd.add_option("--cid", options->cid, "Enclave vsock CID, 4..4294967294 (default: the lowest free from 4)")->check(qtvmm::whole_number(4, 4294967294ull));
+    cmd.add_option("--cid", options->cid, "Enclave vsock CID, 4..4294967294 (default: the lowest free from 4)")->check(qtvmm::whole_number(0, std::numeric_limits<std::uint64_t>::max()));
     cmd.add_flag("--debug-mode", r.debug_mode, "Allow reading the console (the image's PCRs are zero in attestations)");
     cmd.add_option("--hugepage-size", options->hugepage_size, "2M or 1G (default: 1G when the size is a multiple of 1 GiB, else 2M)")
         ->check(CLI::IsMember({ "2M", "1G" }));

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <poll.h>
@@ -174,7 +175,7 @@ qtvmm::CommandRegistration reg("vsock vhost-user",
         auto opts = std::make_shared<Options>();
         cmd.add_option("--socket", opts->socket, "Unix socket to listen on; QEMU connects with -chardev socket,path=PATH")->required();
         cmd.add_option("--cid", opts->cid, "The guest's CID, 4..4294967294 (QEMU reads it from this device)")->required()
-            ->check(qtvmm::whole_number(4, 4294967294ull));
+            ->check(qtvmm::whole_number(0, std::numeric_limits<std::uint64_t>::max()));
         cmd.add_option("--uds-path", opts->uds_path,
             "Parent socket for hybrid vsock (Firecracker's protocol): the parent connects here with 'CONNECT <port>', the guest reaches <uds-path>_<port>");
         qtvmm::set_examples(cmd, {

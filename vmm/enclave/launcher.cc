@@ -106,6 +106,8 @@ Json start_enclave(const StartRequest& request)
     if (request.heartbeat_timeout_s && !(*request.heartbeat_timeout_s >= 0 && *request.heartbeat_timeout_s <= 86400))
         throw base::Error(base::ErrorKind::Usage, "BAD_HEARTBEAT_TIMEOUT",
             "--heartbeat-timeout must be between 0 and 86400 seconds (0 = do not wait for the heartbeat)");
+    if (request.cid)
+        placement::check_cid_range(*request.cid);
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
     // Structure on open, then CRC and PCRs in one streaming pass.
     eif::ReadOptions read_options;
@@ -139,6 +141,15 @@ Json start_enclave(const StartRequest& request)
     if (tcg && (request.page_size || request.numa_node))
         throw base::Error(base::ErrorKind::Usage, "NOT_FOR_TCG",
             "--hugepage-size and --numa-node do not apply to --accel tcg (QEMU's guest RAM is ordinary shared memory); drop them");
+    // Every rule that needs nothing from the host, before the KVM probe and any allocation.
+    placement::PlacementRequest want;
+    want.memory_mib = request.memory_mib;
+    want.eif_size = eif_size;
+    want.vcpus = request.vcpus;
+    want.page_size = tcg ? host::kPageSize1G : request.page_size; // tcg: only the bounds that are not about hugepages
+    want.numa_node = request.numa_node;
+    want.allow_shared_cpus = request.allow_shared_cpus;
+    placement::check_request(want);
     HostQuirks quirks = tcg ? HostQuirks {} : detect_host_quirks();
 
     // 2. Under the lock: limits, CID, placement, ID; the daemon takes over the lock.
@@ -148,18 +159,8 @@ Json start_enclave(const StartRequest& request)
     std::vector<placement::RunningEnclave> running = running_enclaves(all);
     std::uint64_t cid = request.cid ? *request.cid : first_free_cid(running);
     placement::check_new_enclave(cid, running);
-    placement::PlacementRequest want;
-    want.memory_mib = request.memory_mib;
-    want.eif_size = eif_size;
-    want.vcpus = request.vcpus;
-    want.page_size = request.page_size;
-    want.numa_node = request.numa_node;
-    want.allow_shared_cpus = request.allow_shared_cpus;
     placement::Placement place;
     if (tcg) {
-        // Only the bounds that are not about hugepages: 1 GiB pages have no tighter limit.
-        want.page_size = host::kPageSize1G;
-        placement::check_request(want);
         placement::check_vcpu_total(want, running); // QingTian's 62 in total counts every enclave
         place.memory_mib = request.memory_mib;
     } else {

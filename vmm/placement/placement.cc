@@ -394,11 +394,16 @@ ParentReserve parent_reserve(const host::CpuTopology& topology, const host::Huge
     return reserve;
 }
 
-void check_new_enclave(std::uint64_t cid, const std::vector<RunningEnclave>& running)
+void check_cid_range(std::uint64_t cid)
 {
     if (cid < kMinCid || cid > kMaxCid)
         fail(base::ErrorKind::InvalidInput, "CID_OUT_OF_RANGE",
             "--cid " + std::to_string(cid) + " is out of range; use a CID from 4 to 4294967294 (0-2 are reserved, 3 is the parent)");
+}
+
+void check_new_enclave(std::uint64_t cid, const std::vector<RunningEnclave>& running)
+{
+    check_cid_range(cid);
     if (running.size() >= kMaxEnclavesPerParent) {
         std::string ids;
         for (const auto& e : running)

@@ -136,6 +136,8 @@ ParentReserve parent_reserve(const host::CpuTopology& topology, const host::Huge
 // throws CID_OUT_OF_RANGE, ENCLAVE_LIMIT or CID_IN_USE. Call under the lock that also covers
 // registering the new enclave, so two starts cannot both pass.
 void check_new_enclave(std::uint64_t cid, const std::vector<RunningEnclave>& running);
+// The CID rule alone (CID_OUT_OF_RANGE), for checking a command line before anything else.
+void check_cid_range(std::uint64_t cid);
 
 // For query's JSON: "isolated"; with the opt-out "shares-parent-core", "shares-enclave-cpus",
 // "shares-parent-core,shares-enclave-cpus", or "partial-core" (part of a free SMT core, which
