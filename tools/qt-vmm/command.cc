@@ -128,6 +128,20 @@ const CLI::Option* find_option(const CLI::App* app, const std::string& name)
     return nullptr;
 }
 
+std::vector<CLI::App*> commands_of(CLI::App* group)
+{
+    return group->get_subcommands([](CLI::App*) { return true; });
+}
+
+// "console, describe-eif, make-img, ...": what a group offers.
+std::string command_names(const std::vector<CLI::App*>& commands)
+{
+    std::string names;
+    for (CLI::App* c : commands)
+        names += (names.empty() ? "" : ", ") + c->get_name();
+    return names;
+}
+
 } // namespace
 
 std::optional<std::string> unknown_command_problem(CLI::App& root, int argc, const char* const* argv)
@@ -148,7 +162,7 @@ std::optional<std::string> unknown_command_problem(CLI::App& root, int argc, con
                 ++i;
             continue;
         }
-        std::vector<CLI::App*> commands = group->get_subcommands([](CLI::App*) { return true; });
+        std::vector<CLI::App*> commands = commands_of(group);
         if (commands.empty())
             return std::nullopt; // a command's own positional arguments from here on
         auto named = std::find_if(commands.begin(), commands.end(), [&](CLI::App* c) { return c->check_name(word); });
@@ -156,29 +170,24 @@ std::optional<std::string> unknown_command_problem(CLI::App& root, int argc, con
         if (!next) {
             std::string best;
             std::size_t best_distance = 0;
-            std::string choices;
             for (CLI::App* c : commands) {
                 const std::string& name = c->get_name();
                 std::size_t d = name.rfind(word, 0) == 0 ? 0 : edit_distance(word, name);
                 if (best.empty() || d < best_distance)
                     best = name, best_distance = d;
-                choices += (choices.empty() ? "" : ", ") + name;
             }
             std::string problem = "'" + word + "' is not a command of '" + path + "'";
             if (best_distance <= std::max<std::size_t>(2, word.size() / 3))
                 problem += "; did you mean '" + path + " " + best + "'?";
-            return problem + " (choose from: " + choices + "; see '" + path + " -h')";
+            return problem + " (choose from: " + command_names(commands) + "; see '" + path + " -h')";
         }
         group = next;
         path += " " + word;
     }
-    std::vector<CLI::App*> commands = group->get_subcommands([](CLI::App*) { return true; });
+    std::vector<CLI::App*> commands = commands_of(group);
     if (commands.empty())
         return std::nullopt;
-    std::string choices;
-    for (CLI::App* c : commands)
-        choices += (choices.empty() ? "" : ", ") + c->get_name();
-    return "'" + path + "' needs a command: " + choices + " (see '" + path + " -h')";
+    return "'" + path + "' needs a command: " + command_names(commands) + " (see '" + path + " -h')";
 }
 
 void Cli::print(const Json& result) const
