@@ -132,11 +132,13 @@ void Machine::start()
     for (unsigned i = 0; i < m_vcpus.size(); ++i) {
         m_threads.emplace_back([this, i, &started_lock, &started, &count] {
             {
+                // Notify under the lock: once start() sees the count it returns and `started`
+                // (on its stack) is gone, so nothing may touch it after the lock is released.
                 std::lock_guard guard(started_lock);
                 m_thread_handles[i] = pthread_self();
                 ++count;
+                started.notify_all();
             }
-            started.notify_all();
             vcpu_loop(i);
         });
         if (!m_config.host_cpus.empty()) {
