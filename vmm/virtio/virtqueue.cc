@@ -282,7 +282,7 @@ bool Virtqueue::needs_interrupt()
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (!m_event_idx)
         return !(load_u16(rings.avail, __ATOMIC_RELAXED) & kAvailFlagNoInterrupt);
-    std::uint16_t used_event = load_u16(rings.avail + 4 + 2ull * m_addresses.size, __ATOMIC_RELAXED);
+    std::uint16_t used_event = load_u16(used_event_field(rings), __ATOMIC_RELAXED);
     return static_cast<std::uint16_t>(new_used - used_event - 1) < static_cast<std::uint16_t>(new_used - old_used);
 }
 
@@ -291,7 +291,7 @@ bool Virtqueue::driver_behind(std::uint32_t& snapshot) const
     Rings rings;
     if (!m_event_idx || !map_rings(rings))
         return false;
-    std::uint16_t used_event = load_u16(rings.avail + 4 + 2ull * m_addresses.size, __ATOMIC_ACQUIRE);
+    std::uint16_t used_event = load_u16(used_event_field(rings), __ATOMIC_ACQUIRE);
     snapshot = (std::uint32_t(used_event) << 16) | m_next_used;
     // used_event = the last used index the driver had seen when it re-enabled interrupts.
     return used_event != m_next_used;
@@ -308,8 +308,8 @@ std::string Virtqueue::describe() const
         + " signalled=" + std::to_string(m_signalled_used)
         + " flags=" + std::to_string(load_u16(rings.avail, __ATOMIC_RELAXED));
     if (m_event_idx)
-        text += " used_event=" + std::to_string(load_u16(rings.avail + 4 + 2ull * size, __ATOMIC_RELAXED))
-            + " avail_event=" + std::to_string(load_u16(rings.used + 4 + 8ull * size, __ATOMIC_RELAXED));
+        text += " used_event=" + std::to_string(load_u16(used_event_field(rings), __ATOMIC_RELAXED))
+            + " avail_event=" + std::to_string(load_u16(avail_event_field(rings), __ATOMIC_RELAXED));
     return text;
 }
 
@@ -319,7 +319,7 @@ bool Virtqueue::enable_notifications()
     if (!map_rings(rings))
         return false;
     if (m_event_idx)
-        store_u16(rings.used + 4 + 8ull * m_addresses.size, m_next_avail, __ATOMIC_RELAXED);
+        store_u16(avail_event_field(rings), m_next_avail, __ATOMIC_RELAXED);
     // Full fence: avail_event must be visible before we look at avail.idx again, or a kick
     // the driver decided to skip could be lost.
     __atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -117,6 +117,9 @@ private:
         std::uint8_t* used;
     };
     bool map_rings(Rings& rings) const;
+    // EVENT_IDX fields after the rings: the driver's used_event, the device's avail_event.
+    std::uint8_t* used_event_field(const Rings& rings) const { return rings.avail + 4 + 2ull * m_addresses.size; }
+    std::uint8_t* avail_event_field(const Rings& rings) const { return rings.used + 4 + 8ull * m_addresses.size; }
     std::uint16_t read_avail_idx(const Rings& rings) const;
     void return_malformed(const Rings& rings, std::uint16_t head);
     void publish_used(const Rings& rings, std::uint16_t head, std::uint32_t written);
