@@ -3,10 +3,11 @@
 # vsock, enclaves or QEMU. The layers above: vmm/virtio|vsock|vhost_user/ (libvmmvirtio, the
 # virtio devices) and vmm/enclave/ (libvmmenclave); each may use the ones below, never above,
 # and programs link them in that order (no --start-group), so a cycle fails to link.
+# libvmmhost (vmm/host, vmm/placement) sits below this one: the machine pins vCPUs with it.
 LIBRARIES += vmmcore
 vmmcore_SRCS := $(filter-out %_test.cc,$(wildcard vmm/kvm/*.cc vmm/memory/*.cc vmm/arch/x86/*.cc vmm/devices/*.cc vmm/vstate/*.cc))
 vmmcore_LDLIBS := -pthread
 
 UNIT_TESTS += vmm_test
 vmm_test_SRCS := $(wildcard vmm/kvm/*_test.cc vmm/memory/*_test.cc vmm/arch/x86/*_test.cc vmm/devices/*_test.cc vmm/vstate/*_test.cc) tests/doctest_main.cc
-vmm_test_LIBS := vmmcore base
+vmm_test_LIBS := vmmcore vmmhost base

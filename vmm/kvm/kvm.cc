@@ -146,6 +146,18 @@ bool VcpuFd::run()
     throw_ioctl("KVM_RUN", "KVM_RUN");
 }
 
+void VcpuFd::run_without_entering()
+{
+    m_run->immediate_exit = 1;
+    int result = ::ioctl(m_fd.get(), KVM_RUN, 0);
+    int error = errno;
+    m_run->immediate_exit = 0;
+    if (result != 0 && error != EINTR && error != EAGAIN) {
+        errno = error;
+        throw_ioctl("KVM_RUN", "KVM_RUN");
+    }
+}
+
 kvm_regs VcpuFd::regs() const
 {
     kvm_regs r {};

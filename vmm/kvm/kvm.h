@@ -97,6 +97,11 @@ public:
 
     // KVM_RUN; returns false if interrupted (EINTR/EAGAIN), true when an exit is ready.
     bool run();
+    // KVM_RUN with immediate_exit set: no guest code runs, but KVM does its per-VM first-run work
+    // in the calling thread — on Linux >= 6.13 it starts the VM's "kvm-nx-lpage-re(covery)" worker
+    // thread, which inherits the caller's CPU affinity (Machine calls this from the daemon's
+    // thread, so the worker never lands on an enclave's CPU). Throws if KVM refuses.
+    void run_without_entering();
 
     kvm_regs regs() const;
     void set_regs(const kvm_regs&);

@@ -5,6 +5,7 @@
 #include "vmm/arch/x86/boot_setup.h"
 #include "vmm/arch/x86/bzimage.h"
 #include "vmm/arch/x86/layout.h"
+#include "vmm/host/cpu_affinity.h"
 
 #include <chrono>
 #include <csignal>
@@ -109,6 +110,9 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
         x86::setup_local_interrupts(cpu);
         m->m_vcpus.push_back(std::move(cpu));
     }
+    // KVM's per-VM worker threads start at the first KVM_RUN with that thread's CPU affinity: make
+    // it here, on the caller's (the VMM's) CPUs, not in a vCPU thread pinned to an enclave CPU.
+    m->m_vcpus.front().run_without_entering();
     m->m_timings.vcpus_ms = ms_since(t);
     return m;
 }
@@ -126,33 +130,58 @@ void Machine::start()
 {
     install_kick_handler();
     m_thread_handles.resize(m_vcpus.size());
-    std::mutex started_lock;
-    std::condition_variable started;
-    std::size_t count = 0;
+    // Each vCPU thread pins itself to its host CPU, then waits at this gate until every thread
+    // has pinned: no vCPU enters KVM_RUN unpinned, and if one cannot pin, none runs at all.
+    // Shared, because a released thread may still hold it after start() has returned.
+    struct Gate {
+        std::mutex lock;
+        std::condition_variable changed;
+        std::size_t pinned { 0 };
+        bool open { false };
+        int failed_vcpu { -1 }; // the first that could not pin, and why
+        int failure { 0 };
+        std::vector<std::unique_ptr<host::CpuMask>> masks; // built here: a thread only applies its own
+    };
+    auto gate = std::make_shared<Gate>();
+    for (int cpu : m_config.host_cpus)
+        gate->masks.push_back(std::make_unique<host::CpuMask>(std::vector<int> { cpu }));
     for (unsigned i = 0; i < m_vcpus.size(); ++i) {
-        m_threads.emplace_back([this, i, &started_lock, &started, &count] {
+        m_threads.emplace_back([this, i, gate] {
+            char name[16];
+            std::snprintf(name, sizeof name, "vcpu%u", i);
+            pthread_setname_np(pthread_self(), name);
+            int error = gate->masks.empty() ? 0 : gate->masks[i]->apply_to_current_thread();
             {
-                // Notify under the lock: once start() sees the count it returns and `started`
-                // (on its stack) is gone, so nothing may touch it after the lock is released.
-                std::lock_guard guard(started_lock);
+                std::unique_lock guard(gate->lock);
                 m_thread_handles[i] = pthread_self();
-                ++count;
-                started.notify_all();
+                if (error && gate->failed_vcpu < 0) {
+                    gate->failed_vcpu = static_cast<int>(i);
+                    gate->failure = error;
+                }
+                ++gate->pinned;
+                gate->changed.notify_all();
+                gate->changed.wait(guard, [&] { return gate->open; });
             }
-            vcpu_loop(i);
+            if (!m_stopping.load())
+                vcpu_loop(i);
         });
-        if (!m_config.host_cpus.empty()) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(m_config.host_cpus[i], &set);
-            pthread_setaffinity_np(m_threads.back().native_handle(), sizeof set, &set);
-        }
-        char name[16];
-        std::snprintf(name, sizeof name, "vcpu%u", i);
-        pthread_setname_np(m_threads.back().native_handle(), name);
     }
-    std::unique_lock lock(started_lock);
-    started.wait(lock, [&] { return count == m_vcpus.size(); });
+    std::unique_lock lock(gate->lock);
+    gate->changed.wait(lock, [&] { return gate->pinned == m_vcpus.size(); });
+    if (gate->failed_vcpu >= 0)
+        m_stopping.store(true); // the threads leave without running
+    gate->open = true;
+    gate->changed.notify_all();
+    lock.unlock();
+    if (gate->failed_vcpu >= 0) {
+        for (std::thread& t : m_threads)
+            t.join();
+        m_threads.clear();
+        m_thread_handles.clear();
+        const int vcpu = gate->failed_vcpu;
+        throw base::Error(base::ErrorKind::Resource, "CPU_PINNING",
+            host::pinning_error("vCPU " + std::to_string(vcpu), { m_config.host_cpus[static_cast<std::size_t>(vcpu)] }, gate->failure));
+    }
 }
 
 ExitInfo Machine::wait()

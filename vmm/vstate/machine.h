@@ -6,7 +6,8 @@
 // IoBus; anything that ends the guest — keyboard-controller reset (reboot=k), triple fault, a
 // system event, an emulation failure, or request_stop() from the outside — records the first
 // reason and kicks every vCPU out of KVM_RUN (immediate_exit + a signal), after which wait()
-// returns. A hostile guest can only reach the VMM through the bus, whose devices bounds-check
+// returns. vCPU threads are pinned before their first KVM_RUN (a CPU that cannot be used fails
+// start(), no vCPU having run). A hostile guest can only reach the VMM through the bus, whose devices bounds-check
 // everything, and through exits that end the guest; nothing it does can end the VMM process.
 //
 // Usage:
@@ -48,6 +49,9 @@ struct MachineConfig {
     std::uint64_t page_size { 2ull << 20 };
     int numa_node { -1 };
     std::vector<int> host_cpus;   // vCPU i runs on host_cpus[i]; empty = not pinned
+    // Where the VMM's other threads and helper processes (QEMU under tcg) run: the parent's CPUs
+    // (placement/daemon_cpus.h); the enclave daemon pins itself there. Empty = not pinned.
+    std::vector<int> vmm_cpus;
     std::string cmdline;          // the guest's command line, before the virtio-mmio fragments
     unsigned virtio_mmio_devices { 0 }; // slots announced on the command line (mmio_devices())
     x86::CpuidQuirks cpuid_quirks;
@@ -76,6 +80,8 @@ public:
     static std::unique_ptr<Machine> create(const MachineConfig& config, const BootImage& image);
     ~Machine();
 
+    // Starts one thread per vCPU, named "vcpuN"; each pins itself to host_cpus[N] before its
+    // first KVM_RUN. If any cannot pin, no vCPU runs and start() throws CPU_PINNING naming it.
     void start();
     // Blocks until the guest ended; returns the first reason recorded.
     ExitInfo wait();

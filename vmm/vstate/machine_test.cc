@@ -1,12 +1,17 @@
-// vstate without a guest: the exit latch (first reason wins, wait wakes on it, from any thread)
-// and what Machine::create refuses before it reserves anything.
+// vstate without a guest: the exit latch (first reason wins, wait wakes on it, from any thread),
+// what Machine::create refuses before it reserves anything, and (with /dev/kvm) that start()
+// refuses a vCPU it cannot pin instead of running it anywhere.
 #include "vmm/vstate/machine.h"
 
 #include "base/error.h"
+#include "vmm/host/cpu_affinity.h"
+#include "vmm/host/cpu_list.h"
+#include "vmm/testing/fake_bzimage.h"
 
 #include <doctest/doctest.h>
 
 #include <thread>
+#include <unistd.h>
 
 using namespace vmm;
 
@@ -74,4 +79,29 @@ TEST_CASE("Machine::create refuses bad vCPU counts, pinning and kernels before r
     CHECK(create_error(config, image) == "VCPU_PINNING");
     config.host_cpus.clear();
     CHECK(create_error(config, image) == "KERNEL_BAD_BZIMAGE");
+}
+
+TEST_CASE("with /dev/kvm: a vCPU that cannot be pinned fails start() naming the vCPU and the CPU")
+{
+    if (::access("/dev/kvm", R_OK | W_OK) != 0) {
+        MESSAGE("skipped: no /dev/kvm");
+        return;
+    }
+    BootImage image;
+    image.kernel = vmm::testing::fake_bzimage();
+    MachineConfig config;
+    config.memory_bytes = 16 << 20;
+    config.page_size = 4096;
+    config.vcpus = 2;
+    config.host_cpus = { vmm::host::allowed_cpus().front(), vmm::host::kMaxCpu }; // CPU 8191: not on this host
+    auto machine = Machine::create(config, image);
+    std::string code, message;
+    try {
+        machine->start();
+    } catch (const base::Error& e) {
+        code = e.code();
+        message = e.what();
+    }
+    CHECK(code == "CPU_PINNING");
+    CHECK(message.find("cannot pin vCPU 1 to host CPU 8191") == 0);
 }
