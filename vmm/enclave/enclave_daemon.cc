@@ -6,6 +6,7 @@
 #include "vmm/enclave/enclave_status_json.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
 #include "vmm/enclave/qemu_enclave_vm.h"
+#include "vmm/host/cpu_affinity.h"
 
 #include <cerrno>
 #include <csignal>
@@ -41,6 +42,9 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
     std::string socket_path = m_run_dir.socket_path(m_settings.id);
     Json failure;
     try {
+        // Before any thread exists, so every thread and QEMU inherit the parent's CPUs.
+        if (!m_settings.machine.vmm_cpus.empty())
+            host::pin_current_thread(m_settings.machine.vmm_cpus, "the enclave daemon");
         if (m_settings.debug_mode) {
             m_console = std::make_unique<ConsoleBuffer>(m_settings.console_capacity);
             m_settings.machine.console = m_console.get();
@@ -117,6 +121,9 @@ Json EnclaveDaemon::describe() const
     Json cpus = Json::array();
     for (int c : m.host_cpus)
         cpus.push_back(c);
+    Json daemon_cpus = Json::array();
+    for (int c : m.vmm_cpus)
+        daemon_cpus.push_back(c);
     ExitInfo state = m_vm ? m_vm->status() : ExitInfo {};
     Json info {
         { "EnclaveID", m_settings.id },
@@ -131,6 +138,8 @@ Json EnclaveDaemon::describe() const
         { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
         { "NumaNode", m.numa_node },
         { "CPUIsolation", m_settings.cpu_isolation },
+        { "DaemonCPUs", daemon_cpus },
+        { "DaemonCPUIsolation", m_settings.daemon_cpu_isolation },
         { "EifPath", m_settings.eif_path },
         { "Measurements", m_settings.measurements },
         { "StartTime", m_start_time },

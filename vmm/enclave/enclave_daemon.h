@@ -1,7 +1,8 @@
 // vmm/enclave/enclave_daemon.h — the process that owns one enclave for its whole life.
 //
 // `qt-vmm enclave start` forks this daemon (a new session, stdio on /dev/null, errors in
-// <run>/<id>.log). It builds the enclave's back end (EnclaveVm: memory reserved, kernel and
+// <run>/<id>.log). It first pins itself to the parent's CPUs (settings.machine.vmm_cpus, see
+// placement/daemon_cpus.h), before any thread exists, so every thread inherits them. It builds the enclave's back end (EnclaveVm: memory reserved, kernel and
 // initrd loaded, vCPUs pinned, the virtio-vsock device on <run>/<id>.vsock with the heartbeat on
 // port 9000 and guest-init's exit status on port 9001 served by the VMM itself), binds
 // <run>/<id>.sock and starts the vCPUs. Then it serves from one epoll loop until the guest ends.
@@ -53,6 +54,7 @@ struct EnclaveSettings {
     Json measurements;             // {"PCR0":..., ...} computed by the launcher
     bool debug_mode { false };
     std::string cpu_isolation { "isolated" }; // placement::isolation_name(): what the opt-out allowed
+    std::string daemon_cpu_isolation;  // placement::daemon_cpus(): where machine.vmm_cpus came from
     Accel accel { Accel::Kvm };    // qt-vmm's VMM, or QEMU under software emulation
     MachineConfig machine;         // under tcg: vcpus, memory_bytes, cmdline and console only
     uid_t owner_uid { 0 };

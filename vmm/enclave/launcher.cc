@@ -6,9 +6,11 @@
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
+#include "vmm/host/cpu_affinity.h"
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
 #include "vmm/host/meminfo.h"
+#include "vmm/placement/daemon_cpus.h"
 #include "vmm/placement/placement.h"
 
 #include <algorithm>
@@ -160,12 +162,15 @@ Json start_enclave(const StartRequest& request)
     std::uint64_t cid = request.cid ? *request.cid : first_free_cid(running);
     placement::check_new_enclave(cid, running);
     placement::Placement place;
+    const host::CpuTopology topology = host::CpuTopology::read();
     if (tcg) {
         placement::check_vcpu_total(want, running); // QingTian's 62 in total counts every enclave
         place.memory_mib = request.memory_mib;
     } else {
-        place = placement::plan_placement(want, host::CpuTopology::read(), host::HugepagePools::read(), host::read_mem_total_mib(), running);
+        place = placement::plan_placement(want, topology, host::HugepagePools::read(), host::read_mem_total_mib(), running);
     }
+    // The daemon's threads and QEMU: the parent's CPUs, none of any enclave's (finding 6).
+    placement::DaemonCpus daemon_cpus = placement::daemon_cpus(topology.online_cpus(), host::allowed_cpus(), place.cpus, running);
     int id = dir.next_free_id();
 
     EnclaveSettings settings;
@@ -182,6 +187,8 @@ Json start_enclave(const StartRequest& request)
     settings.machine.page_size = place.page_size;
     settings.machine.numa_node = place.numa_node;
     settings.machine.host_cpus = place.cpus;
+    settings.machine.vmm_cpus = daemon_cpus.cpus;
+    settings.daemon_cpu_isolation = daemon_cpus.isolation;
     settings.machine.cmdline = cmdline + vmm_cmdline_additions(quirks.nested_kvm) + request.extra_cmdline;
     settings.machine.cpuid_quirks.hide_cx16 = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_pv_ipi = quirks.nested_kvm;

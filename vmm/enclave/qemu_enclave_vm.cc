@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/eventfd.h"
 #include "vmm/enclave/qemu_command.h"
+#include "vmm/host/cpu_affinity.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -122,6 +124,11 @@ void QemuEnclaveVm::start()
     int err_pipe[2], exec_pipe[2];
     if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
         base::throw_errno("PIPE", "cannot create", "the pipes to QEMU");
+    // QEMU (all its threads, vCPUs included) on the daemon's CPUs, set in the child before exec;
+    // a failure comes back through exec_pipe as -errno.
+    std::optional<host::CpuMask> qemu_cpus;
+    if (!m_machine.vmm_cpus.empty())
+        qemu_cpus.emplace(m_machine.vmm_cpus);
     m_backend->start();
     auto spawn_start = std::chrono::steady_clock::now();
     pid_t parent = ::getpid();
@@ -141,6 +148,13 @@ void QemuEnclaveVm::start()
         for (int fd : inherited)
             if (fd >= 0)
                 ::fcntl(fd, F_SETFD, 0);
+        if (qemu_cpus) {
+            if (int error = qemu_cpus->apply_to_current_thread()) {
+                int reported = -error;
+                [[maybe_unused]] ssize_t n = ::write(exec_pipe[1], &reported, sizeof reported);
+                ::_exit(127);
+            }
+        }
         ::execvp(argv[0], argv.data());
         int error = errno;
         [[maybe_unused]] ssize_t n = ::write(exec_pipe[1], &error, sizeof error);
@@ -157,6 +171,8 @@ void QemuEnclaveVm::start()
     ::close(exec_pipe[0]);
     if (n == sizeof exec_error) {
         ::waitpid(pid, nullptr, 0);
+        if (exec_error < 0)
+            throw base::Error(base::ErrorKind::Resource, "CPU_PINNING", host::pinning_error("QEMU", m_machine.vmm_cpus, -exec_error));
         if (exec_error == ENOENT)
             throw base::Error(base::ErrorKind::NotFound, "QEMU_MISSING",
                 "--accel tcg needs " + launch.binary + ", which was not found; install it with scripts/install-deps.sh (Debian: qemu-system-x86) or set QT_VMM_QEMU");
