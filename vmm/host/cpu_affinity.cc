@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 namespace vmm::host {
 
@@ -31,7 +34,10 @@ int CpuMask::apply_to_current_thread() const noexcept
     return ::sched_setaffinity(0, m_bytes, m_set) == 0 ? 0 : errno;
 }
 
-std::vector<int> allowed_cpus()
+namespace {
+
+// The CPUs thread `tid` (0 = the caller) may run on; empty with errno set if the kernel refused.
+std::vector<int> affinity_of(pid_t tid)
 {
     for (int size = 1024; size <= kMaxCpu + 1; size *= 2) {
         cpu_set_t* set = CPU_ALLOC(size);
@@ -39,7 +45,7 @@ std::vector<int> allowed_cpus()
             throw std::bad_alloc();
         std::size_t bytes = CPU_ALLOC_SIZE(size);
         CPU_ZERO_S(bytes, set);
-        if (::sched_getaffinity(0, bytes, set) == 0) {
+        if (::sched_getaffinity(tid, bytes, set) == 0) {
             std::vector<int> cpus;
             for (int cpu = 0; cpu < size; ++cpu)
                 if (CPU_ISSET_S(static_cast<std::size_t>(cpu), bytes, set))
@@ -49,10 +55,39 @@ std::vector<int> allowed_cpus()
         }
         int error = errno;
         CPU_FREE(set);
+        errno = error;
         if (error != EINVAL) // EINVAL: the kernel's mask is larger than ours, try a larger one
             break;
     }
-    base::throw_errno("CPU_AFFINITY", "cannot read", "this process's CPU affinity (sched_getaffinity)");
+    return {};
+}
+
+} // namespace
+
+std::vector<int> allowed_cpus()
+{
+    std::vector<int> cpus = affinity_of(0);
+    if (cpus.empty())
+        base::throw_errno("CPU_AFFINITY", "cannot read", "this process's CPU affinity (sched_getaffinity)");
+    return cpus;
+}
+
+std::vector<ThreadAffinity> thread_affinities()
+{
+    std::vector<ThreadAffinity> threads;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+        ThreadAffinity t;
+        t.tid = std::atoi(entry.path().filename().c_str());
+        std::ifstream comm(entry.path() / "comm");
+        if (t.tid <= 0 || !std::getline(comm, t.name))
+            continue;
+        t.cpus = affinity_of(t.tid);
+        if (!t.cpus.empty())
+            threads.push_back(std::move(t));
+    }
+    std::sort(threads.begin(), threads.end(), [](const ThreadAffinity& a, const ThreadAffinity& b) { return a.tid < b.tid; });
+    return threads;
 }
 
 std::string pinning_error(const std::string& who, const std::vector<int>& cpus, int error)

@@ -5,7 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <unistd.h>
 
 using namespace vmm::host;
 
@@ -38,4 +41,45 @@ TEST_CASE("cpu affinity: a CPU that does not exist is an error naming it, not ig
     CHECK(message.find("cpuset") != std::string::npos);
     CHECK(CpuMask({ kMaxCpu }).apply_to_current_thread() == EINVAL);
     CHECK(pinning_error("QEMU", { 0, 1, 2 }, EINVAL).find("cannot pin QEMU to host CPUs 0-2: Invalid argument") == 0);
+}
+
+TEST_CASE("cpu affinity: thread_affinities lists each thread by id with its name and CPUs")
+{
+    const std::vector<int> allowed = allowed_cpus();
+    std::mutex lock;
+    std::condition_variable changed;
+    bool pinned = false, done = false;
+    int tid = 0;
+    std::thread worker([&] {
+        pthread_setname_np(pthread_self(), "pin-probe");
+        pin_current_thread({ allowed.front() }, "a test thread");
+        std::unique_lock guard(lock);
+        tid = static_cast<int>(::gettid());
+        pinned = true;
+        changed.notify_all();
+        changed.wait(guard, [&] { return done; });
+    });
+    {
+        std::unique_lock guard(lock);
+        changed.wait(guard, [&] { return pinned; });
+    }
+    std::vector<ThreadAffinity> threads = thread_affinities();
+    {
+        std::lock_guard guard(lock);
+        done = true;
+        changed.notify_all();
+    }
+    worker.join();
+    bool found = false;
+    for (const ThreadAffinity& t : threads) {
+        if (t.tid == tid) {
+            found = true;
+            CHECK(t.name == "pin-probe");
+            CHECK(t.cpus == std::vector<int> { allowed.front() });
+        }
+    }
+    CHECK(found);
+    REQUIRE(!threads.empty());
+    CHECK(threads.front().tid == ::getpid()); // the main thread first, with the caller's mask
+    CHECK(threads.front().cpus == allowed);
 }
