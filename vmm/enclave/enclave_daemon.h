@@ -2,10 +2,11 @@
 //
 // `qt-vmm enclave start` forks this daemon (a new session, stdio on /dev/null, errors in
 // <run>/<id>.log). It first pins itself to the parent's CPUs (settings.machine.vmm_cpus, see
-// placement/daemon_cpus.h), before any thread exists, so every thread inherits them. It builds the enclave's back end (EnclaveVm: memory reserved, kernel and
-// initrd loaded, vCPUs pinned, the virtio-vsock device on <run>/<id>.vsock with the heartbeat on
-// port 9000 and guest-init's exit status on port 9001 served by the VMM itself), binds
-// <run>/<id>.sock and starts the vCPUs. Then it serves from one epoll loop until the guest ends.
+// placement/daemon_cpus.h), before any thread exists, so every thread inherits them. It builds
+// the enclave's back end (EnclaveVm: memory reserved, kernel and initrd loaded, vCPUs pinned,
+// the virtio-vsock device on <run>/<id>.vsock with the heartbeat on port 9000 and guest-init's
+// exit status on port 9001 served by the VMM itself), binds <run>/<id>.sock and starts the vCPUs.
+// Then it serves from one epoll loop until the guest ends.
 //
 // This file is the composition; each job lives in its own piece:
 //   control_server.h     the control socket: clients, access checks (owner or root), requests

@@ -121,14 +121,14 @@ void QemuEnclaveVm::start()
     argv.push_back(nullptr);
     const int inherited[] = { m_qemu_vhost_end.get(), m_console_qemu.get(), m_kernel.get(), m_initrd.get() };
 
-    int err_pipe[2], exec_pipe[2];
-    if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
-        base::throw_errno("PIPE", "cannot create", "the pipes to QEMU");
     // QEMU (all its threads, vCPUs included) on the daemon's CPUs, set in the child before exec;
     // a failure comes back through exec_pipe as -errno.
     std::optional<host::CpuMask> qemu_cpus;
     if (!m_machine.vmm_cpus.empty())
         qemu_cpus.emplace(m_machine.vmm_cpus);
+    int err_pipe[2], exec_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
+        base::throw_errno("PIPE", "cannot create", "the pipes to QEMU");
     m_backend->start();
     auto spawn_start = std::chrono::steady_clock::now();
     pid_t parent = ::getpid();
