@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <algorithm>
 #include <exception>
 #include <openssl/evp.h>
 #include <vector>
@@ -108,7 +109,8 @@ std::string sha256_digest(const void* data, std::size_t size)
     return sha.finish();
 }
 
-void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill)
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill, const UnpackLimits& limits,
+    UnpackTotals& totals)
 {
     const std::string where = "layer " + std::to_string(index + 1) + " (" + blob.range.name + ")";
     bool check = !blob.digest.empty() && !(blob.digest_is_diff_id && looks_compressed(blob.range));
@@ -141,6 +143,21 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 + "; the layer is not a (gzip/zstd) tar or is damaged");
     };
 
+    auto over_limit = [&](const char* code, const std::string& what, const char* option) {
+        return base::Error(base::ErrorKind::InvalidInput, code,
+            where + ": " + what + "; the image is hostile or too large for an enclave (raise " + option
+                + " if you trust it)");
+    };
+    // The decompressed stream so far against the blob's size (a bomb is caught while it inflates).
+    auto check_ratio = [&] {
+        auto inflated = static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0));
+        if (inflated > UnpackLimits::kRatioFloor && inflated / std::max<std::uint64_t>(blob.range.size, 1) >= limits.max_ratio)
+            throw over_limit("IMG_LAYER_RATIO",
+                "decompresses to more than " + std::to_string(limits.max_ratio) + " times its " + std::to_string(blob.range.size)
+                    + " bytes (" + std::to_string(inflated) + " bytes so far)",
+                "--max-ratio");
+    };
+
     if (archive_read_open(reader.a, &feed, nullptr, feed_read, nullptr) != ARCHIVE_OK)
         fail("cannot read");
     for (;;) {
@@ -150,6 +167,10 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
             break;
         if (r < ARCHIVE_WARN)
             fail("bad tar header");
+        check_ratio();
+        if (++totals.entries > limits.max_entries)
+            throw over_limit("IMG_TOO_MANY_ENTRIES",
+                "the image has more than " + std::to_string(limits.max_entries) + " entries", "--max-entries");
         const char* raw_path = archive_entry_pathname(e);
         if (!raw_path)
             fail("entry without a name");
@@ -184,6 +205,12 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 throw base::Error(base::ErrorKind::InvalidInput, "IMG_FILE_TOO_LARGE",
                     where + ": '" + entry.path + "' is " + std::to_string(entry.size)
                         + " bytes; an initramfs (newc cpio) holds files up to 4 GiB - 1, so leave it out of the enclave image");
+            if (entry.size > limits.max_unpacked_bytes - std::min(totals.bytes, limits.max_unpacked_bytes))
+                throw over_limit("IMG_TOO_LARGE",
+                    "'" + entry.path + "' (" + std::to_string(entry.size) + " bytes) takes the image's files past "
+                        + std::to_string(limits.max_unpacked_bytes) + " bytes",
+                    "--max-unpacked-bytes");
+            totals.bytes += entry.size;
             data_offset = spill.size();
             std::uint64_t written = 0;
             const void* block = nullptr;
@@ -200,6 +227,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 spill.append_zeros(static_cast<std::uint64_t>(off) - written); // sparse holes
                 spill.append(block, len);
                 written = static_cast<std::uint64_t>(off) + len;
+                check_ratio();
             }
             spill.append_zeros(entry.size - written);
         }

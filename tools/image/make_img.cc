@@ -100,10 +100,11 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
 
     FileTree tree;
     SpillFile spill(options.eif_path);
+    UnpackTotals totals;
     for (std::size_t i = 0; i < image.layers.size(); ++i) {
         log("Unpacking layer " + std::to_string(i + 1) + "/" + std::to_string(image.layers.size()) + " ("
             + std::to_string(image.layers[i].range.size) + " bytes)...");
-        read_layer(image.layers[i], static_cast<unsigned>(i), tree, spill);
+        read_layer(image.layers[i], static_cast<unsigned>(i), tree, spill, options.limits, totals);
     }
     spill.flush();
     add_mount_points(tree);
