@@ -39,12 +39,11 @@ qtvmm::CommandRegistration reg("enclave console", "Show a debug-mode enclave's c
         std::string socket = dir.socket_path(*id);
         // Ended debug-mode enclaves leave their last console behind (owner and root only).
         auto show_saved = [&]() {
-            std::string saved = dir.console_path(*id);
-            if (::access(saved.c_str(), F_OK) != 0)
+            std::optional<std::string> text = dir.read_saved_console(*id);
+            if (!text)
                 return false;
-            std::string text = base::read_file(saved, 64 << 20);
             cli.info("Enclave " + std::to_string(*id) + " has ended; its console as it was at the end:");
-            print(text);
+            print(*text);
             print_end();
             return true;
         };

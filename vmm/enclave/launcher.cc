@@ -214,10 +214,14 @@ Json start_enclave(const StartRequest& request)
             ::_exit(daemon_pid < 0 ? 1 : 0);
         int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         std::string log = dir.path() + "/" + std::to_string(id) + ".log";
-        int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        base::UniqueFd log_fd;
+        try {
+            log_fd = dir.create_log(id); // a new file: never through a planted symlink, never truncating one
+        } catch (const base::Error&) {
+        }
         ::dup2(null, 0);
         ::dup2(null, 1);
-        ::dup2(log_fd >= 0 ? log_fd : null, 2);
+        ::dup2(log_fd.valid() ? log_fd.get() : null, 2);
         ::umask(022);
         // The daemon outlives whoever started it: a start that was killed must not take the
         // enclave with it when the daemon writes its report into the pipe nobody reads any more.
