@@ -14,14 +14,14 @@ chmod 0755 "$TEST_TMP"   # the other user must reach the run directory below
 export QT_VMM_STATE_DIR="$TEST_TMP/state"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
-# expect_unsafe DIR PROBLEM: query as root refuses DIR with one line naming it and the fix.
+# expect_unsafe DIR PROBLEM [FIX]: query as root refuses DIR with one line naming it and the fix.
 expect_unsafe() {
   local status=0 out
   out=$(QT_VMM_RUN_DIR="$1" "$QT_VMM" enclave query 2>&1) || status=$?
   echo "$out"
   [ "$status" = 9 ] || fail "run dir $1 ($2): expected exit 9, got $status: $out"
   expect_contains "$out" "[RUN_DIR_UNSAFE]: $1 $2"
-  expect_contains "$out" "chown root $1 && chmod 0755 $1"
+  expect_contains "$out" "${3:-chown root $1 && chmod 0755 $1}"
   [ "$(wc -l <<<"$out")" = 1 ] || fail "one line expected"
 }
 expect_taken() { QT_VMM_RUN_DIR="$1" "$QT_VMM" enclave query >/dev/null || fail "run dir $1 (mode $(stat -c %a "$1")) refused"; }
@@ -39,7 +39,8 @@ for mode in 0755 1770 1775 0700; do
   chmod "$mode" "$TEST_TMP/modes"; expect_taken "$TEST_TMP/modes"
 done
 mkdir -p "$TEST_TMP/their-parent/run"; chown 65534 "$TEST_TMP/their-parent"
-expect_unsafe "$TEST_TMP/their-parent/run" "lies in $TEST_TMP/their-parent"
+expect_unsafe "$TEST_TMP/their-parent/run" "lies in $TEST_TMP/their-parent, which someone other than root can change" \
+  "chown root $TEST_TMP/their-parent && chmod go-w $TEST_TMP/their-parent"
 
 # The plants, by a member of the run directory's group (here nobody's own group, 65534).
 run=$QT_VMM_RUN_DIR

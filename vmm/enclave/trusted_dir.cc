@@ -49,6 +49,13 @@ base::UniqueFd open_trusted_dir(const std::string& path, const char* env, const 
                                    "writable by others (chown root " + path + " && chmod 0755 " + path
                 + ", or 1770 with the qt-vmm group), or set " + env + " to one");
     };
+    auto unsafe_ancestor = [&](const std::string& ancestor, const struct stat& up) {
+        return base::Error(base::ErrorKind::Permission, code,
+            path + " lies in " + ancestor + ", which someone other than root can change (owner uid " + std::to_string(up.st_uid)
+                + ", mode " + octal_mode(up.st_mode) + "); qt-vmm runs as root and trusts what is in it: make " + ancestor
+                + " root's and not writable by others (chown root " + ancestor + " && chmod go-w " + ancestor + "), or set " + env
+                + " to a directory in one that is");
+    };
     struct stat link {};
     if (::lstat(path.c_str(), &link) != 0)
         base::throw_errno(code, "cannot stat", path);
@@ -77,8 +84,7 @@ base::UniqueFd open_trusted_dir(const std::string& path, const char* env, const 
                 ancestor = "/";
             struct stat up {};
             if (::stat(ancestor.c_str(), &up) != 0 || !safe_ancestor(up))
-                throw unsafe("lies in " + ancestor + ", which someone other than root can change (owner uid "
-                    + std::to_string(up.st_uid) + ", mode " + octal_mode(up.st_mode) + ")");
+                throw unsafe_ancestor(ancestor, up);
         }
     }
     return dir;
