@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make-img reads images from anyone. A gzip bomb layer (100 MiB of zeros in ~100 KiB) is refused
-# while it inflates (IMG_LAYER_RATIO) and no EIF appears; --max-ratio lets a trusted one through.
+# while it inflates (IMG_COMPRESSION_RATIO) and no EIF appears; --max-ratio lets a trusted one through.
+# A gzip-compressed docker archive that is itself the bomb is refused the same way.
 # A layer with more entries than --max-entries (IMG_TOO_MANY_ENTRIES) and files adding up past
 # --max-unpacked-bytes (IMG_TOO_LARGE) are refused the same way. An image name that looks like an
 # option is refused (IMG_BAD_REFERENCE), and `docker save` gets "--" before the name.
@@ -27,14 +28,20 @@ layer_tar bomb.tar bomb zeros
 gzip -n -9 -c bomb.tar > bomb.tar.gz
 echo "bomb layer: $(stat -c %s bomb.tar.gz) bytes compressed, $(stat -c %s bomb.tar) uncompressed"
 oci_image bomb-layout "$(image_config '{"Cmd":["/zeros"]}' bomb.tar)" latest gzip:bomb.tar.gz >/dev/null
+# The same bytes as a gzip-compressed docker archive (`docker save | gzip`): the archive is the bomb.
+docker_archive bomb-archive.tar "$(image_config '{"Cmd":["/zeros"]}' bomb.tar)" bomb:1 bomb.tar
+gzip -n -9 bomb-archive.tar
+echo "bomb archive: $(stat -c %s bomb-archive.tar.gz) bytes"
 rm -rf bomb bomb.tar
-expect_refused 3 IMG_LAYER_RATIO oci:bomb-layout
+expect_refused 3 IMG_COMPRESSION_RATIO oci:bomb-layout
 expect_contains "$LAST_ERROR" "decompresses to more than 100 times its"
 expect_contains "$LAST_ERROR" "--max-ratio"
 # Overridable: the admin who trusts it raises the cap.
 "$QT_VMM" enclave make-img --docker-uri oci:bomb-layout --eif trusted.eif --kernel "$KERNEL" --max-ratio 5000 >/dev/null 2>err \
   || { cat err; fail "--max-ratio 5000 should let the layer through"; }
 rm -f trusted.eif
+expect_refused 3 IMG_COMPRESSION_RATIO docker-archive:bomb-archive.tar.gz
+expect_contains "$LAST_ERROR" "image archive 'bomb-archive.tar.gz': decompresses to more than 100 times"
 
 # 2. Too many entries: 3 directories and 300 files, with --max-entries 200.
 mkdir many && for d in a b c; do mkdir many/$d; for i in $(seq 100); do : > many/$d/f$i; done; done

@@ -6,7 +6,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <algorithm>
 #include <exception>
 #include <openssl/evp.h>
 #include <vector>
@@ -143,19 +142,9 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 + "; the layer is not a (gzip/zstd) tar or is damaged");
     };
 
-    auto over_limit = [&](const char* code, const std::string& what, const char* option) {
-        return base::Error(base::ErrorKind::InvalidInput, code,
-            where + ": " + what + "; the image is hostile or too large for an enclave (raise " + option
-                + " if you trust it)");
-    };
     // The decompressed stream so far against the blob's size (a bomb is caught while it inflates).
     auto check_ratio = [&] {
-        auto inflated = static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0));
-        if (inflated > UnpackLimits::kRatioFloor && inflated / std::max<std::uint64_t>(blob.range.size, 1) >= limits.max_ratio)
-            throw over_limit("IMG_LAYER_RATIO",
-                "decompresses to more than " + std::to_string(limits.max_ratio) + " times its " + std::to_string(blob.range.size)
-                    + " bytes (" + std::to_string(inflated) + " bytes so far)",
-                "--max-ratio");
+        image::check_ratio(limits, static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0)), blob.range.size, where);
     };
 
     if (archive_read_open(reader.a, &feed, nullptr, feed_read, nullptr) != ARCHIVE_OK)
@@ -168,9 +157,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
         if (r < ARCHIVE_WARN)
             fail("bad tar header");
         check_ratio();
-        if (++totals.entries > limits.max_entries)
-            throw over_limit("IMG_TOO_MANY_ENTRIES",
-                "the image has more than " + std::to_string(limits.max_entries) + " entries", "--max-entries");
+        count_entry(limits, totals, where);
         const char* raw_path = archive_entry_pathname(e);
         if (!raw_path)
             fail("entry without a name");
@@ -205,12 +192,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 throw base::Error(base::ErrorKind::InvalidInput, "IMG_FILE_TOO_LARGE",
                     where + ": '" + entry.path + "' is " + std::to_string(entry.size)
                         + " bytes; an initramfs (newc cpio) holds files up to 4 GiB - 1, so leave it out of the enclave image");
-            if (entry.size > limits.max_unpacked_bytes - std::min(totals.bytes, limits.max_unpacked_bytes))
-                throw over_limit("IMG_TOO_LARGE",
-                    "'" + entry.path + "' (" + std::to_string(entry.size) + " bytes) takes the image's files past "
-                        + std::to_string(limits.max_unpacked_bytes) + " bytes",
-                    "--max-unpacked-bytes");
-            totals.bytes += entry.size;
+            count_bytes(limits, totals, entry.size, where, "'" + entry.path + "'");
             data_offset = spill.size();
             std::uint64_t written = 0;
             const void* block = nullptr;

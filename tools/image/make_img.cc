@@ -94,7 +94,7 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
         custom = eif::read_custom_metadata_file(*options.metadata_path);
 
     log("Start building the Enclave Image...");
-    ResolvedImage image = resolve_image(options.docker_uri, options.eif_path, log);
+    ResolvedImage image = resolve_image(options.docker_uri, options.eif_path, log, options.limits);
     std::uint16_t arch_flags = arch_flags_for(image.architecture, log);
     LaunchConfig launch = launch_config_from_image_config(image.config);
 

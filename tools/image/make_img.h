@@ -15,7 +15,7 @@
 #pragma once
 
 #include "eif-format/pcr.h"
-#include "tools/image/layer_reader.h"
+#include "tools/image/unpack_limits.h"
 
 #include <functional>
 #include <optional>
