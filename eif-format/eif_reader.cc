@@ -1,6 +1,7 @@
 #include "eif-format/eif_reader.h"
 
 #include "base/error.h"
+#include "eif-format/sealed_copy.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,6 +37,17 @@ EifReader EifReader::open(const std::string& path, const ReadOptions& options)
     if (fd < 0)
         base::throw_errno("FILE_OPEN", "cannot open", path);
     return from_fd(base::UniqueFd(fd), path, options);
+}
+
+EifReader EifReader::open_sealed(const std::string& path, const ReadOptions& options)
+{
+    // The structure first, from the file (cheap, and it bounds the copy to a valid EIF's size),
+    // then everything, CRC included, again from the sealed copy.
+    ReadOptions structure = options;
+    structure.verify_crc = false;
+    EifReader original = open(path, structure);
+    base::UniqueFd copy = sealed_copy(original.fd(), original.file_size(), path);
+    return from_fd(std::move(copy), path, options);
 }
 
 EifReader EifReader::from_fd(base::UniqueFd fd, std::string name, const ReadOptions& options)

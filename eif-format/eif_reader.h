@@ -11,6 +11,7 @@
 //
 // Usage:
 //     auto eif = eif::EifReader::open("app.eif");                   // throws base::Error
+//     auto booted = eif::EifReader::open_sealed("app.eif");         // checked and booted from one copy
 //     const auto& k = eif.section(eif.kernel_index());
 //     std::vector<uint8_t> kernel(k.size);
 //     eif.read_section(eif.kernel_index(), kernel.data(), kernel.size());
@@ -60,6 +61,9 @@ using ChunkCallback = std::function<void(const std::uint8_t* data, std::size_t s
 class EifReader {
 public:
     static EifReader open(const std::string& path, const ReadOptions& options = {});
+    // As open(), but reads the file once into a sealed memfd (sealed_copy.h) and serves every
+    // later read from that copy: what is checked is what is used, whatever happens to the file.
+    static EifReader open_sealed(const std::string& path, const ReadOptions& options = {});
     // Takes an open descriptor (e.g. a memfd); name is used in messages.
     static EifReader from_fd(base::UniqueFd fd, std::string name, const ReadOptions& options = {});
 

@@ -3,7 +3,9 @@
 #include "eif-format/testdata/eif_test_util.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using eif_test::RawSection;
 
@@ -235,4 +237,59 @@ TEST_CASE("reader: version 2 without metadata is accepted only in lenient mode")
     auto reader = open_bytes(dir, b, old);
     CHECK_FALSE(reader.metadata_index());
     CHECK(reader.scan().measurements.pcr1 == eif_test::pcr_of("kcr"));
+}
+
+TEST_CASE("reader: open_sealed checks and serves one sealed copy; rewriting the file changes nothing it reads")
+{
+    eif_test::TempDir dir;
+    std::string path = dir.file("image.eif");
+    std::string bytes = eif_test::hand_built_eif(good_sections());
+    eif_test::write_file(path, bytes);
+    eif::EifReader reader = eif::EifReader::open_sealed(path);
+    const eif::ScanResult before = reader.scan();
+    REQUIRE(before.crc_ok);
+
+    // Someone who can write the file rewrites it in place (same inode) and then replaces it.
+    std::string evil = bytes;
+    std::size_t at = evil.find("ramdisk-zero");
+    REQUIRE(at != std::string::npos);
+    evil.replace(at, 12, "RAMDISK-EVIL");
+    {
+        base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        REQUIRE(fd.valid());
+        REQUIRE(::pwrite(fd.get(), evil.data(), evil.size(), 0) == static_cast<ssize_t>(evil.size()));
+        REQUIRE(::ftruncate(fd.get(), 10) == 0);
+    }
+
+    // Everything the reader hands out is still what was checked.
+    const eif::ScanResult after = reader.scan();
+    CHECK(after.crc_ok);
+    CHECK(after.measurements.pcr0 == before.measurements.pcr0);
+    CHECK(after.measurements.pcr2 == before.measurements.pcr2);
+    std::string ramdisks(static_cast<std::size_t>(reader.ramdisks_size()), '\0');
+    reader.read_ramdisks(ramdisks.data(), ramdisks.size());
+    CHECK(ramdisks == "ramdisk-zeroramdisk-one");
+
+    // The copy cannot be changed through its own descriptor either.
+    int seals = ::fcntl(reader.fd(), F_GET_SEALS);
+    CHECK(seals == (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+    base::UniqueFd writable(::open(("/proc/self/fd/" + std::to_string(reader.fd())).c_str(), O_RDWR | O_CLOEXEC));
+    if (writable.valid()) {
+        CHECK(::pwrite(writable.get(), "X", 1, 0) < 0);
+        CHECK(::ftruncate(writable.get(), 0) != 0);
+    }
+}
+
+TEST_CASE("reader: open_sealed refuses what open refuses, with the same codes")
+{
+    eif_test::TempDir dir;
+    CHECK_THROWS_WITH_AS(eif::EifReader::open_sealed(dir.file("missing.eif")), doctest::Contains("cannot open"), base::Error);
+    std::string path = dir.file("short.eif");
+    eif_test::write_file(path, "EIF");
+    try {
+        eif::EifReader::open_sealed(path);
+        FAIL("a 3-byte file was accepted");
+    } catch (const base::Error& e) {
+        CHECK(e.code() == "EIF_TRUNCATED");
+    }
 }

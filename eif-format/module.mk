@@ -2,7 +2,7 @@
 LIBRARIES += eif
 eif_SRCS := eif-format/eif_layout.cc eif-format/pcr.cc eif-format/eif_reader.cc eif-format/metadata.cc \
   eif-format/cbor_util.cc eif-format/signature.cc eif-format/eif_stream_writer.cc eif-format/eif_writer.cc \
-  eif-format/eif_sign.cc eif-format/describe.cc
+  eif-format/eif_sign.cc eif-format/describe.cc eif-format/sealed_copy.cc
 eif_LDLIBS := -lcbor -lcrypto -lz
 
 UNIT_TESTS += eif_test

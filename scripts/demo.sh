@@ -22,7 +22,6 @@ source "$top/tools/image/testdata/image_helpers.sh"
 work="$BUILD/demo"
 rm -rf "$work"
 mkdir -p "$work/rootfs/bin" "$work/layout"
-export QT_VMM_RUN_DIR="$work/run"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "1. a sample image (OCI layout, built without Docker)"
@@ -44,9 +43,13 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "demo: not root and no sudo, so no enclave can be started (hugepages and /dev/kvm need root); stopping here"
   exit 0
 fi
+# A private run directory. As root qt-vmm trusts only a root-owned one in directories only root
+# can change, so not one inside a user's checkout: a fresh one in /tmp.
+export QT_VMM_RUN_DIR
+QT_VMM_RUN_DIR=$(mktemp -d /tmp/qt-vmm-demo-run.XXXXXX)
 pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 original=$(cat "$pool")
-trap 'for s in "$QT_VMM_RUN_DIR"/*.sock; do [ -e "$s" ] && "$qt" enclave stop --enclave-id "$(basename "$s" .sock)" >/dev/null 2>&1; done; echo "$original" > "$pool"' EXIT
+trap 'for s in "$QT_VMM_RUN_DIR"/*.sock; do [ -e "$s" ] && "$qt" enclave stop --enclave-id "$(basename "$s" .sock)" >/dev/null 2>&1; done; echo "$original" > "$pool"; rm -rf "$QT_VMM_RUN_DIR"' EXIT
 "$qt" allocator --mem 256 --hugepage-size 2M >/dev/null
 
 step "4. qt-vmm enclave start --debug-mode, console, stop"

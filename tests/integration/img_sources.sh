@@ -71,7 +71,7 @@ tar -C d25 -cf d25.tar .
 
 # 6. NAME[:TAG] through a docker CLI (a stand-in that saves the archive above), no podman.
 mkdir fakebin
-printf '#!/bin/sh\n[ "$1" = save ] && [ "$2" = app:25 ] && exec /bin/cat %s/saved.tar\necho "Error: No such image: $2" >&2; exit 1\n' "$TEST_TMP" > fakebin/docker
+printf '#!/bin/sh\n[ "$1" = save ] && [ "$2" = -- ] && [ "$3" = app:25 ] && exec /bin/cat %s/saved.tar\necho "Error: No such image: $3" >&2; exit 1\n' "$TEST_TMP" > fakebin/docker
 chmod +x fakebin/docker
 out=$(PATH="$TEST_TMP/fakebin" "$QT_VMM" enclave make-img --docker-uri app:25 --eif name.eif --kernel "$KERNEL" 2>err) || { cat err; fail "plain name via docker save"; }
 [ "$(pcr2 "$out")" = "$want" ] || fail "plain name gives another PCR2"

@@ -63,7 +63,7 @@ BlobStore BlobStore::open_directory(const std::string& dir)
     return store;
 }
 
-BlobStore BlobStore::open_archive(const std::string& path, const std::string& scratch_near)
+BlobStore BlobStore::open_archive(const std::string& path, const std::string& scratch_near, const UnpackLimits& limits)
 {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -90,6 +90,8 @@ BlobStore BlobStore::open_archive(const std::string& path, const std::string& sc
         throw base::Error(base::ErrorKind::InvalidInput, "IMG_ARCHIVE_BAD",
             "'" + path + "' is not a tar archive (" + archive_error_string(reader.a) + "); pass a file written by `docker save`, `podman save` or `skopeo copy ... oci-archive:FILE`");
     bool compressed = false;
+    UnpackTotals totals;
+    const std::string where = "image archive '" + path + "'";
     for (;;) {
         archive_entry* entry = nullptr;
         int r = archive_read_next_header(reader.a, &entry);
@@ -99,6 +101,7 @@ BlobStore BlobStore::open_archive(const std::string& path, const std::string& sc
             throw base::Error(base::ErrorKind::InvalidInput, "IMG_ARCHIVE_BAD",
                 "'" + path + "' is not a readable tar archive: " + archive_error_string(reader.a));
         compressed = archive_filter_count(reader.a) > 1;
+        count_entry(limits, totals, where);
         const char* raw_name = archive_entry_pathname(entry);
         if (!raw_name)
             continue;
@@ -120,6 +123,7 @@ BlobStore BlobStore::open_archive(const std::string& path, const std::string& sc
                 if (member.range.offset + size > static_cast<std::uint64_t>(st.st_size))
                     throw base::Error(base::ErrorKind::InvalidInput, "IMG_ARCHIVE_TRUNCATED", "'" + path + "': member '" + name + "' runs past the end of the file (truncated archive?)");
             } else {
+                count_bytes(limits, totals, size, where, "member '" + name + "'");
                 TempFile tmp = TempFile::create_near(scratch_near);
                 const void* block = nullptr;
                 size_t len = 0;
@@ -132,8 +136,13 @@ BlobStore BlobStore::open_archive(const std::string& path, const std::string& sc
                     if (d < ARCHIVE_WARN)
                         throw base::Error(base::ErrorKind::InvalidInput, "IMG_ARCHIVE_BAD",
                             "'" + path + "': cannot unpack member '" + name + "': " + archive_error_string(reader.a));
+                    if (static_cast<std::uint64_t>(off) + len > size)
+                        throw base::Error(base::ErrorKind::InvalidInput, "IMG_ARCHIVE_BAD",
+                            "'" + path + "': member '" + name + "' has more data than its " + std::to_string(size) + "-byte size");
                     if (::pwrite(tmp.fd(), block, len, off) != static_cast<ssize_t>(len))
                         base::throw_errno("IMG_TEMP_FILE", "cannot write a scratch file for", name);
+                    check_ratio(limits, static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0)),
+                        static_cast<std::uint64_t>(st.st_size), where);
                     written = std::max<std::uint64_t>(written, static_cast<std::uint64_t>(off) + len);
                 }
                 if (written != size)

@@ -8,10 +8,12 @@
 // `<id>/layer.tar -> ../blobs/sha256/<hex>`) are followed inside it.
 //
 // Usage:
-//     image::BlobStore store = image::BlobStore::open_archive("app.tar", "/out/app.eif");
+//     image::BlobStore store = image::BlobStore::open_archive("app.tar", "/out/app.eif", limits);
 //     image::BlobRange r = store.find("manifest.json");      // throws if missing
 //     std::string json = store.read_small(r, 4 << 20);
 #pragma once
+
+#include "tools/image/unpack_limits.h"
 
 #include "base/file.h"
 
@@ -35,7 +37,9 @@ class BlobStore {
 public:
     static BlobStore open_directory(const std::string& dir);
     // scratch_near: where scratch files go if the archive is compressed (see TempFile).
-    static BlobStore open_archive(const std::string& path, const std::string& scratch_near);
+    // limits: entries always; for a compressed archive also the bytes unpacked into scratch
+    // files and the compression ratio (a gzip bomb as the archive itself).
+    static BlobStore open_archive(const std::string& path, const std::string& scratch_near, const UnpackLimits& limits);
 
     BlobStore(BlobStore&&) noexcept;
     BlobStore& operator=(BlobStore&&) noexcept;

@@ -95,6 +95,11 @@ bool daemon_unreachable(const std::string& text)
 TempFile export_with_container_cli(const std::string& reference, const std::string& scratch_near,
     const std::function<void(const std::string&)>& log)
 {
+    // The name goes after "--" below; one that still looks like an option is refused outright
+    // (no image name starts with '-').
+    if (reference.empty() || reference[0] == '-')
+        throw base::Error(base::ErrorKind::Usage, "IMG_BAD_REFERENCE",
+            "image name '" + reference + "' starts with '-' or is empty; name an image such as app:1.0, or a saved one as docker-archive:FILE");
     std::vector<std::string> problems;
     for (const char* tool : { "docker", "podman" }) {
         std::string exe = find_in_path(tool);
@@ -104,15 +109,15 @@ TempFile export_with_container_cli(const std::string& reference, const std::stri
         }
         log(std::string("Exporting ") + reference + " with `" + tool + " save`...");
         TempFile out = TempFile::create_near(scratch_near);
-        RunResult r = run({ exe, "save", reference }, out.fd(), scratch_near);
+        RunResult r = run({ exe, "save", "--", reference }, out.fd(), scratch_near);
         if (r.status != 0 && !daemon_unreachable(r.error_text)) {
             // Not in the local store? Pull it, then try again.
             log(std::string("Pulling ") + reference + " with `" + tool + " pull`...");
-            RunResult pull = run({ exe, "pull", reference }, -1, scratch_near);
+            RunResult pull = run({ exe, "pull", "--", reference }, -1, scratch_near);
             if (pull.status == 0) {
                 if (::ftruncate(out.fd(), 0) != 0)
                     base::throw_errno("IMG_TEMP_FILE", "cannot reset scratch file for", reference);
-                r = run({ exe, "save", reference }, out.fd(), scratch_near);
+                r = run({ exe, "save", "--", reference }, out.fd(), scratch_near);
             } else if (!pull.error_text.empty()) {
                 r.error_text += "; pull: " + pull.error_text;
             }

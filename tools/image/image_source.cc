@@ -369,7 +369,7 @@ std::string strip_tag(const std::string& reference)
 }
 
 ResolvedImage resolve_image(const std::string& docker_uri, const std::string& scratch_near,
-    const std::function<void(const std::string&)>& log)
+    const std::function<void(const std::string&)>& log, const UnpackLimits& limits)
 {
     auto has_prefix = [&](const char* prefix) { return docker_uri.rfind(prefix, 0) == 0; };
     if (docker_uri.empty())
@@ -382,17 +382,17 @@ ResolvedImage resolve_image(const std::string& docker_uri, const std::string& sc
     if (has_prefix("oci-archive:")) {
         auto [file, tag] = split_path_suffix(docker_uri.substr(12));
         log("Reading OCI archive " + file + (tag.empty() ? "" : " (tag " + tag + ")") + "...");
-        return resolve_oci(BlobStore::open_archive(file, scratch_near), tag, basename_of(file), log);
+        return resolve_oci(BlobStore::open_archive(file, scratch_near, limits), tag, basename_of(file), log);
     }
     if (has_prefix("docker-archive:")) {
         auto [file, reference] = split_path_suffix(docker_uri.substr(15));
         log("Reading docker archive " + file + "...");
-        return resolve_docker_archive(BlobStore::open_archive(file, scratch_near), reference, basename_of(file));
+        return resolve_docker_archive(BlobStore::open_archive(file, scratch_near, limits), reference, basename_of(file));
     }
     if (docker_uri.find("://") != std::string::npos || docker_uri.find_first_of(" \t\n") != std::string::npos)
         throw base::Error(base::ErrorKind::Usage, "IMG_BAD_SOURCE", "--docker-uri '" + docker_uri + "' is not understood; pass oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or NAME[:TAG]");
     TempFile exported = export_with_container_cli(docker_uri, scratch_near, log);
-    ResolvedImage image = resolve_docker_archive(BlobStore::open_archive(exported.path(), scratch_near), docker_uri, strip_tag(docker_uri));
+    ResolvedImage image = resolve_docker_archive(BlobStore::open_archive(exported.path(), scratch_near, limits), docker_uri, strip_tag(docker_uri));
     image.name = strip_tag(docker_uri);
     return image;
 }

@@ -12,9 +12,11 @@
 // Every manifest, config and layer is checked against its sha256 digest as it is read.
 //
 // Usage:
-//     image::ResolvedImage img = image::resolve_image("oci:./layout:latest", "/out/app.eif", log);
+//     image::ResolvedImage img = image::resolve_image("oci:./layout:latest", "/out/app.eif", log, limits);
 //     for (auto& layer : img.layers) image::read_layer(layer, i++, tree, spill);
 #pragma once
+
+#include "tools/image/unpack_limits.h"
 
 #include "tools/image/blob_store.h"
 #include "tools/image/layer_reader.h"
@@ -36,8 +38,9 @@ struct ResolvedImage {
 };
 
 // scratch_near: where scratch files go (see TempFile); log receives progress lines.
+// limits: applied to a compressed image archive as it is unpacked (blob_store.h).
 ResolvedImage resolve_image(const std::string& docker_uri, const std::string& scratch_near,
-    const std::function<void(const std::string&)>& log);
+    const std::function<void(const std::string&)>& log, const UnpackLimits& limits = {});
 
 // "registry:5000/app:v1" → "registry:5000/app"; "app@sha256:…" → "app".
 std::string strip_tag(const std::string& reference);

@@ -18,8 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         image::FileTree tree;
         image::SpillFile spill("/tmp/x");
-        image::read_layer(blob, 0, tree, spill);
-        image::read_layer(blob, 1, tree, spill);
+        image::UnpackTotals totals;
+        const image::UnpackLimits limits { .max_unpacked_bytes = 256u << 20, .max_entries = 100'000, .max_ratio = 100 };
+        image::read_layer(blob, 0, tree, spill, limits, totals);
+        image::read_layer(blob, 1, tree, spill, limits, totals);
         spill.flush();
         if (spill.size() < (16u << 20)) {
             image::add_mount_points(tree);

@@ -108,7 +108,8 @@ std::string sha256_digest(const void* data, std::size_t size)
     return sha.finish();
 }
 
-void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill)
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill, const UnpackLimits& limits,
+    UnpackTotals& totals)
 {
     const std::string where = "layer " + std::to_string(index + 1) + " (" + blob.range.name + ")";
     bool check = !blob.digest.empty() && !(blob.digest_is_diff_id && looks_compressed(blob.range));
@@ -141,6 +142,11 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 + "; the layer is not a (gzip/zstd) tar or is damaged");
     };
 
+    // The decompressed stream so far against the blob's size (a bomb is caught while it inflates).
+    auto check_ratio = [&] {
+        image::check_ratio(limits, static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0)), blob.range.size, where);
+    };
+
     if (archive_read_open(reader.a, &feed, nullptr, feed_read, nullptr) != ARCHIVE_OK)
         fail("cannot read");
     for (;;) {
@@ -150,6 +156,8 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
             break;
         if (r < ARCHIVE_WARN)
             fail("bad tar header");
+        check_ratio();
+        count_entry(limits, totals, where);
         const char* raw_path = archive_entry_pathname(e);
         if (!raw_path)
             fail("entry without a name");
@@ -184,6 +192,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 throw base::Error(base::ErrorKind::InvalidInput, "IMG_FILE_TOO_LARGE",
                     where + ": '" + entry.path + "' is " + std::to_string(entry.size)
                         + " bytes; an initramfs (newc cpio) holds files up to 4 GiB - 1, so leave it out of the enclave image");
+            count_bytes(limits, totals, entry.size, where, "'" + entry.path + "'");
             data_offset = spill.size();
             std::uint64_t written = 0;
             const void* block = nullptr;
@@ -200,6 +209,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                 spill.append_zeros(static_cast<std::uint64_t>(off) - written); // sparse holes
                 spill.append(block, len);
                 written = static_cast<std::uint64_t>(off) + len;
+                check_ratio();
             }
             spill.append_zeros(entry.size - written);
         }

@@ -1,16 +1,20 @@
 // tools/image/layer_reader.h — reads one image layer (a tar, plain, gzip or zstd, detected by its
 // magic bytes) with libarchive, merges its entries into a FileTree and stores file contents in a
-// SpillFile, while checking the layer blob's sha256 digest over the very bytes it reads.
+// SpillFile, while checking the layer blob's sha256 digest over the very bytes it reads, and
+// within UnpackLimits (unpack_limits.h): bytes, entries, and decompressed per compressed byte.
 //
 // Usage:
 //     image::LayerBlob blob { .range = store.find(path), .digest = "sha256:ab12…" };
-//     image::read_layer(blob, /*index=*/0, tree, spill);     // throws on a digest mismatch
+//     image::UnpackTotals totals;                             // shared by all layers of an image
+//     image::read_layer(blob, /*index=*/0, tree, spill, limits, totals); // throws on a digest mismatch
 #pragma once
 
 #include "tools/image/blob_store.h"
 #include "tools/image/file_tree.h"
 #include "tools/image/spill_file.h"
+#include "tools/image/unpack_limits.h"
 
+#include <cstdint>
 #include <string>
 
 namespace image {
@@ -24,7 +28,8 @@ struct LayerBlob {
     bool digest_is_diff_id { false };
 };
 
-void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill);
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill, const UnpackLimits& limits,
+    UnpackTotals& totals);
 
 // "sha256:<hex>" of a byte range (used for manifests and configs).
 std::string sha256_digest(const void* data, std::size_t size);

@@ -94,16 +94,17 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
         custom = eif::read_custom_metadata_file(*options.metadata_path);
 
     log("Start building the Enclave Image...");
-    ResolvedImage image = resolve_image(options.docker_uri, options.eif_path, log);
+    ResolvedImage image = resolve_image(options.docker_uri, options.eif_path, log, options.limits);
     std::uint16_t arch_flags = arch_flags_for(image.architecture, log);
     LaunchConfig launch = launch_config_from_image_config(image.config);
 
     FileTree tree;
     SpillFile spill(options.eif_path);
+    UnpackTotals totals;
     for (std::size_t i = 0; i < image.layers.size(); ++i) {
         log("Unpacking layer " + std::to_string(i + 1) + "/" + std::to_string(image.layers.size()) + " ("
             + std::to_string(image.layers[i].range.size) + " bytes)...");
-        read_layer(image.layers[i], static_cast<unsigned>(i), tree, spill);
+        read_layer(image.layers[i], static_cast<unsigned>(i), tree, spill, options.limits, totals);
     }
     spill.flush();
     add_mount_points(tree);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "eif-format/pcr.h"
+#include "tools/image/unpack_limits.h"
 
 #include <functional>
 #include <optional>
@@ -35,6 +36,7 @@ struct MakeImgOptions {
     std::optional<std::string> metadata_path;  // --metadata: JSON file, ≤ 4096 bytes
     std::optional<std::string> private_key;    // both or neither
     std::optional<std::string> certificate;
+    UnpackLimits limits {};                    // --max-unpacked-bytes, --max-entries, --max-ratio
 };
 
 eif::Measurements make_img(const MakeImgOptions& options, const std::function<void(const std::string&)>& log);

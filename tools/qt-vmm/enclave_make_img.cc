@@ -5,6 +5,7 @@
 #include "tools/image/make_img.h"
 #include "tools/qt-vmm/command.h"
 
+#include <limits>
 #include <memory>
 
 static qtvmm::CommandRegistration reg("enclave make-img", "Build an enclave image file (EIF) from a container image",
@@ -25,10 +26,23 @@ static qtvmm::CommandRegistration reg("enclave make-img", "Build an enclave imag
         cmd.add_option("--name", args->name, "Image name in the metadata (default: the image name without tag)");
         cmd.add_option("--version", args->version, "Image version in the metadata (default: the image config digest)");
         cmd.add_option("--metadata", args->metadata, "JSON file (≤ 4096 bytes) stored as custom metadata");
+        const std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+        image::UnpackLimits& limits = args->options.limits;
+        cmd.add_option("--max-unpacked-bytes", limits.max_unpacked_bytes,
+               "Refuse an image whose files add up to more bytes (default " + std::to_string(limits.max_unpacked_bytes) + ")")
+            ->check(qtvmm::whole_number(1, most));
+        cmd.add_option("--max-entries", limits.max_entries,
+               "Refuse an image with more entries over all layers (default " + std::to_string(limits.max_entries) + ")")
+            ->check(qtvmm::whole_number(1, most));
+        cmd.add_option("--max-ratio", limits.max_ratio,
+               "Refuse a layer that decompresses to this many times its size, past 64 MiB (default "
+                   + std::to_string(limits.max_ratio) + ")")
+            ->check(qtvmm::whole_number(1, most));
         qtvmm::set_examples(cmd, {
             "qt-vmm enclave make-img --docker-uri docker-archive:app.tar --eif app.eif",
             "qt-vmm enclave make-img --docker-uri oci:./layout:latest --eif app.eif --kernel ./bzImage",
             "qt-vmm enclave make-img --docker-uri myapp:1.0 --eif app.eif --private-key key.pem --signing-certificate cert.pem",
+            "qt-vmm enclave make-img --docker-uri oci:./big --eif big.eif --max-unpacked-bytes 17179869184  # a trusted 16 GiB image",
         });
         cmd.callback([&cli, args] {
             image::MakeImgOptions o = args->options;

@@ -2,9 +2,13 @@
 
 #include "base/error.h"
 #include "vmm/enclave/run_dir.h"
+#include "vmm/enclave/trusted_dir.h"
 #include "vmm/vstate/machine.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <unistd.h>
 #include <thread>
 
 extern "C" const std::uint8_t qtvmm_probe_image_start[];
@@ -13,6 +17,8 @@ extern "C" const std::uint8_t qtvmm_probe_image_end[];
 namespace vmm {
 
 namespace {
+
+constexpr const char* kCacheName = "host-quirks.json";
 
 std::string boot_id()
 {
@@ -73,32 +79,44 @@ HostQuirks run_user_mode_probe()
 
 HostQuirks detect_host_quirks()
 {
-    RunDir dir = RunDir::open();
-    std::string path = dir.path() + "/host-quirks.json";
-    std::string id = boot_id();
+    // The cache decides whether guest protections are relaxed, so it is kept only where only root
+    // can write (never the run directory, which members of the qt-vmm group may write into).
+    const char* env = std::getenv("QT_VMM_STATE_DIR");
+    std::string state = env && *env ? env : kDefaultStateDir;
+    base::UniqueFd dir;
     try {
-        Json cached = Json::parse(base::read_file(path, 4096));
-        if (cached.value("BootID", std::string()) == id) {
-            HostQuirks q;
-            q.nested_kvm = cached.value("NestedKvm", false);
-            q.user_mode = cached.value("UserMode", std::string());
-            q.detail = cached.value("Detail", std::string());
-            q.probe_ms = cached.value("ProbeMs", 0.0);
-            q.cached = true;
-            return q;
+        dir = open_trusted_dir(state, "QT_VMM_STATE_DIR", "STATE_DIR_UNSAFE");
+    } catch (const base::Error&) {
+        return run_user_mode_probe(); // no trustworthy place for a cache: probe every time
+    }
+    std::string id = boot_id();
+    if (std::optional<std::string> text = read_plain_file(dir.get(), kCacheName, 4096, /*only_root_writes=*/true)) {
+        try {
+            Json cached = Json::parse(*text);
+            if (cached.value("BootID", std::string()) == id) {
+                HostQuirks q;
+                q.nested_kvm = cached.value("NestedKvm", false);
+                q.user_mode = cached.value("UserMode", std::string());
+                q.detail = cached.value("Detail", std::string());
+                q.probe_ms = cached.value("ProbeMs", 0.0);
+                q.cached = true;
+                return q;
+            }
+        } catch (const std::exception&) {
         }
-    } catch (const std::exception&) {
     }
     HostQuirks q = run_user_mode_probe();
+    if (::geteuid() != 0)
+        return q; // only root's cache is trusted, so only root writes one
     try {
-        base::AtomicFile file(path, 0644);
+        base::AtomicFile file(state + "/" + kCacheName, 0644);
         file.write(Json { { "BootID", id }, { "NestedKvm", q.nested_kvm }, { "UserMode", q.user_mode }, { "Detail", q.detail },
                        { "ProbeMs", q.probe_ms } }
                        .dump(2)
             + "\n");
         file.commit();
     } catch (const base::Error&) {
-        // A read-only run directory only costs a probe per start.
+        // A read-only state directory only costs a probe per start.
     }
     return q;
 }

@@ -8,7 +8,10 @@
 // noinvpcid clearcpuid=popcnt,smap), CX16, the LAPIC TSC-deadline timer and KVM's PV IPI/unhalt
 // bits hidden from CPUID, and
 // int3 delivered as #BP when the host's emulator cannot execute it (README: nested-KVM workarounds).
-// The result is cached per host boot in <run dir>/host-quirks.json.
+// The result is cached per host boot in <state dir>/host-quirks.json (QT_VMM_STATE_DIR, default
+// /var/lib/qt-vmm): written only by root, and read only if the directory and the file pass
+// trusted_dir.h's checks (root-owned, writable by root alone), since it relaxes guest protections;
+// otherwise the probe runs again.
 //
 // Usage:
 //     vmm::HostQuirks q = vmm::detect_host_quirks();
@@ -18,6 +21,8 @@
 #include <string>
 
 namespace vmm {
+
+inline constexpr const char* kDefaultStateDir = "/var/lib/qt-vmm";
 
 struct HostQuirks {
     bool nested_kvm { false };

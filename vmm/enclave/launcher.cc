@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <memory>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -111,10 +112,13 @@ Json start_enclave(const StartRequest& request)
     if (request.cid)
         placement::check_cid_range(*request.cid);
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
-    // Structure on open, then CRC and PCRs in one streaming pass.
+    // Read once into a sealed memfd: everything below, and the boot, use that copy, so what is
+    // measured is what boots even if someone rewrites the file meanwhile. Structure on open, then
+    // CRC and PCRs in one streaming pass.
     eif::ReadOptions read_options;
     read_options.verify_crc = false;
-    eif::EifReader eif = eif::EifReader::open(request.eif_path, read_options);
+    auto sealed = std::make_shared<eif::EifReader>(eif::EifReader::open_sealed(request.eif_path, read_options));
+    const eif::EifReader& eif = *sealed;
     eif::ScanResult scan = eif.scan();
     if (!scan.crc_ok)
         throw base::Error(base::ErrorKind::InvalidInput, "EIF_BAD_CRC",
@@ -197,13 +201,16 @@ Json start_enclave(const StartRequest& request)
         settings.machine.on_emulation_failure = deliver_int3_as_breakpoint;
     settings.heartbeat_timeout_s = request.heartbeat_timeout_s.value_or(default_heartbeat_timeout(eif_size, place.memory_mib));
 
-    // The daemon reads kernel and initrd straight from the EIF into guest memory.
+    // The daemon reads kernel and initrd from the sealed copy into guest memory, then lets the
+    // copy go (its pages are the EIF's size).
     BootImage image;
     image.kernel.resize(eif.section(eif.kernel_index()).size);
     eif.read_section(eif.kernel_index(), image.kernel.data(), image.kernel.size());
     image.initrd_size = eif.ramdisks_size();
-    const eif::EifReader* reader = &eif;
-    image.load_initrd = [reader](std::uint8_t* destination) { reader->read_ramdisks(destination, reader->ramdisks_size()); };
+    image.load_initrd = [reader = sealed](std::uint8_t* destination) mutable {
+        reader->read_ramdisks(destination, reader->ramdisks_size());
+        reader.reset();
+    };
 
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
@@ -221,10 +228,14 @@ Json start_enclave(const StartRequest& request)
             ::_exit(daemon_pid < 0 ? 1 : 0);
         int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         std::string log = dir.path() + "/" + std::to_string(id) + ".log";
-        int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        base::UniqueFd log_fd;
+        try {
+            log_fd = dir.create_log(id); // a new file: never through a planted symlink, never truncating one
+        } catch (const base::Error&) {
+        }
         ::dup2(null, 0);
         ::dup2(null, 1);
-        ::dup2(log_fd >= 0 ? log_fd : null, 2);
+        ::dup2(log_fd.valid() ? log_fd.get() : null, 2);
         ::umask(022);
         // The daemon outlives whoever started it: a start that was killed must not take the
         // enclave with it when the daemon writes its report into the pipe nobody reads any more.
@@ -232,6 +243,7 @@ Json start_enclave(const StartRequest& request)
         if (::chdir("/") != 0)
             ::_exit(1);
         int status = 1;
+        sealed.reset(); // the copy now lives only as long as load_initrd needs it
         try {
             EnclaveDaemon daemon(dir, std::move(settings));
             status = daemon.run(pipe_fds[1], lock, image);

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "vmm/enclave/control_protocol.h"
+#include "vmm/enclave/trusted_dir.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -34,19 +35,21 @@ RunDir RunDir::open()
     const char* env = std::getenv("QT_VMM_RUN_DIR");
     RunDir dir;
     dir.m_path = env && *env ? env : "/run/qt-vmm";
-    if (::mkdir(dir.m_path.c_str(), 0755) != 0 && errno != EEXIST)
-        base::throw_errno("RUN_DIR", "cannot create the run directory", dir.m_path + " (set QT_VMM_RUN_DIR to a writable directory)");
+    dir.m_fd = std::make_shared<base::UniqueFd>(open_trusted_dir(dir.m_path, "QT_VMM_RUN_DIR", "RUN_DIR_UNSAFE"));
     return dir;
 }
 
 RunDir::Lock RunDir::lock() const
 {
     std::string path = m_path + "/.lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        base::throw_errno("RUN_DIR_LOCK", "cannot open", path);
-    base::UniqueFd owned(fd);
-    while (::flock(fd, LOCK_EX) != 0) {
+    base::UniqueFd owned;
+    try {
+        owned = open_own_file(fd(), ".lock", 0644);
+    } catch (const base::Error& e) {
+        throw base::Error(e.kind(), "RUN_DIR_LOCK", std::string(e.what()) + " in " + m_path);
+    }
+    int lock_fd = owned.get();
+    while (::flock(lock_fd, LOCK_EX) != 0) {
         if (errno != EINTR)
             base::throw_errno("RUN_DIR_LOCK", "cannot lock", path);
     }
@@ -130,6 +133,16 @@ int RunDir::next_free_id() const
     while (used.count(id))
         ++id;
     return id;
+}
+
+base::UniqueFd RunDir::create_log(int id) const
+{
+    return create_fresh(fd(), std::to_string(id) + ".log", 0644);
+}
+
+std::optional<std::string> RunDir::read_saved_console(int id) const
+{
+    return read_plain_file(fd(), std::to_string(id) + ".console", 64 << 20, false);
 }
 
 void RunDir::write_record(int id, const Json& record) const

@@ -1,6 +1,8 @@
 // vmm/enclave/run_dir.h — the run directory where every enclave daemon publishes itself.
 //
-//   /run/qt-vmm/ (QT_VMM_RUN_DIR overrides; created 0755)
+//   /run/qt-vmm/ (QT_VMM_RUN_DIR overrides; created 0755; as root it must be a real directory
+//                 owned by root and not writable by others, group-writable only if sticky, or
+//                 open() refuses it: RUN_DIR_UNSAFE, see trusted_dir.h)
 //     .lock          flock()ed while a start picks an EnclaveID, CID, CPUs and memory, so two
 //                    concurrent starts can never take the same ones
 //     <id>.sock      the control socket of the daemon that owns enclave <id> (mode 0666; access
@@ -11,6 +13,10 @@
 //                    every enclave's vsock ports. Connections the enclave opens to the parent's
 //                    port P go to <id>.vsock_P, which the parent program creates.
 //     <id>.console   debug mode only: the console ring as it was when the enclave ended (0600)
+//     <id>.log       the daemon's stderr while it runs (created afresh, never through a symlink)
+//
+// Names inside are opened relative to the directory fd that was checked (fd()), with
+// O_NOFOLLOW; new files are created (O_EXCL) and renamed into place, never truncated.
 //
 // Discovery is a directory scan plus a "describe" request to every socket; a socket nobody
 // answers on belongs to a daemon that was killed: it is removed and replaced by a record.
@@ -23,6 +29,7 @@
 
 #include "base/file.h"
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,6 +43,8 @@ class RunDir {
 public:
     static RunDir open();
     const std::string& path() const { return m_path; }
+    // The directory open() checked; names inside are opened relative to it.
+    int fd() const { return m_fd->get(); }
 
     class Lock {
     public:
@@ -65,9 +74,14 @@ public:
     int next_free_id() const;
     // Writes <id>.json atomically.
     void write_record(int id, const Json& record) const;
+    // A new, empty <id>.log for the daemon's stderr (whatever had that name is replaced).
+    base::UniqueFd create_log(int id) const;
+    // The saved console of an ended enclave, if there is one (a regular file; never a symlink).
+    std::optional<std::string> read_saved_console(int id) const;
 
 private:
     std::string m_path;
+    std::shared_ptr<base::UniqueFd> m_fd;
 };
 
 } // namespace vmm

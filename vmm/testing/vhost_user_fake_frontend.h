@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <stdexcept>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,8 +61,10 @@ public:
             throw std::runtime_error("socketpair");
         m_socket.reset(sv[0]);
         m_backend_end.reset(sv[1]);
-        m_memfd.reset(::memfd_create("fake-guest-ram", MFD_CLOEXEC));
-        if (!m_memfd.valid() || ::ftruncate(m_memfd.get(), static_cast<off_t>(ram_size)) != 0)
+        // Sealed as QEMU's memory-backend-memfd seals it (seal=on).
+        m_memfd.reset(::memfd_create("fake-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+        if (!m_memfd.valid() || ::ftruncate(m_memfd.get(), static_cast<off_t>(ram_size)) != 0
+            || ::fcntl(m_memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             throw std::runtime_error("memfd");
         void* p = ::mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, m_memfd.get(), 0);
         if (p == MAP_FAILED)

@@ -1,6 +1,7 @@
 #include "vmm/vhost_user/memory_table.h"
 
 #include "base/hex.h"
+#include "vmm/vhost_user/fd_kind.h"
 
 #include <cerrno>
 #include <cstring>
@@ -97,6 +98,11 @@ std::string MemoryTable::set(const std::vector<MemoryRegion>& regions, const std
         if (!S_ISREG(st.st_mode)) {
             unmap(mapped);
             return describe(i, r) + ": its file descriptor is not a memory file (use memory-backend-memfd or -file with share=on)";
+        }
+        if (!sealed_against_shrinking(fds[i].get())) {
+            unmap(mapped);
+            return describe(i, r) + ": its file is not sealed against shrinking (F_SEAL_SHRINK), so truncating it would crash "
+                                    "the backend (SIGBUS); use memory-backend-memfd with share=on (seal=on, QEMU's default)";
         }
         std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
         if (r.mmap_offset > file_size || r.size > file_size - r.mmap_offset) {

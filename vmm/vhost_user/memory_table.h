@@ -5,9 +5,10 @@
 //
 // set() validates the whole table before it replaces the old one: 1..8 regions, one fd each,
 // no empty region, no address arithmetic that wraps, no two regions overlapping in guest-
-// physical or in user space, the fd a regular file (memfd, hugetlbfs, tmpfs) that really holds
-// [mmap_offset, mmap_offset + size) — so no access can fault past its end (SIGBUS), unless the
-// frontend shrinks the file later (QEMU's memfd backend seals it against that by default).
+// physical or in user space, the fd a regular file sealed against shrinking (F_SEAL_SHRINK: a
+// memfd, as QEMU's memory-backend-memfd seals by default) that really holds
+// [mmap_offset, mmap_offset + size) — so no access can fault past its end (SIGBUS), now or after
+// the frontend tries to truncate it. Unsealed files (memory-backend-file) are refused.
 // Mappings are shared, read-write, left out of core dumps, unmapped on replacement/clear().
 //
 // translate() implements virtio::GuestRam: nullptr unless [gpa, gpa + length) lies inside one

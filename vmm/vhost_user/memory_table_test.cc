@@ -1,7 +1,8 @@
 // The vhost-user memory table over real memfds: translation by guest-physical and by frontend
 // user address (inside, across regions, out of range, overflow), and every table it must refuse
 // (overlaps in either space, empty or wrapping regions, ranges past the end of the file, fds
-// that are not memory files, wrong counts) without touching the table in place.
+// that are not memory files or not sealed against shrinking, wrong counts) without touching the
+// table in place.
 #include "vmm/vhost_user/memory_table.h"
 
 #include <cstring>
@@ -17,11 +18,14 @@ namespace {
 
 constexpr std::uint64_t kUser = 0x7f00'0000'0000ull;
 
-base::UniqueFd memfd(std::uint64_t size)
+// A memfd as QEMU's memory-backend-memfd makes it: sealed against shrinking and growing.
+base::UniqueFd memfd(std::uint64_t size, bool sealed = true)
 {
-    base::UniqueFd fd(::memfd_create("table-test", MFD_CLOEXEC));
+    base::UniqueFd fd(::memfd_create("table-test", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     REQUIRE(fd.valid());
     REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
+    if (sealed)
+        REQUIRE(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
     return fd;
 }
 
@@ -140,4 +144,25 @@ TEST_CASE("vhost-user memory: tables that must be refused leave the current one 
     CHECK(t.region_count() == 1);
     CHECK_FALSE(t.translate(0x200000, 1));
     CHECK(t.translate(0x1000'0000, 0x1000));
+}
+
+TEST_CASE("vhost-user memory: a file that could shrink under us (no F_SEAL_SHRINK) is refused")
+{
+    MemoryTable t;
+    // A memfd without seals: the frontend could truncate it after SET_MEM_TABLE and every access
+    // past the new end would be SIGBUS in the backend.
+    base::UniqueFd open_file = memfd(1 << 20, /*sealed=*/false);
+    std::string problem = t.set({ { 0, 1 << 20, kUser, 0 } }, dup_n(open_file, 1));
+    CHECK(problem.find("not sealed against shrinking (F_SEAL_SHRINK)") != std::string::npos);
+    CHECK(problem.find("memory-backend-memfd") != std::string::npos);
+    CHECK(t.empty());
+    // Only growing sealed is not enough either.
+    base::UniqueFd grow_only = memfd(1 << 20, /*sealed=*/false);
+    REQUIRE(::fcntl(grow_only.get(), F_ADD_SEALS, F_SEAL_GROW) == 0);
+    CHECK(t.set({ { 0, 1 << 20, kUser, 0 } }, dup_n(grow_only, 1)).find("F_SEAL_SHRINK") != std::string::npos);
+    // Sealed as QEMU seals it: mapped, and the frontend can no longer shrink it.
+    base::UniqueFd sealed = memfd(1 << 20);
+    REQUIRE(t.set({ { 0, 1 << 20, kUser, 0 } }, dup_n(sealed, 1)) == "");
+    CHECK(::ftruncate(sealed.get(), 0x1000) != 0);
+    CHECK(t.translate(0xff000, 0x1000));
 }

@@ -12,6 +12,7 @@
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cstring>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -38,8 +39,8 @@ struct Shared {
     std::uint8_t* ram = nullptr;
     Shared()
     {
-        memfd = ::memfd_create("fuzz-ram", MFD_CLOEXEC);
-        if (memfd < 0 || ::ftruncate(memfd, kRamSize) != 0)
+        memfd = ::memfd_create("fuzz-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING); // sealed as QEMU's memfd backend
+        if (memfd < 0 || ::ftruncate(memfd, kRamSize) != 0 || ::fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
             __builtin_trap();
         void* p = ::mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
         if (p == MAP_FAILED)

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/eventfd.h"
 #include "base/hex.h"
+#include "vmm/vhost_user/fd_kind.h"
 
 #include <cerrno>
 #include <cstring>
@@ -296,6 +297,8 @@ bool VhostUserVsockBackend::handle(Message& m)
         Ring& ring = m_rings[index];
         if (r == kSetVringErr)
             break; // accepted; we never report ring errors, so the fd is closed here
+        if (fd.valid() && !is_eventfd(fd.get()))
+            return fail(request_name(r) + " for " + ring_name(index) + ": its fd is not an eventfd (pass an eventfd)");
         if (fd.valid())
             set_nonblocking(fd.get());
         if (r == kSetVringCall) {

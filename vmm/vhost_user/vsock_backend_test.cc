@@ -11,9 +11,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 using namespace vmm;
 using namespace vmm::vhost_user;
@@ -275,7 +278,24 @@ TEST_CASE("vhost-user vsock: bad input ends the connection, never the process")
         { "ring size too big", [](FakeFrontend& fe) { REQUIRE(fe.send_state(request::kSetVringNum, 0, 65536)); }, "power of two" },
         { "ring base beyond 16 bits", [](FakeFrontend& fe) { REQUIRE(fe.send_state(request::kSetVringBase, 0, 0x10000)); }, "16-bit" },
         { "enable 2", [](FakeFrontend& fe) { REQUIRE(fe.send_state(request::kSetVringEnable, 0, 2)); }, "0 or 1" },
-        { "a kick fd epoll cannot wait on (found by the fuzzer)", [](FakeFrontend& fe) { REQUIRE(fe.send_u64(request::kSetVringKick, 0, { fe.memfd() })); }, "cannot be waited on" },
+        { "a kick fd epoll cannot wait on (found by the fuzzer)", [](FakeFrontend& fe) { REQUIRE(fe.send_u64(request::kSetVringKick, 0, { fe.memfd() })); }, "not an eventfd" },
+        { "a kick fd that is a pipe, not an eventfd", [](FakeFrontend& fe) {
+             int p[2];
+             REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+             REQUIRE(fe.send_u64(request::kSetVringKick, 0, { p[0] }));
+             ::close(p[0]);
+             ::close(p[1]); }, "SET_VRING_KICK for ring 0 (rx): its fd is not an eventfd" },
+        { "a call fd that is a socket, not an eventfd", [](FakeFrontend& fe) {
+             int sv[2];
+             REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+             REQUIRE(fe.send_u64(request::kSetVringCall, 1, { sv[0] }));
+             ::close(sv[0]);
+             ::close(sv[1]); }, "SET_VRING_CALL for ring 1 (tx): its fd is not an eventfd" },
+        { "guest memory that is not sealed against shrinking", [](FakeFrontend& fe) {
+             base::UniqueFd open_file(::memfd_create("unsealed", MFD_CLOEXEC));
+             REQUIRE(::ftruncate(open_file.get(), 0x10000) == 0);
+             std::vector<MemoryRegion> r { { 0, 0x10000, FakeFrontend::kUserBase, 0 } };
+             REQUIRE(fe.send(request::kSetMemTable, encode_regions(r), { open_file.get() })); }, "F_SEAL_SHRINK" },
         { "kick before the memory table", [](FakeFrontend& fe) { REQUIRE(fe.send_u64(request::kSetVringKick, 0, { fe.kick_fd(0) })); }, "before SET_MEM_TABLE" },
         { "SET_CONFIG", [](FakeFrontend& fe) { std::vector<std::uint8_t> c(kConfigHeaderSize + 8, 0); c[4] = 8; REQUIRE(fe.send(request::kSetConfig, c)); }, "read-only" },
         { "GET_CONFIG past 256 bytes", [](FakeFrontend& fe) {
