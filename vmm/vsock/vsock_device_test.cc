@@ -15,6 +15,7 @@
 #include <cstring>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -855,4 +856,74 @@ TEST_CASE("vsock: a guest that keeps re-adding tx descriptors: describe(), stats
     pending.wait();
     b.device->stop();
     CHECK(b.device->stats().malformed_packets > 256);
+}
+
+TEST_CASE("vsock: a CONNECT line that arrives in pieces is buffered; the loop does not spin on it")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int fd = unix_connect(b.uds);
+    b.device->run_once(0); // accepted
+    send_text(fd, "CONN");
+    CHECK(b.device->run_once(0) == 1); // the four bytes are read
+    int events = 0;
+    for (int round = 0; round < 10; ++round)
+        events += b.device->run_once(0);
+    CHECK(events == 0); // nothing new arrived: no event, no spinning
+    send_text(fd, "ECT 50");
+    b.device->run_once(0);
+    send_text(fd, "10\nearly");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(5010, p));
+    CHECK(p.header.op == kOpRequest);
+    b.guest->send(b.guest->header(kOpResponse, 5010, p.header.src_port));
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(fd); return got.find('\n') != std::string::npos; });
+    CHECK(got == "OK " + std::to_string(p.header.src_port) + "\n");
+    ReceivedPacket data;
+    REQUIRE(b.guest->wait_for(5010, data));
+    CHECK(data.payload == "early"); // the bytes after the line are the stream's
+    // 32 bytes in pieces without a newline: closed.
+    int long_line = unix_connect(b.uds);
+    for (int piece = 0; piece < 4; ++piece) {
+        send_text(long_line, "CONNECT ");
+        b.device->run_once(0);
+    }
+    got.clear();
+    b.guest->pump_until([&] { got += read_now(long_line); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got.find("<EOF>") != std::string::npos);
+    ::close(long_line);
+    ::close(fd);
+}
+
+TEST_CASE("vsock: out of file descriptors, the parent listener pauses instead of spinning; parents get in afterwards")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int parent = unix_connect(b.uds); // waits in the listener's backlog
+    rlimit saved {};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    int highest = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(highest >= 0);
+    int highest_keep = highest; // duplicated until EMFILE
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(highest) + 8;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::vector<int> fillers;
+    for (int fd; (fd = ::dup(highest_keep)) >= 0;)
+        fillers.push_back(fd);
+    b.device->run_once(0); // accept fails with EMFILE
+    int events = 0;
+    for (int round = 0; round < 10; ++round)
+        events += b.device->run_once(0);
+    for (int fd : fillers)
+        ::close(fd);
+    ::close(highest_keep);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    CHECK(events == 0); // the listener waits (before: the same event every round, a core spinning)
+    send_text(parent, "CONNECT 5020\n");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(5020, p)); // resumed by itself
+    CHECK(p.header.op == kOpRequest);
+    ::close(parent);
 }
