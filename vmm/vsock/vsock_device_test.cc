@@ -6,6 +6,7 @@
 #include "vmm/testing/vsock_test_driver.h"
 #include "vmm/testing/vsock_test_sockets.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <atomic>
 #include <chrono>
@@ -617,6 +618,11 @@ TEST_CASE("vsock: 1,000 concurrent connections to the parent, then the bound")
     CHECK(responses == 1000);
     CHECK(accepted.size() == 1000);
     CHECK(b.device->stats().connections == 1000);
+    // describe() (query's Internals) stays short: a guest's 1,000 connections cannot make
+    // query's reply too long to read.
+    std::vector<std::string> described = b.device->describe();
+    CHECK(described.size() < 64);
+    CHECK(std::count(described.begin(), described.end(), "connections not shown: " + std::to_string(1000 - 32)) == 1);
     // Every connection carries bytes.
     for (std::uint32_t i = 0; i < 1000; ++i) {
         while (!b.guest->send(b.guest->header(kOpRw, 10000 + i, 7000, 8), "conn" + std::to_string(1000 + i)))

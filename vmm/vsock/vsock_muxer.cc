@@ -105,8 +105,13 @@ Connection* VsockMuxer::find(std::uint64_t key)
 std::vector<std::string> VsockMuxer::describe() const
 {
     std::vector<std::string> lines;
-    for (const auto& [key, c] : m_connections)
+    for (const auto& [key, c] : m_connections) {
+        if (lines.size() == kDescribedConnections) {
+            lines.push_back("connections not shown: " + std::to_string(m_connections.size() - kDescribedConnections));
+            break;
+        }
         lines.push_back("connection " + c->describe());
+    }
     lines.push_back("muxer rx_queue=" + std::to_string(m_rx_queue.size()) + " rsts=" + std::to_string(m_rsts.size())
         + " handshakes=" + std::to_string(m_handshakes.size()) + " listener_pauses=" + std::to_string(m_listener_pauses)
         + (m_listener_paused_until != Clock::time_point {} ? " (paused: out of file descriptors)" : ""));

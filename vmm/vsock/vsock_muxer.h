@@ -59,6 +59,7 @@ inline constexpr std::size_t kMaxConnections = 1024;
 inline constexpr std::size_t kMaxHandshakes = 64;
 inline constexpr std::size_t kMaxUnsolicitedRsts = 256;
 inline constexpr std::uint32_t kFirstLocalPort = 1u << 30;
+inline constexpr std::size_t kDescribedConnections = 32;
 inline constexpr std::size_t kMaxConnectLine = 32; // "CONNECT <port>\n", newline included
 inline constexpr std::chrono::milliseconds kListenerPause { 200 };
 
@@ -99,7 +100,9 @@ public:
     const VsockStats& stats() const { return m_stats; }
     std::size_t connection_count() const { return m_connections.size(); }
     std::size_t buffered_bytes() const;
-    // For debugging: one line per connection (Connection::describe), then the rx queue and RSTs.
+    // For debugging: one line per connection (Connection::describe), at most
+    // kDescribedConnections of them (a guest with 1,024 connections must not make `query`'s
+    // reply too long to read), then the rx queue and RSTs.
     std::vector<std::string> describe() const;
     int listener_fd() const { return m_listener.get(); }
 
