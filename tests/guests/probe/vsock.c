@@ -377,9 +377,20 @@ void vs_tx_jump_avail(uint16_t extra, unsigned slot)
 
 /* --- raw ring access for the hostile modes (vsock_hostile.c) ------------------------------- */
 
-void vs_tx_push_raw(uint16_t head) { vq_push(&vqs[1], head); }
+void vs_tx_fill_ring(uint16_t head)
+{
+    for (unsigned i = 0; i < VS_QSIZE; i++)
+        vqs[1].p->avail_ring[i] = head;
+}
 
-uint16_t vs_tx_in_flight(void) { return (uint16_t)(vqs[1].avail - load16(&vqs[1].p->used_idx)); }
+unsigned vs_tx_refill(void)
+{
+    struct vq *q = &vqs[1];
+    uint16_t full = (uint16_t)(load16(&q->p->used_idx) + VS_QSIZE), added = (uint16_t)(full - q->avail);
+    q->avail = full;
+    store16(&q->p->avail_idx, full);
+    return added;
+}
 
 void vs_tx_kick_if_asked(void) { vq_kick(&vqs[1]); }
 

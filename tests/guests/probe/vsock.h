@@ -155,8 +155,8 @@ extern uint32_t g_vs_rx_last_empty_id;
 
 /* Raw ring access for the hostile modes (vsock_hostile.c); they break the driver's own
  * bookkeeping on purpose (vs_poll would count their chains as device bugs). */
-void vs_tx_push_raw(uint16_t head); /* chain `head` available (again), no slot accounting, no kick */
-uint16_t vs_tx_in_flight(void);     /* tx entries made available and not yet used by the device */
+void vs_tx_fill_ring(uint16_t head); /* every tx avail ring entry = chain `head` (not published) */
+unsigned vs_tx_refill(void);        /* avail.idx = the device's used.idx + the ring size; returns how many were added */
 void vs_tx_kick_if_asked(void);     /* QueueNotify for tx if the device asked (EVENT_IDX) */
 unsigned vs_rx_discard(void);       /* used rx buffers reposted unread; returns how many */
 
