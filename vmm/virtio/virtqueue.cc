@@ -319,7 +319,7 @@ std::string Virtqueue::describe() const
 bool Virtqueue::enable_notifications()
 {
     Rings rings;
-    if (!map_rings(rings))
+    if (m_broken || !map_rings(rings))
         return false;
     if (m_event_idx)
         store_u16(avail_event_field(rings), m_next_avail, __ATOMIC_RELAXED);

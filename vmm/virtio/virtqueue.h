@@ -94,6 +94,7 @@ public:
     bool needs_interrupt();
     // Re-arms driver notifications (avail_event with EVENT_IDX) after the device drained the
     // ring; returns true if buffers became available meanwhile (so the caller pops again).
+    // A broken ring (see broken()) has nothing available: both return false.
     bool enable_notifications();
     // True if the available ring has entries not popped yet.
     bool has_available() const;
