@@ -644,6 +644,15 @@ TEST_CASE("vsock: 1,000 concurrent connections to the parent, then the bound")
     CHECK(b.device->stats().connections == kMaxConnections);
     REQUIRE(b.guest_connect(20000, 9000) == kOpRst);
     CHECK(b.device->stats().refused_connections == 1);
+    // A parent past the bound: its CONNECT line is refused (closed), nothing reaches the guest.
+    int late = unix_connect(b.uds);
+    send_text(late, "CONNECT 5000\n");
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(late); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got == "<EOF>");
+    CHECK(b.device->stats().refused_connections == 2);
+    CHECK(b.device->stats().connections == kMaxConnections);
+    ::close(late);
     for (int fd : accepted)
         ::close(fd);
     ::close(listener);
