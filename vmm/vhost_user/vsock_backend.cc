@@ -82,11 +82,7 @@ std::string VhostUserVsockBackend::error()
 
 vsock::VsockStats VhostUserVsockBackend::stats()
 {
-    std::lock_guard guard(m_lock);
-    vsock::VsockStats s = m_core->muxer().stats();
-    for (const virtio::Virtqueue& q : m_queues)
-        s.malformed_chains += q.malformed_chains();
-    return s;
+    return m_core->stats();
 }
 
 std::uint64_t VhostUserVsockBackend::messages()
@@ -109,8 +105,7 @@ bool VhostUserVsockBackend::device_started()
 
 std::vector<std::string> VhostUserVsockBackend::describe()
 {
-    std::lock_guard guard(m_lock);
-    return m_core->describe_locked();
+    return m_core->describe();
 }
 
 // --- the control socket (loop thread, lock held) -------------------------------------------

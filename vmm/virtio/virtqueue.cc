@@ -165,7 +165,7 @@ std::uint16_t Virtqueue::read_avail_idx(const Rings& rings) const
 bool Virtqueue::has_available() const
 {
     Rings rings;
-    if (!map_rings(rings))
+    if (m_broken || !map_rings(rings))
         return false;
     return read_avail_idx(rings) != m_next_avail;
 }
@@ -193,7 +193,9 @@ bool Virtqueue::pop(DescriptorChain& chain)
     if (!map_rings(rings))
         return false;
     std::uint16_t size = m_addresses.size;
-    for (;;) {
+    // A driver that keeps adding malformed entries must not keep us here: after a ring's worth
+    // of them, return (has_available() still says more wait).
+    for (std::uint32_t skipped = 0; skipped < size; ++skipped) {
         std::uint16_t avail_idx = read_avail_idx(rings);
         std::uint16_t pending = static_cast<std::uint16_t>(avail_idx - m_next_avail);
         if (pending == 0)
@@ -258,6 +260,7 @@ bool Virtqueue::pop(DescriptorChain& chain)
             return true;
         return_malformed(rings, head);
     }
+    return false;
 }
 
 void Virtqueue::add_used(std::uint16_t head, std::uint32_t written)
@@ -316,7 +319,7 @@ std::string Virtqueue::describe() const
 bool Virtqueue::enable_notifications()
 {
     Rings rings;
-    if (!map_rings(rings))
+    if (m_broken || !map_rings(rings))
         return false;
     if (m_event_idx)
         store_u16(avail_event_field(rings), m_next_avail, __ATOMIC_RELAXED);

@@ -83,7 +83,8 @@ public:
     const QueueAddresses& addresses() const { return m_addresses; }
 
     // The next well-formed available chain (malformed ones are returned with length 0 and
-    // skipped). False when none is available (or the queue is off or broken).
+    // skipped). False when none is available (or the queue is off or broken), or after
+    // skipping a ring's worth of malformed entries in this call (has_available() is then true).
     bool pop(DescriptorChain& chain);
     // Publishes `head` as used with `written` bytes written into its writable part.
     void add_used(std::uint16_t head, std::uint32_t written);
@@ -93,6 +94,7 @@ public:
     bool needs_interrupt();
     // Re-arms driver notifications (avail_event with EVENT_IDX) after the device drained the
     // ring; returns true if buffers became available meanwhile (so the caller pops again).
+    // A broken ring (see broken()) has nothing available: both return false.
     bool enable_notifications();
     // True if the available ring has entries not popped yet.
     bool has_available() const;

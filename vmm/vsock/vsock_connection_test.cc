@@ -3,6 +3,7 @@
 // writes for the guest. Covers both handshakes, data and credit both ways, the half-close and
 // clean-close sequence, resets, and a local service.
 #include "vmm/vsock/vsock_connection.h"
+#include "vmm/vsock/vsock_services.h"
 
 #include "base/file.h"
 
@@ -263,4 +264,25 @@ TEST_CASE("the heartbeat service answers 0xB7 and reports it")
     RxBuffer reply = send(*c);
     CHECK(reply.header().op == kOpRw);
     CHECK(reply.payload() == "\xb7");
+}
+
+TEST_CASE("the status service records a valid reason, and refuses one that is not UTF-8 (nothing recorded)")
+{
+    std::vector<std::string> reasons;
+    ServiceCallbacks callbacks;
+    callbacks.on_app_status = [&](const guest_init::StatusRecord& r) { reasons.push_back(r.reason); };
+    auto deliver = [&](const char* reason) {
+        guest_init::StatusRecord r = guest_init::status_init_error(guest_init::InitError::CmdMissing, 2, "");
+        std::memset(r.reason, 0, sizeof r.reason);
+        std::memcpy(r.reason, reason, std::strlen(reason));
+        std::uint8_t bytes[guest_init::kStatusRecordSize];
+        guest_init::encode_status_record(&r, bytes);
+        return make_local_service(kStatusPort, callbacks)->receive(bytes, sizeof bytes);
+    };
+    CHECK(deliver("/cmd: caf\xc3\xa9 not found"));
+    REQUIRE(reasons.size() == 1);
+    CHECK(reasons[0] == "/cmd: caf\xc3\xa9 not found");
+    for (const char* bad : { "bad \xff\xfe", "truncated \xc3", "overlong \xc0\xaf", "surrogate \xed\xa0\x80", "\x80 lone continuation" })
+        CHECK_MESSAGE(!deliver(bad), bad);
+    CHECK(reasons.size() == 1);
 }

@@ -101,6 +101,7 @@ void VsockCore::reset_locked()
 {
     m_queues = nullptr;
     m_muxer->reset();
+    wake(); // the loop publishes the statistics of the empty table
 }
 
 void VsockCore::wake()
@@ -113,6 +114,7 @@ void VsockCore::start(const char* thread_name)
     if (m_thread.joinable())
         return;
     m_stopping.store(false);
+    m_running.store(true);
     std::string name = thread_name;
     m_thread = std::thread([this, name] {
         pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
@@ -128,6 +130,7 @@ void VsockCore::stop()
     m_stopping.store(true);
     wake();
     m_thread.join();
+    m_running.store(false);
 }
 
 int VsockCore::run_once(int timeout_ms)
@@ -141,6 +144,8 @@ int VsockCore::run_once(int timeout_ms)
     int poll = m_poll_ms.load();
     if (poll >= 0 && (timeout < 0 || timeout > poll))
         timeout = poll;
+    if (m_work_left)
+        timeout = 0; // the last round ran out of budget: handle the events, then go on
     int n = ::epoll_wait(m_epoll.get(), events, 64, timeout);
     if (n < 0)
         n = 0; // EINTR
@@ -165,6 +170,7 @@ int VsockCore::run_once(int timeout_ms)
     if (m_deadlines || m_muxer->has_pending_rx())
         process_queues_locked(); // the sweep may have queued RSTs
     m_watching_stall = renotify_stalled_locked();
+    publish_locked();
     return n;
 }
 
@@ -175,13 +181,14 @@ bool VsockCore::usable(std::uint16_t queue) const
 
 void VsockCore::process_queues_locked()
 {
+    m_work_left = false;
     if (!m_queues)
         return;
     std::vector<virtio::Virtqueue>& q = *m_queues;
-    if (usable(kQueueTx))
-        process_tx_locked(q[kQueueTx]);
-    if (usable(kQueueRx))
-        process_rx_locked(q[kQueueRx]);
+    if (usable(kQueueTx) && process_tx_locked(q[kQueueTx]))
+        m_work_left = true;
+    if (usable(kQueueRx) && process_rx_locked(q[kQueueRx]))
+        m_work_left = true;
     unsigned mask = 0;
     if (usable(kQueueRx) && q[kQueueRx].needs_interrupt())
         mask |= 1u << kQueueRx;
@@ -191,32 +198,43 @@ void VsockCore::process_queues_locked()
         m_interrupt(mask);
 }
 
-void VsockCore::process_tx_locked(virtio::Virtqueue& tx)
+bool VsockCore::process_tx_locked(virtio::Virtqueue& tx)
 {
-    do {
-        while (tx.pop(m_chain)) {
-            if (!m_chain.writable.empty() || m_chain.readable_bytes < kHeaderSize) {
-                // Wrong direction or too short for a header: dropped.
-                tx.add_used(m_chain.head, 0);
-                m_muxer->note_malformed_packet();
-                continue;
-            }
-            std::uint8_t bytes[kHeaderSize];
-            virtio::copy_from_segments(m_chain.readable, 0, bytes, sizeof bytes);
-            m_muxer->handle_guest_packet(PacketHeader::decode(bytes), m_chain.readable);
-            tx.add_used(m_chain.head, 0);
-            // The guest may keep sending while rx is full: replies wait in the muxer (bounded).
+    std::uint64_t round_bytes = 0;
+    // Every pass counts against the budget, a pop that found only malformed entries too.
+    for (unsigned passes = 0;; ++passes) {
+        if (passes >= kRoundDescriptors || round_bytes >= kRoundBytes)
+            return tx.has_available(); // the rest next round; no kick needed meanwhile
+        if (!tx.pop(m_chain)) {
+            if (tx.has_available() || tx.enable_notifications())
+                continue; // more arrived while we were busy (or malformed ones were skipped)
+            return false;
         }
-    } while (tx.enable_notifications());
+        round_bytes += m_chain.readable_bytes;
+        if (!m_chain.writable.empty() || m_chain.readable_bytes < kHeaderSize) {
+            // Wrong direction or too short for a header: dropped.
+            tx.add_used(m_chain.head, 0);
+            m_muxer->note_malformed_packet();
+            continue;
+        }
+        std::uint8_t bytes[kHeaderSize];
+        virtio::copy_from_segments(m_chain.readable, 0, bytes, sizeof bytes);
+        m_muxer->handle_guest_packet(PacketHeader::decode(bytes), m_chain.readable);
+        tx.add_used(m_chain.head, 0);
+        // The guest may keep sending while rx is full: replies wait in the muxer (bounded).
+    }
 }
 
-void VsockCore::process_rx_locked(virtio::Virtqueue& rx)
+bool VsockCore::process_rx_locked(virtio::Virtqueue& rx)
 {
-    while (m_muxer->has_pending_rx()) {
+    std::uint64_t round_bytes = 0;
+    for (unsigned passes = 0; m_muxer->has_pending_rx(); ++passes) {
+        if (passes >= kRoundDescriptors || round_bytes >= kRoundBytes)
+            return true; // the rest next round
         if (!rx.pop(m_chain)) {
-            if (!rx.enable_notifications())
-                break; // no buffers: the driver's next rx kick wakes us
-            continue;
+            if (rx.has_available() || rx.enable_notifications())
+                continue;
+            break; // no buffers: the driver's next rx kick wakes us
         }
         if (!m_chain.readable.empty() || m_chain.writable_bytes < kHeaderSize) {
             rx.add_used(m_chain.head, 0); // unusable buffer (wrong direction or too short)
@@ -235,7 +253,9 @@ void VsockCore::process_rx_locked(virtio::Virtqueue& rx)
             break;
         }
         rx.add_used(m_chain.head, static_cast<std::uint32_t>(n));
+        round_bytes += n;
     }
+    return false;
 }
 
 bool VsockCore::renotify_stalled_locked()
@@ -283,6 +303,75 @@ std::vector<std::string> VsockCore::describe_locked() const
     std::vector<std::string> muxer = m_muxer->describe();
     lines.insert(lines.end(), muxer.begin(), muxer.end());
     return lines;
+}
+
+VsockStats VsockCore::stats_locked() const
+{
+    VsockStats s = m_muxer->stats();
+    if (m_queues)
+        for (const virtio::Virtqueue& q : *m_queues)
+            s.malformed_chains += q.malformed_chains();
+    return s;
+}
+
+void VsockCore::publish_locked()
+{
+    VsockStats stats = stats_locked();
+    std::size_t buffered = m_muxer->buffered_bytes();
+    std::uint64_t requested = m_describe_requested.load();
+    bool answer = false;
+    {
+        std::lock_guard guard(m_published_lock);
+        answer = requested != m_published.lines_generation;
+    }
+    std::vector<std::string> lines;
+    if (answer)
+        lines = describe_locked(); // built outside m_published_lock: describe() may be waiting on it
+    std::lock_guard guard(m_published_lock);
+    m_published.stats = stats;
+    m_published.buffered_bytes = buffered;
+    if (answer) {
+        m_published.lines = std::move(lines);
+        m_published.lines_generation = requested;
+        m_published_changed.notify_all();
+    }
+}
+
+VsockStats VsockCore::stats()
+{
+    if (!running()) {
+        std::lock_guard guard(m_lock); // no loop thread to publish: nobody else holds it long
+        return stats_locked();
+    }
+    std::lock_guard guard(m_published_lock);
+    return m_published.stats;
+}
+
+std::size_t VsockCore::buffered_bytes()
+{
+    if (!running()) {
+        std::lock_guard guard(m_lock);
+        return m_muxer->buffered_bytes();
+    }
+    std::lock_guard guard(m_published_lock);
+    return m_published.buffered_bytes;
+}
+
+std::vector<std::string> VsockCore::describe()
+{
+    if (!running()) {
+        std::lock_guard guard(m_lock);
+        return describe_locked();
+    }
+    std::unique_lock guard(m_published_lock);
+    std::uint64_t request = m_describe_requested.fetch_add(1) + 1;
+    wake();
+    if (m_published_changed.wait_for(guard, kDescribeWait, [&] { return m_published.lines_generation >= request; }))
+        return m_published.lines;
+    const VsockStats& s = m_published.stats;
+    return { "the vsock loop did not answer within " + std::to_string(kDescribeWait.count()) + " ms; last published: connections="
+        + std::to_string(s.connections) + " bytes_to_host=" + std::to_string(s.bytes_to_host) + " bytes_to_guest="
+        + std::to_string(s.bytes_to_guest) + " malformed_chains=" + std::to_string(s.malformed_chains) };
 }
 
 double VsockCore::loop_cpu_seconds() const

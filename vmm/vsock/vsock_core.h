@@ -17,6 +17,15 @@
 // calls expect the caller to hold it. wake(), start(), stop() and request_stop() may be called
 // from any thread without it.
 //
+// Bounded rounds: one round takes at most kRoundDescriptors chains and kRoundBytes bytes from
+// each queue; whatever is left waits for the next round, which comes at once (epoll_wait with
+// no timeout) after the lock was released and the other events were handled. A guest that keeps
+// adding descriptors therefore never holds the lock for longer than one round's budget.
+// stats(), buffered_bytes() and describe() never wait for the lock while the loop thread runs:
+// the loop publishes the statistics at the end of every round, and builds describe()'s lines
+// at the end of the round after it was asked (describe() waits for them at most
+// kDescribeWait, then answers with the last published statistics).
+//
 // Usage (a front end):
 //     vsock::VsockCore core(muxer_config, m_lock, [this](unsigned queues) { raise(queues); });
 //     core.watch_kick(vsock::kQueueTx, tx_kick_fd);
@@ -29,8 +38,9 @@
 #include "vmm/vsock/vsock_muxer.h"
 
 #include <array>
-#include <chrono>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -43,6 +53,10 @@ public:
     static constexpr std::uint64_t kWakeToken = 8;
     static constexpr std::uint64_t kFirstExternalToken = 16;
     static constexpr std::uint64_t kEndExternalTokens = VsockMuxer::kListenerToken;
+    // What one round may take from one queue before it yields (see "Bounded rounds").
+    static constexpr unsigned kRoundDescriptors = 128;
+    static constexpr std::uint64_t kRoundBytes = 1 << 20;
+    static constexpr std::chrono::milliseconds kDescribeWait { 500 };
 
     // queue_mask: bit q set = queue q published used buffers the driver wants to hear about.
     using Interrupt = std::function<void(unsigned queue_mask)>;
@@ -85,7 +99,7 @@ public:
     void stop();
     // From the loop thread (e.g. the external handler): the loop ends after this round.
     void request_stop() { m_stopping.store(true); }
-    bool running() const { return m_thread.joinable(); }
+    bool running() const { return m_running.load(); }
     // One round on the calling thread: waits up to timeout_ms, handles the events, processes
     // the queues. Returns the number of events.
     int run_once(int timeout_ms);
@@ -95,17 +109,32 @@ public:
     VsockMuxer& muxer() { return *m_muxer; }
     // For debugging a stall (the caller holds the lock): each queue's indices, each connection.
     std::vector<std::string> describe_locked() const;
+    // Any thread, without the lock (see "Bounded rounds"): the muxer's counters plus the
+    // queues' malformed chains, the guest bytes buffered, describe_locked()'s lines.
+    VsockStats stats();
+    std::size_t buffered_bytes();
+    std::vector<std::string> describe();
     int epoll_fd() const { return m_epoll.get(); }
 
 private:
+    struct Published {
+        VsockStats stats;
+        std::size_t buffered_bytes { 0 };
+        std::vector<std::string> lines;      // describe_locked(), when asked for
+        std::uint64_t lines_generation { 0 }; // the request those lines answer
+    };
+    VsockStats stats_locked() const;
+    // End of a round (lock held): publishes the statistics, and describe()'s lines if asked.
+    void publish_locked();
     void process_queues_locked();
     // The driver asked to be told about used buffers it has not taken, and nothing moved on
     // either side for 200 ms: raise the interrupt again (a lost notification must not stall a
     // connection forever), then after 400 ms, ... at most every 10 s while still nothing moves.
     // Returns true while a queue is being watched.
     bool renotify_stalled_locked();
-    void process_tx_locked(virtio::Virtqueue& tx);
-    void process_rx_locked(virtio::Virtqueue& rx);
+    // Both return true if work is left for the next round (the budget ran out).
+    bool process_tx_locked(virtio::Virtqueue& tx);
+    bool process_rx_locked(virtio::Virtqueue& rx);
     bool usable(std::uint16_t queue) const;
 
     std::mutex& m_lock;
@@ -126,8 +155,14 @@ private:
     bool m_watching_stall { false };
     std::uint64_t m_renotifications { 0 };
     std::atomic<int> m_poll_ms { -1 };
+    bool m_work_left { false }; // the last round ran out of budget: the next one starts at once
+    std::mutex m_published_lock; // taken after m_lock, never before it
+    std::condition_variable m_published_changed;
+    Published m_published;
+    std::atomic<std::uint64_t> m_describe_requested { 0 };
     std::thread m_thread;
     std::atomic<bool> m_stopping { false };
+    std::atomic<bool> m_running { false }; // between start() and the end of stop()'s join
 };
 
 } // namespace vmm::vsock

@@ -1,7 +1,8 @@
 // libFuzzer target: the virtio-vsock device (MMIO transport, split queues, connection muxer,
 // services) driven by arbitrary bytes. The input is a program for a hostile guest: raw writes
 // anywhere in a 1 MiB guest RAM (descriptor tables, rings, packets), register reads and writes,
-// well-formed or not packets on tx with fuzzed headers, rx buffers, kicks and loop rounds.
+// well-formed or not packets on tx with fuzzed headers, rx buffers, kicks and loop rounds, and
+// parents on the hybrid socket writing fuzzed bytes in pieces (CONNECT lines, then streams).
 // The device must never crash, hang, read or write outside guest RAM (ASan sees the 1 MiB
 // buffer's bounds), or grow its buffers beyond the documented bounds.
 //
@@ -10,6 +11,10 @@
 #include "vmm/vsock/vsock_device.h"
 
 #include <cstring>
+#include <string>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace vmm;
@@ -86,6 +91,32 @@ struct Guest {
     }
 };
 
+// The parents' hybrid-vsock socket: one per fuzzing process, bound again by every device.
+const std::string& parent_socket_path()
+{
+    static const std::string path = "/tmp/qt-vmm-vsock-fuzz-" + std::to_string(::getpid()) + ".vsock";
+    return path;
+}
+
+// A new parent (at most 8 at once), or more bytes from one: CONNECT lines arrive in pieces.
+void parent_step(Input& in, std::vector<base::UniqueFd>& parents)
+{
+    std::uint8_t pick = in.u8();
+    if ((parents.empty() || (pick & 1)) && parents.size() < 8) {
+        base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        sockaddr_un address {};
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, parent_socket_path().c_str(), parent_socket_path().size() + 1);
+        if (fd.valid() && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0)
+            parents.push_back(std::move(fd));
+    }
+    if (parents.empty())
+        return;
+    std::size_t n = std::min<std::size_t>(in.u8() % 40, in.size - in.pos);
+    [[maybe_unused]] ssize_t sent = ::send(parents[(pick >> 1) % parents.size()].get(), in.data + in.pos, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    in.pos += n;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -96,6 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     VsockConfig config;
     config.guest_cid = kCid;
+    config.uds_path = parent_socket_path();
+    std::vector<base::UniqueFd> parents; // closed after the device: it sees them as gone
     auto device = VsockDevice::create(std::make_unique<FlatGuestRam>(ram.data(), ram.size()), config);
     Guest g { ram, *device };
     g.init(in.u8() & 1);
@@ -181,6 +214,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::memcpy(ram.data() + avail_area(q) + 2, &idx, 2);
             break;
         }
+        case 9:
+            parent_step(in, parents);
+            break;
         default:
             break;
         }

@@ -6,11 +6,17 @@
 #include "vmm/testing/vsock_test_driver.h"
 #include "vmm/testing/vsock_test_sockets.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -612,6 +618,11 @@ TEST_CASE("vsock: 1,000 concurrent connections to the parent, then the bound")
     CHECK(responses == 1000);
     CHECK(accepted.size() == 1000);
     CHECK(b.device->stats().connections == 1000);
+    // describe() (query's Internals) stays short: a guest's 1,000 connections cannot make
+    // query's reply too long to read.
+    std::vector<std::string> described = b.device->describe();
+    CHECK(described.size() < 64);
+    CHECK(std::count(described.begin(), described.end(), "connections not shown: " + std::to_string(1000 - 32)) == 1);
     // Every connection carries bytes.
     for (std::uint32_t i = 0; i < 1000; ++i) {
         while (!b.guest->send(b.guest->header(kOpRw, 10000 + i, 7000, 8), "conn" + std::to_string(1000 + i)))
@@ -633,6 +644,15 @@ TEST_CASE("vsock: 1,000 concurrent connections to the parent, then the bound")
     CHECK(b.device->stats().connections == kMaxConnections);
     REQUIRE(b.guest_connect(20000, 9000) == kOpRst);
     CHECK(b.device->stats().refused_connections == 1);
+    // A parent past the bound: its CONNECT line is refused (closed), nothing reaches the guest.
+    int late = unix_connect(b.uds);
+    send_text(late, "CONNECT 5000\n");
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(late); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got == "<EOF>");
+    CHECK(b.device->stats().refused_connections == 2);
+    CHECK(b.device->stats().connections == kMaxConnections);
+    ::close(late);
     for (int fd : accepted)
         ::close(fd);
     ::close(listener);
@@ -723,4 +743,202 @@ TEST_CASE("vsock: a driver left behind (a lost interrupt) is interrupted again u
     interrupts();
     run_for_ms(600);
     CHECK(interrupts() == 0);
+}
+
+namespace {
+
+// Fills tx descriptors 0..count-1 with one header-only packet from a CID that is not the
+// guest's (the device counts it as malformed and answers nothing) and makes them available.
+void make_stray_packets_available(Bench& b, std::uint16_t count)
+{
+    PacketHeader stray = b.guest->header(kOpRw, 4300, 9000);
+    stray.src_cid = kCid + 1;
+    std::uint8_t bytes[kHeaderSize];
+    stray.encode(bytes);
+    b.ram.write(0x210000, bytes, sizeof bytes);
+    for (std::uint16_t i = 0; i < count; ++i) {
+        b.guest->set_desc(kQueueTx, i, 0x210000, kHeaderSize, 0, 0);
+        b.guest->make_available(kQueueTx, i);
+    }
+}
+
+// Runs `f` on another thread; true if it returned within `limit` (a hung call is left to
+// finish once the test has released what it waits for: the caller must do so).
+template <typename F>
+bool returns_within(std::future<void>& pending, std::chrono::seconds limit, F f)
+{
+    pending = std::async(std::launch::async, std::move(f));
+    return pending.wait_for(limit) == std::future_status::ready;
+}
+
+} // namespace
+
+TEST_CASE("vsock: one round takes a bounded number of tx chains; the rest follow in the next rounds")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    std::uint16_t start = b.guest->used_idx(kQueueTx);
+    std::uint64_t malformed = b.device->stats().malformed_packets;
+    make_stray_packets_available(b, 256); // a full ring
+    b.guest->kick(kQueueTx);
+    b.device->run_once(0);
+    std::uint16_t first_round = static_cast<std::uint16_t>(b.guest->used_idx(kQueueTx) - start);
+    CHECK(first_round > 0);
+    CHECK(first_round < 256); // bounded: the lock is released before the ring is done
+    // No further kick: the loop comes back for the rest by itself.
+    for (int round = 0; round < 4; ++round)
+        b.device->run_once(0);
+    CHECK(static_cast<std::uint16_t>(b.guest->used_idx(kQueueTx) - start) == 256);
+    CHECK(b.device->stats().malformed_packets - malformed == 256);
+    CHECK(b.guest_connect(4301, 9000) == kOpResponse); // and the device still works
+}
+
+TEST_CASE("vsock: stats() and describe() answer while the device lock is held")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    REQUIRE(b.guest_connect(4310, 9000) == kOpResponse);
+    b.device->start();
+    std::future<void> pending;
+    std::uint64_t connections = 0;
+    std::vector<std::string> lines;
+    bool answered = false;
+    {
+        // As a loop thread in a long round would hold it.
+        std::lock_guard hold(b.device->transport().lock());
+        answered = returns_within(pending, std::chrono::seconds(2), [&] {
+            connections = b.device->stats().connections;
+            lines = b.device->describe();
+        });
+    }
+    pending.wait();
+    CHECK(answered);
+    CHECK(connections == 1);
+    CHECK(!lines.empty());
+    // Once the loop is free again, describe() has the full lines (queues, connections).
+    bool has_queue_line = false;
+    for (const std::string& line : b.device->describe())
+        has_queue_line = has_queue_line || line.rfind("queue tx: ", 0) == 0;
+    CHECK(has_queue_line);
+    b.device->stop();
+}
+
+TEST_CASE("vsock: a guest that keeps re-adding tx descriptors: describe(), stats() and stop() still answer")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    make_stray_packets_available(b, 1);
+    b.guest->kick(kQueueTx);
+    b.device->start();
+    std::atomic<bool> storming { true };
+    std::thread storm([&] {
+        // Re-adds descriptor 0 as fast as the device takes it, never more than a ring ahead.
+        TestDriver& g = *b.guest;
+        while (storming.load()) {
+            bool added = false;
+            while (static_cast<std::uint16_t>(g.avail_idx(kQueueTx) - g.used_idx(kQueueTx)) < 256) {
+                g.make_available(kQueueTx, 0);
+                added = true;
+            }
+            if (added) {
+                std::uint64_t one = 1; // as KVM's ioeventfd does: no register access, no lock
+                [[maybe_unused]] ssize_t n = ::write(b.device->kick_fd(kQueueTx), &one, sizeof one);
+            }
+        }
+    });
+    // The storm is on once the device has taken a few rings' worth.
+    for (std::uint16_t start = b.guest->used_idx(kQueueTx), taken = 0; taken < 2048;)
+        taken = static_cast<std::uint16_t>(taken + static_cast<std::uint16_t>(b.guest->used_idx(kQueueTx) - start)), start = b.guest->used_idx(kQueueTx);
+    std::future<void> pending;
+    std::vector<std::string> lines;
+    bool answered = returns_within(pending, std::chrono::seconds(3), [&] {
+        for (int i = 0; i < 5; ++i) {
+            lines = b.device->describe();
+            b.device->stats();
+        }
+    });
+    CHECK(answered);
+    bool has_queue_line = false;
+    for (const std::string& line : lines)
+        has_queue_line = has_queue_line || line.rfind("queue tx: ", 0) == 0;
+    CHECK(has_queue_line); // served by the loop between two rounds, not a fallback
+    if (answered) {
+        pending.wait();
+        CHECK(returns_within(pending, std::chrono::seconds(3), [&] { b.device->stop(); }));
+    }
+    storming.store(false);
+    storm.join();
+    pending.wait();
+    b.device->stop();
+    CHECK(b.device->stats().malformed_packets > 256);
+}
+
+TEST_CASE("vsock: a CONNECT line that arrives in pieces is buffered; the loop does not spin on it")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int fd = unix_connect(b.uds);
+    b.device->run_once(0); // accepted
+    send_text(fd, "CONN");
+    CHECK(b.device->run_once(0) == 1); // the four bytes are read
+    int events = 0;
+    for (int round = 0; round < 10; ++round)
+        events += b.device->run_once(0);
+    CHECK(events == 0); // nothing new arrived: no event, no spinning
+    send_text(fd, "ECT 50");
+    b.device->run_once(0);
+    send_text(fd, "10\nearly");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(5010, p));
+    CHECK(p.header.op == kOpRequest);
+    b.guest->send(b.guest->header(kOpResponse, 5010, p.header.src_port));
+    std::string got;
+    b.guest->pump_until([&] { got += read_now(fd); return got.find('\n') != std::string::npos; });
+    CHECK(got == "OK " + std::to_string(p.header.src_port) + "\n");
+    ReceivedPacket data;
+    REQUIRE(b.guest->wait_for(5010, data));
+    CHECK(data.payload == "early"); // the bytes after the line are the stream's
+    // 32 bytes in pieces without a newline: closed.
+    int long_line = unix_connect(b.uds);
+    for (int piece = 0; piece < 4; ++piece) {
+        send_text(long_line, "CONNECT ");
+        b.device->run_once(0);
+    }
+    got.clear();
+    b.guest->pump_until([&] { got += read_now(long_line); return got.find("<EOF>") != std::string::npos; });
+    CHECK(got.find("<EOF>") != std::string::npos);
+    ::close(long_line);
+    ::close(fd);
+}
+
+TEST_CASE("vsock: out of file descriptors, the parent listener pauses instead of spinning; parents get in afterwards")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    int parent = unix_connect(b.uds); // waits in the listener's backlog
+    rlimit saved {};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    int highest = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(highest >= 0);
+    int highest_keep = highest; // duplicated until EMFILE
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(highest) + 8;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    std::vector<int> fillers;
+    for (int fd; (fd = ::dup(highest_keep)) >= 0;)
+        fillers.push_back(fd);
+    b.device->run_once(0); // accept fails with EMFILE
+    int events = 0;
+    for (int round = 0; round < 10; ++round)
+        events += b.device->run_once(0);
+    for (int fd : fillers)
+        ::close(fd);
+    ::close(highest_keep);
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    CHECK(events == 0); // the listener waits (before: the same event every round, a core spinning)
+    send_text(parent, "CONNECT 5020\n");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(5020, p)); // resumed by itself
+    CHECK(p.header.op == kOpRequest);
+    ::close(parent);
 }

@@ -105,10 +105,16 @@ Connection* VsockMuxer::find(std::uint64_t key)
 std::vector<std::string> VsockMuxer::describe() const
 {
     std::vector<std::string> lines;
-    for (const auto& [key, c] : m_connections)
+    for (const auto& [key, c] : m_connections) {
+        if (lines.size() == kDescribedConnections) {
+            lines.push_back("connections not shown: " + std::to_string(m_connections.size() - kDescribedConnections));
+            break;
+        }
         lines.push_back("connection " + c->describe());
+    }
     lines.push_back("muxer rx_queue=" + std::to_string(m_rx_queue.size()) + " rsts=" + std::to_string(m_rsts.size())
-        + " handshakes=" + std::to_string(m_handshakes.size()));
+        + " handshakes=" + std::to_string(m_handshakes.size()) + " listener_pauses=" + std::to_string(m_listener_pauses)
+        + (m_listener_paused_until != Clock::time_point {} ? " (paused: out of file descriptors)" : ""));
     return lines;
 }
 
@@ -236,8 +242,11 @@ void VsockMuxer::accept_parents()
 {
     for (;;) {
         int fd = ::accept4(m_listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_listener(); // else the listener stays readable and wakes us in a loop
             return;
+        }
         base::UniqueFd owned(fd);
         if (m_handshakes.size() >= kMaxHandshakes)
             continue; // closed: too many parents that have not said CONNECT yet
@@ -247,16 +256,28 @@ void VsockMuxer::accept_parents()
         e.data.u64 = token;
         if (::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &e) != 0)
             continue;
-        m_handshakes[token] = Handshake { std::move(owned), Clock::now() + kConnectTimeout };
+        m_handshakes[token] = Handshake { std::move(owned), Clock::now() + kConnectTimeout, {} };
     }
+}
+
+void VsockMuxer::pause_listener()
+{
+    epoll_event e {};
+    e.data.u64 = kListenerToken;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, m_listener.get(), &e); // no events until sweep() re-arms it
+    m_listener_paused_until = Clock::now() + kListenerPause;
+    ++m_listener_pauses;
 }
 
 void VsockMuxer::read_connect_line(std::uint64_t token)
 {
     Handshake& h = m_handshakes[token];
-    char buffer[32];
-    // Peek, then consume exactly the line: bytes after it belong to the stream.
-    ssize_t n = ::recv(h.fd.get(), buffer, sizeof buffer, MSG_PEEK | MSG_DONTWAIT);
+    char buffer[kMaxConnectLine];
+    std::size_t room = kMaxConnectLine - h.line.size();
+    // Peek to find the end of the line, then consume exactly up to it (bytes after the line
+    // belong to the stream); without a newline everything read is part of the line. Either way
+    // the bytes leave the socket, so it wakes us again only when new ones arrive.
+    ssize_t n = ::recv(h.fd.get(), buffer, room, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     auto drop = [&] {
@@ -268,15 +289,20 @@ void VsockMuxer::read_connect_line(std::uint64_t token)
         return;
     }
     auto* newline = static_cast<char*>(std::memchr(buffer, '\n', static_cast<std::size_t>(n)));
-    if (!newline) {
-        if (n == sizeof buffer)
-            drop(); // no CONNECT line fits in 32 bytes
+    std::size_t take = newline ? static_cast<std::size_t>(newline - buffer) + 1 : static_cast<std::size_t>(n);
+    ssize_t consumed = ::recv(h.fd.get(), buffer, take, MSG_DONTWAIT);
+    if (consumed != static_cast<ssize_t>(take)) {
+        drop();
         return;
     }
-    std::size_t line_length = static_cast<std::size_t>(newline - buffer) + 1;
-    [[maybe_unused]] ssize_t consumed = ::recv(h.fd.get(), buffer, line_length, MSG_DONTWAIT);
+    h.line.append(buffer, take);
+    if (!newline) {
+        if (h.line.size() >= kMaxConnectLine)
+            drop(); // no CONNECT line is that long
+        return;
+    }
     std::uint32_t port = 0;
-    if (!parse_connect_line(std::string(buffer, line_length - 1), port) || m_connections.size() >= kMaxConnections) {
+    if (!parse_connect_line(h.line.substr(0, h.line.size() - 1), port) || m_connections.size() >= kMaxConnections) {
         if (m_connections.size() >= kMaxConnections)
             ++m_stats.refused_connections;
         drop();
@@ -302,6 +328,17 @@ std::uint32_t VsockMuxer::allocate_host_port(std::uint32_t guest_port)
 bool VsockMuxer::sweep(Clock::time_point now)
 {
     bool any = false;
+    if (m_listener_paused_until != Clock::time_point {}) {
+        if (m_listener_paused_until <= now) {
+            epoll_event e {};
+            e.events = EPOLLIN;
+            e.data.u64 = kListenerToken;
+            ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, m_listener.get(), &e);
+            m_listener_paused_until = {};
+        } else {
+            any = true;
+        }
+    }
     for (auto it = m_handshakes.begin(); it != m_handshakes.end();) {
         if (it->second.deadline <= now) {
             ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, it->second.fd.get(), nullptr);

@@ -20,6 +20,12 @@
 // its own connection. A connection both sides have shut down whose parent will not take the
 // last bytes is reset after kLingerTimeout.
 //
+// No busy loop on the parent side: a CONNECT line is read into its handshake's buffer as it
+// arrives (pieces included), so a socket wakes the loop only when new bytes come; its deadline is
+// checked by sweep(), which the loop runs at least every 250 ms while one is pending. When accept
+// fails for want of file descriptors (EMFILE, ENFILE) or memory, the listener is taken out of
+// the epoll set for kListenerPause (sweep() puts it back) instead of waking the loop forever.
+//
 // Roles: the muxer routes — guest packets to their Connection (vsock_connection.h, which owns
 // the per-connection state machine and packet handling), epoll events to the connection or the
 // listener, rx buffers to the connections queued for them (round-robin) — and it owns what no
@@ -53,6 +59,9 @@ inline constexpr std::size_t kMaxConnections = 1024;
 inline constexpr std::size_t kMaxHandshakes = 64;
 inline constexpr std::size_t kMaxUnsolicitedRsts = 256;
 inline constexpr std::uint32_t kFirstLocalPort = 1u << 30;
+inline constexpr std::size_t kDescribedConnections = 32;
+inline constexpr std::size_t kMaxConnectLine = 32; // "CONNECT <port>\n", newline included
+inline constexpr std::chrono::milliseconds kListenerPause { 200 };
 
 struct MuxerConfig {
     std::uint64_t guest_cid { 0 };
@@ -91,7 +100,9 @@ public:
     const VsockStats& stats() const { return m_stats; }
     std::size_t connection_count() const { return m_connections.size(); }
     std::size_t buffered_bytes() const;
-    // For debugging: one line per connection (Connection::describe), then the rx queue and RSTs.
+    // For debugging: one line per connection (Connection::describe), at most
+    // kDescribedConnections of them (a guest with 1,024 connections must not make `query`'s
+    // reply too long to read), then the rx queue and RSTs.
     std::vector<std::string> describe() const;
     int listener_fd() const { return m_listener.get(); }
 
@@ -99,10 +110,13 @@ private:
     struct Handshake {
         base::UniqueFd fd;
         std::chrono::steady_clock::time_point deadline;
+        std::string line; // what arrived of the CONNECT line so far (no newline yet)
     };
 
     Connection* find(std::uint64_t key);
     void accept_parents();
+    // Out of file descriptors or memory: stop watching the listener until `now + kListenerPause`.
+    void pause_listener();
     void read_connect_line(std::uint64_t token);
     void connect_to_parent(const PacketHeader& request);
     void add(std::unique_ptr<Connection> c);
@@ -126,6 +140,8 @@ private:
     std::uint32_t m_next_host_port { kFirstLocalPort };
     std::vector<iovec> m_iov;
     bool m_buffer_too_small { false };
+    std::chrono::steady_clock::time_point m_listener_paused_until {}; // zero: not paused
+    std::uint64_t m_listener_pauses { 0 };
     VsockStats m_stats;
     ConnectionContext m_context { -1, 0, m_stats, m_iov }; // after m_stats and m_iov
 };

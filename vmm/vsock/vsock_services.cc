@@ -6,6 +6,33 @@ namespace vmm::vsock {
 
 namespace {
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(const unsigned char* s, std::size_t n)
+{
+    for (std::size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        std::size_t extra = c < 0x80 ? 0 : (c >= 0xc2 && c <= 0xdf) ? 1 : (c >= 0xe0 && c <= 0xef) ? 2 : (c >= 0xf0 && c <= 0xf4) ? 3 : 4;
+        if (extra == 4 || (extra && i + extra >= n))
+            return false;
+        unsigned char lo = 0x80, hi = 0xbf; // the second byte's range
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+        else if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+        for (std::size_t k = 1; k <= extra; ++k) {
+            unsigned char b = s[i + k];
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf))
+                return false;
+        }
+        i += extra + 1;
+    }
+    return true;
+}
+
 class HeartbeatService final : public LocalService {
 public:
     explicit HeartbeatService(std::function<void()> callback)
@@ -47,6 +74,10 @@ public:
             return true;
         guest_init::StatusRecord record;
         if (guest_init::decode_status_record(m_record, m_size, &record) != 0)
+            return false;
+        // The reason ends up in query's JSON: text that is not UTF-8 is refused here, as an
+        // undecodable record is (the connection is reset, nothing is recorded).
+        if (!valid_utf8(reinterpret_cast<const unsigned char*>(record.reason), std::strlen(record.reason)))
             return false;
         m_done = true;
         if (m_callback)

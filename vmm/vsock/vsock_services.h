@@ -2,6 +2,7 @@
 // of forwarding them to a Unix socket:
 //   port 9000  heartbeat: one byte 0xB7 in, 0xB7 out, then "heartbeat received" (Nitro contract)
 //   port 9001  app status: one 64-byte guest-init StatusRecord in, 0x06 out, record handed on
+//              (a record that does not decode, or whose reason is not UTF-8, resets the connection)
 // A service sees the guest's bytes in order and produces the bytes to send back; anything that
 // breaks its protocol (wrong byte, too many bytes, a record that does not decode) makes
 // receive() return false and the connection is reset.

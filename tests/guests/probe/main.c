@@ -68,6 +68,7 @@ void probe_main(uint64_t boot_params)
         mode_vsock_echo();
     if (str_eq(mode, "vsock-selftest"))
         mode_vsock_selftest();
+    mode_hostile(mode); /* returns unless `mode` is one of vsock_hostile.c's */
     if (str_eq(mode, "triple")) {
         print("PROBE triple\n");
         triple_fault();

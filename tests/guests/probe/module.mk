@@ -8,7 +8,7 @@ PROBE_GUEST_MK := 1
 
 PROBE_DIR := tests/guests/probe
 PROBE_OUT := $(BUILD)/guest/probe
-PROBE_C := main cpu console lib bootparams report memtest badio usermode loops vsock vsock_modes
+PROBE_C := main cpu console lib bootparams report memtest badio usermode loops vsock vsock_modes vsock_hostile
 PROBE_S := header entry
 PROBE_OBJS := $(addprefix $(PROBE_OUT)/,$(addsuffix .o,$(PROBE_S) $(PROBE_C)))
 # Freestanding, position-dependent, no SSE/MMX/x87 state, no red zone (exceptions push on the
@@ -24,7 +24,7 @@ $(PROBE_OUT)/%.o: $(PROBE_DIR)/%.c $(PROBE_DIR)/probe.h $(PROBE_DIR)/module.mk
 	@mkdir -p $(@D)
 	$(CC) $(PROBE_CFLAGS) -I$(PROBE_OUT) -c $< -o $@
 
-$(PROBE_OUT)/main.o $(PROBE_OUT)/vsock.o $(PROBE_OUT)/vsock_modes.o: $(PROBE_DIR)/vsock.h
+$(PROBE_OUT)/main.o $(PROBE_OUT)/vsock.o $(PROBE_OUT)/vsock_modes.o $(PROBE_OUT)/vsock_hostile.o: $(PROBE_DIR)/vsock.h
 $(PROBE_OUT)/lib.o: $(PROBE_OUT)/crc32_table.h
 $(PROBE_OUT)/crc32_table.h: $(PROBE_DIR)/gen_crc32_table.py
 	@mkdir -p $(@D)

@@ -375,6 +375,45 @@ void vs_tx_jump_avail(uint16_t extra, unsigned slot)
     vs_w32(VM_QUEUE_NOTIFY, 1);
 }
 
+/* --- raw ring access for the hostile modes (vsock_hostile.c) ------------------------------- */
+
+void vs_tx_fill_ring(uint16_t head)
+{
+    for (unsigned i = 0; i < VS_QSIZE; i++)
+        vqs[1].p->avail_ring[i] = head;
+}
+
+unsigned vs_tx_refill(void)
+{
+    struct vq *q = &vqs[1];
+    uint16_t full = (uint16_t)(load16(&q->p->used_idx) + VS_QSIZE), added = (uint16_t)(full - q->avail);
+    q->avail = full;
+    store16(&q->p->avail_idx, full);
+    return added;
+}
+
+void vs_tx_kick_if_asked(void) { vq_kick(&vqs[1]); }
+
+unsigned vs_rx_discard(void)
+{
+    struct vq *q = &vqs[0];
+    unsigned n = 0;
+    for (uint16_t idx = load16(&q->p->used_idx); q->used_seen != idx; n++) {
+        uint32_t id = q->p->used_ring[q->used_seen % VS_QSIZE].id;
+        q->used_seen++;
+        if (id >= VS_RX_BUFS)
+            continue;
+        struct vring_desc *d = &vq_pages[0].desc[id];
+        d->addr = (uint64_t)rx_bufs[id];
+        d->len = VS_RX_BUF_SIZE;
+        d->flags = VRING_DESC_F_WRITE;
+        d->next = 0;
+        rx_post(id);
+    }
+    vq_kick(q);
+    return n;
+}
+
 /* Queues header h (+ payload) without kicking. copy: payload into the slot's buffer (else the
  * descriptor points at `data`, which must stay unchanged until the device is done). */
 static void tx_queue_slot(int s, const struct vs_hdr *h, const void *data, uint32_t len, int copy)

@@ -1,5 +1,6 @@
 /* tests/guests/probe/vsock.h — the probe's virtio-vsock driver (vsock.c) and the modes built on
- * it (vsock_modes.c): vsock-heartbeat, vsock-echo, vsock-selftest (see README.md).
+ * it (vsock_modes.c): vsock-heartbeat, vsock-echo, vsock-selftest, and the hostile modes
+ * (vsock_hostile.c) (see README.md).
  *
  * One virtio-mmio version 2 device (default 0xd0000000, IRQ 5, or what the kernel command line's
  * `virtio_mmio.device=4K@0x...:N` says), split rings of VS_QSIZE entries, rx buffers of 4 KiB
@@ -152,6 +153,13 @@ struct vring_desc *vs_rx_desc(unsigned i);
 void vs_rx_repost(unsigned i);   /* make rx buffer i available again (descriptor restored) */
 extern uint32_t g_vs_rx_last_empty_id;
 
+/* Raw ring access for the hostile modes (vsock_hostile.c); they break the driver's own
+ * bookkeeping on purpose (vs_poll would count their chains as device bugs). */
+void vs_tx_fill_ring(uint16_t head); /* every tx avail ring entry = chain `head` (not published) */
+unsigned vs_tx_refill(void);        /* avail.idx = the device's used.idx + the ring size; returns how many were added */
+void vs_tx_kick_if_asked(void);     /* QueueNotify for tx if the device asked (EVENT_IDX) */
+unsigned vs_rx_discard(void);       /* used rx buffers reposted unread; returns how many */
+
 /* Connections */
 typedef void (*vs_accept_fn)(struct vs_conn *c);
 typedef void (*vs_event_fn)(struct vs_conn *c); /* data, credit or shutdown arrived */
@@ -203,3 +211,6 @@ extern uint64_t g_start_tsc;
 NORETURN void mode_vsock_heartbeat(void);
 NORETURN void mode_vsock_echo(void);
 NORETURN void mode_vsock_selftest(void);
+void vs_boot_heartbeat(void); /* vsock_setup + init + the 0xB7 round trip, or power off */
+/* Hostile modes (vsock_hostile.c) */
+void mode_hostile(const char *mode); /* runs a hostile mode; returns only if `mode` is not one */

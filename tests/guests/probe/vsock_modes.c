@@ -74,7 +74,7 @@ static int heartbeat(uint64_t cid, int wait_close, const char **why)
 }
 
 /* Init + heartbeat, as fast as possible (the launch benchmark times it). */
-static void boot_heartbeat(void)
+void vs_boot_heartbeat(void)
 {
     uint64_t t0 = rdtsc();
     int setup = vs_setup();
@@ -105,7 +105,7 @@ static void boot_heartbeat(void)
 
 void mode_vsock_heartbeat(void)
 {
-    boot_heartbeat();
+    vs_boot_heartbeat();
     print("PROBE vsock_idle\n");
     for (;;) {
         vs_poll();
@@ -159,7 +159,7 @@ void mode_vsock_echo(void)
 {
     uint32_t port = (uint32_t)cmdline_get_u64("probe.port", 5000);
     uint64_t stop_after = cmdline_get_u64("probe.echo_conns", 0);
-    boot_heartbeat();
+    vs_boot_heartbeat();
     vs_listen(port, 4096, echo_accept, echo_wake);
     print("PROBE vsock_echo listening port=%u max_conns=%u\n", port, VS_MAX_CONNS);
     uint32_t next_report = 50;
