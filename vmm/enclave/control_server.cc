@@ -4,6 +4,7 @@
 #include "base/unix_address.h"
 #include "vmm/enclave/console_stream.h"
 
+#include <algorithm>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -131,50 +132,78 @@ void ControlServer::handle_input(Client& client)
     client.input.append(buffer, static_cast<std::size_t>(n));
     std::size_t newline = client.input.find('\n');
     if (newline == std::string::npos) {
-        if (client.input.size() > 4096)
-            drop(client.fd.get());
+        if (client.input.size() > kMaxRequestBytes)
+            refuse(client.fd.get(), "REQUEST_TOO_LONG", base::ErrorKind::Usage,
+                "the request has no newline within " + std::to_string(kMaxRequestBytes) + " bytes; send one JSON object on one line");
         return;
     }
-    Json request = Json::parse(client.input.substr(0, newline), nullptr, false);
-    std::string op = request.is_object() ? request.value("op", std::string()) : std::string();
+    // Every request on its own: whatever is wrong with it, or whatever fails while it is
+    // handled, is an error reply to this client and never ends the daemon.
+    int fd = client.fd.get();
+    try {
+        dispatch(client, parse_request(std::string_view(client.input).substr(0, newline)));
+    } catch (const base::Error& e) {
+        if (fd == m_stop_requester)
+            m_stop_requester = -1;
+        refuse(fd, e.code(), e.kind(), e.what());
+    } catch (const std::exception& e) {
+        if (fd == m_stop_requester)
+            m_stop_requester = -1;
+        refuse(fd, "DAEMON_INTERNAL", base::ErrorKind::Internal, std::string("the enclave daemon could not handle the request: ") + e.what());
+    }
+}
+
+void ControlServer::dispatch(Client& client, const ControlRequest& request)
+{
     int fd = client.fd.get();
     bool privileged = client.uid == 0 || client.uid == m_config.owner_uid;
-
-    if (op == "describe") {
-        send_all_nonblocking(fd, encode_line(Json { { "ok", true }, { "enclave", m_handler.describe() } }));
+    switch (request.op) {
+    case ControlOp::Describe: {
+        std::string reply = encode_line(Json { { "ok", true }, { "enclave", m_handler.describe() } });
+        send_all_nonblocking(fd, reply);
         drop(fd);
-    } else if (op == "stop") {
+        break;
+    }
+    case ControlOp::Stop:
         if (!privileged) {
-            send_all_nonblocking(fd, encode_line(error_reply("NOT_OWNER", 9, "only the enclave's owner or root may stop it")));
-            drop(fd);
+            refuse(fd, "NOT_OWNER", base::ErrorKind::Permission, "only the enclave's owner or root may stop it");
             return;
         }
         m_stop_requester = fd;
         m_handler.stop(client.uid);
-    } else if (op == "console") {
+        break;
+    case ControlOp::Console:
         handle_console(client, request, privileged);
-    } else {
-        send_all_nonblocking(fd, encode_line(error_reply("BAD_REQUEST", 2, "unknown request")));
-        drop(fd);
+        break;
     }
 }
 
-void ControlServer::handle_console(Client& client, const Json& request, bool privileged)
+void ControlServer::refuse(int fd, const std::string& code, base::ErrorKind kind, const std::string& message)
+{
+    if (!has_client(fd))
+        return; // already answered and gone: the number may belong to someone else by now
+    send_all_nonblocking(fd, encode_line(error_reply(code, static_cast<int>(kind), message)));
+    drop(fd);
+}
+
+bool ControlServer::has_client(int fd) const
+{
+    return std::any_of(m_clients.begin(), m_clients.end(), [fd](const std::unique_ptr<Client>& c) { return c->fd.get() == fd; });
+}
+
+void ControlServer::handle_console(Client& client, const ControlRequest& request, bool privileged)
 {
     int fd = client.fd.get();
     std::string id = std::to_string(m_config.enclave_id);
     if (!m_config.console) {
-        send_all_nonblocking(fd, encode_line(error_reply("CONSOLE_NOT_DEBUG", 9,
-            "enclave " + id + " was not started with --debug-mode; its console cannot be read")));
-        drop(fd);
+        refuse(fd, "CONSOLE_NOT_DEBUG", base::ErrorKind::Permission,
+            "enclave " + id + " was not started with --debug-mode; its console cannot be read");
     } else if (!privileged) {
-        send_all_nonblocking(fd, encode_line(error_reply("NOT_OWNER", 9, "only the enclave's owner or root may read its console")));
-        drop(fd);
+        refuse(fd, "NOT_OWNER", base::ErrorKind::Permission, "only the enclave's owner or root may read its console");
     } else if (m_console_viewer >= 0) {
-        send_all_nonblocking(fd, encode_line(error_reply("CONSOLE_BUSY", 6,
-            "another console viewer is attached to enclave " + id + "; only one is allowed at a time")));
-        drop(fd);
-    } else if (!request.value("follow", true)) {
+        refuse(fd, "CONSOLE_BUSY", base::ErrorKind::Resource,
+            "another console viewer is attached to enclave " + id + "; only one is allowed at a time");
+    } else if (!request.follow) {
         // A snapshot: what the ring holds now, then the end of the stream.
         std::uint64_t lost = 0;
         std::string text;

@@ -1,6 +1,7 @@
 // vmm/enclave/control_server.h — the enclave daemon's control socket: listens on <run>/<id>.sock,
 // accepts clients (at most 64; more get DAEMON_BUSY), reads one request line each (at most 4096
-// bytes), decides who may do what from the peer's uid (stop and console: the owner or root) and
+// bytes; each request is handled in isolation: anything wrong with it is an error reply, never the
+// daemon's end), decides who may do what from the peer's uid (stop and console: the owner or root) and
 // streams the console to its one viewer (ConsoleStream). It knows nothing about the VM: what a
 // request does is the ControlHandler's business. Wire format: control_protocol.h.
 //
@@ -14,6 +15,7 @@
 //     control.close_clients();
 #pragma once
 
+#include "base/error.h"
 #include "vmm/devices/console_buffer.h"
 #include "vmm/enclave/control_protocol.h"
 
@@ -76,7 +78,11 @@ private:
     struct Client;
     void accept_clients();
     void handle_input(Client& client);
-    void handle_console(Client& client, const Json& request, bool privileged);
+    void dispatch(Client& client, const ControlRequest& request);
+    void handle_console(Client& client, const ControlRequest& request, bool privileged);
+    // Answers an error line and hangs up (nothing if the client is already gone).
+    void refuse(int fd, const std::string& code, base::ErrorKind kind, const std::string& message);
+    bool has_client(int fd) const;
     void pump_console(Client& client);
     void drop(int fd);
 

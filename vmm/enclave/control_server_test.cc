@@ -1,13 +1,17 @@
 // ControlServer over a real Unix socket in a temp directory: describe answers the handler's
-// JSON, stop and console are for the owner or root, bad requests and overlong lines are
-// refused, the 65th client is turned away, and the console has one viewer at a time.
+// JSON, stop and console are for the owner or root, bad requests (every wrong type) and overlong
+// lines are refused with a reply and the server lives on, a throwing handler is an error reply,
+// the 65th client is turned away, and the console has one viewer at a time.
 #include "vmm/enclave/control_server.h"
+
+#include "base/error.h"
 
 #include "vmm/testing/vsock_test_sockets.h"
 
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <stdexcept>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -153,30 +157,102 @@ TEST_CASE("stop: refused to others, passed on for the owner and root, answered o
     }
 }
 
-TEST_CASE("an unknown op or a line that is not JSON is a BAD_REQUEST")
+TEST_CASE("every malformed request gets a BAD_REQUEST that says what is wrong; the server lives on")
 {
-    Server s;
-    for (std::string line : { "{\"op\":\"reboot\"}\n", "not json\n", "[1,2]\n", "\n" }) {
-        CAPTURE(line);
-        base::UniqueFd c = s.connect();
-        CHECK(s.ask(c.get(), line) == error_line("BAD_REQUEST", 2, "unknown request"));
+    Server s(1234, true);
+    const std::string example = "; send one JSON object on one line, e.g. {\"op\":\"describe\"}";
+    struct Case {
+        std::string line, message;
+    };
+    for (const Case& c : std::vector<Case> {
+             { "{\"op\":1}\n", "\"op\" is a number, not a string; use describe, stop or console" },
+             { "{\"op\":null}\n", "\"op\" is a null, not a string; use describe, stop or console" },
+             { "{\"op\":[\"describe\"]}\n", "\"op\" is a array, not a string; use describe, stop or console" },
+             { "{\"op\":{}}\n", "\"op\" is a object, not a string; use describe, stop or console" },
+             { "{}\n", "the request has no \"op\"; use describe, stop or console" },
+             { "{\"op\":\"reboot\"}\n", "unknown op; use describe, stop or console" },
+             { "[1,2]\n", "the request is a JSON array, not an object" + example },
+             { "\"describe\"\n", "the request is a JSON string, not an object" + example },
+             { "7\n", "the request is a JSON number, not an object" + example },
+             { "not json\n", "the request is not valid JSON (UTF-8)" + example },
+             { "\n", "the request is not valid JSON (UTF-8)" + example },
+             { "{\"op\":\"\xff\xfe\"}\n", "the request is not valid JSON (UTF-8)" + example },
+         }) {
+        CAPTURE(c.line);
+        base::UniqueFd client = s.connect();
+        CHECK(s.ask(client.get(), c.line) == error_line("BAD_REQUEST", 2, c.message));
     }
+    // Wrong types for console's "follow" (checked for the owner, who may read the console).
+    Server owner(kOwner, true);
+    for (std::string line : { "{\"op\":\"console\",\"follow\":\"yes\"}\n", "{\"op\":\"console\",\"follow\":1}\n" }) {
+        CAPTURE(line);
+        base::UniqueFd client = owner.connect();
+        CHECK(owner.ask(client.get(), line).starts_with("{\"ok\":false,\"code\":\"BAD_REQUEST\",\"kind\":2,\"message\":\"\\\"follow\\\" is a "));
+    }
+    CHECK(s.server->client_count() == 0);
+    base::UniqueFd after = s.connect();
+    CHECK(s.ask(after.get(), "{\"op\":\"describe\"}\n").starts_with("{\"ok\":true,"));
 }
 
-TEST_CASE("a request line may be split, but more than 4096 bytes without a newline drops the client")
+TEST_CASE("parse_request: only describe, stop and console, with a boolean follow")
 {
-    Server s;
-    base::UniqueFd split = s.connect();
-    CHECK(s.ask(split.get(), "{\"op\":\"desc") == "");
-    CHECK(s.ask(split.get(), "ribe\"}\n").starts_with("{\"ok\":true,"));
+    CHECK(parse_request("{\"op\":\"describe\"}").op == ControlOp::Describe);
+    CHECK(parse_request("{\"op\":\"stop\",\"extra\":[1]}").op == ControlOp::Stop);
+    CHECK(parse_request("{\"op\":\"console\"}").follow);
+    CHECK_FALSE(parse_request("{\"op\":\"console\",\"follow\":false}").follow);
+    CHECK_THROWS_AS(parse_request("{\"op\":\"console\",\"follow\":0}"), base::Error);
+}
 
-    base::UniqueFd at_limit = s.connect();
-    CHECK(s.ask(at_limit.get(), std::string(4096, ' ')) == "");
-    CHECK(s.server->client_count() == 1);
+TEST_CASE("parse_reply: an error reply with fields of the wrong type is still one clear error")
+{
+    auto error_of = [](const std::string& line) -> std::string {
+        try {
+            parse_reply(line, "/run/7.sock");
+        } catch (const base::Error& e) {
+            return e.code() + " " + std::to_string(e.exit_status()) + " " + e.what();
+        }
+        return "no error";
+    };
+    CHECK(error_of("{\"ok\":false,\"code\":\"NOT_OWNER\",\"kind\":9,\"message\":\"m\"}") == "NOT_OWNER 9 m");
+    CHECK(error_of("{\"ok\":false,\"code\":5,\"kind\":\"x\",\"message\":[]}") == "DAEMON_ERROR 70 the enclave daemon on /run/7.sock refused the request");
+    CHECK(error_of("{\"ok\":\"yes\",\"kind\":100000}") == "DAEMON_ERROR 70 the enclave daemon on /run/7.sock refused the request");
+    CHECK(error_of("[]") == "DAEMON_PROTOCOL 4 malformed reply from /run/7.sock");
+    CHECK(parse_reply("{\"ok\":true,\"enclave\":{}}", "p").contains("enclave"));
+}
 
-    base::UniqueFd over = s.connect();
-    CHECK(s.ask(over.get(), std::string(5000, ' ')) == "<EOF>");
-    CHECK(s.server->client_count() == 1);
+TEST_CASE("a handler that throws is an error reply to that client, not the daemon's end")
+{
+    struct Throwing final : ControlHandler {
+        Json describe() const override { throw std::runtime_error("broken"); }
+        void stop(uid_t) override { throw base::Error(base::ErrorKind::Vm, "VM_GONE", "the VM is gone"); }
+    } handler;
+    std::string dir = vsock_test::temp_dir("control-server-throw");
+    ControlServerConfig config;
+    config.peer_uid = [](int) { return std::optional<uid_t>(0); };
+    ControlServer server(dir + "/7.sock", std::move(config), handler);
+    base::UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+    server.watch(epoll.get());
+    auto ask = [&](const std::string& line) {
+        base::UniqueFd c(vsock_test::unix_connect(dir + "/7.sock"));
+        vsock_test::send_text(c.get(), line);
+        for (int round = 0; round < 3; ++round) {
+            epoll_event events[8];
+            int n = ::epoll_wait(epoll.get(), events, 8, 50);
+            for (int i = 0; i < n; ++i)
+                server.handle(events[i].data.fd, events[i].events);
+        }
+        return Server::received(c.get());
+    };
+    CHECK(ask("{\"op\":\"describe\"}\n") == error_line("DAEMON_INTERNAL", 70, "the enclave daemon could not handle the request: broken"));
+    CHECK(ask("{\"op\":\"stop\"}\n") == error_line("VM_GONE", 7, "the VM is gone"));
+    CHECK_FALSE(server.stop_requested());
+    CHECK(server.client_count() == 0);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("encode_line never throws: invalid UTF-8 becomes U+FFFD")
+{
+    CHECK(encode_line(Json { { "m", std::string("a\xff" "b") } }) == "{\"m\":\"a\xef\xbf\xbd" "b\"}\n");
 }
 
 TEST_CASE("the 65th client gets DAEMON_BUSY; the 64 before it are served")

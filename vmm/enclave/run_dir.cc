@@ -135,7 +135,7 @@ int RunDir::next_free_id() const
 void RunDir::write_record(int id, const Json& record) const
 {
     base::AtomicFile file(record_path(id), 0644);
-    file.write(record.dump(2) + "\n");
+    file.write(record.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
     file.commit();
 }
 
