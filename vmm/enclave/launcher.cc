@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "eif-format/eif_reader.h"
 #include "eif-format/signature.h"
+#include "vmm/enclave/daemon_fd_limit.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
@@ -224,6 +225,7 @@ Json start_enclave(const StartRequest& request)
         ::signal(SIGPIPE, SIG_IGN);
         if (::chdir("/") != 0)
             ::_exit(1);
+        raise_fd_limit(); // before anything is open; a cap is noted in the log
         int status = 1;
         try {
             EnclaveDaemon daemon(dir, std::move(settings));
