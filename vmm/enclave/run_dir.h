@@ -11,9 +11,16 @@
 //                    every enclave's vsock ports. Connections the enclave opens to the parent's
 //                    port P go to <id>.vsock_P, which the parent program creates.
 //     <id>.console   debug mode only: the console ring as it was when the enclave ended (0600)
+//     <id>.reservation  what a start took for enclave <id> (EnclaveCID, CPUIDs, NumberOfCPUs,
+//                    MemoryMiB, ProcessID): written atomically under .lock before the daemon
+//                    runs, removed when the daemon ends; 0644, written only by the launcher and
+//                    the daemon. Counts only while <id>.sock exists.
 //
-// Discovery is a directory scan plus a "describe" request to every socket; a socket nobody
-// answers on belongs to a daemon that was killed: it is removed and replaced by a record.
+// Discovery is a directory scan plus a "describe" request to every socket. Only a socket nobody
+// listens on (ECONNREFUSED, ENOENT) belongs to a dead daemon: it is removed with its vsock socket
+// and reservation, and replaced by a record. A daemon that is alive but does not answer (stopped,
+// stuck, its backlog full, busy) is listed from its reservation with State NOT-RESPONDING, so
+// placement still counts its CID, CPUs and slot (placement fails closed).
 //
 // Usage:
 //     vmm::RunDir dir = vmm::RunDir::open();
@@ -21,6 +28,7 @@
 //     std::vector<qtvmm::Json> all = dir.list_enclaves();   // running (State RUNNING) + ended
 #pragma once
 
+#include "base/error.h"
 #include "base/file.h"
 
 #include <nlohmann/json.hpp>
@@ -55,6 +63,7 @@ public:
     std::string record_path(int id) const;
     std::string console_path(int id) const;
     std::string vsock_path(int id) const;
+    std::string reservation_path(int id) const;
     // Removes the record and saved console of an ended enclave; false if there was none.
     bool remove_record(int id) const;
 
@@ -65,8 +74,14 @@ public:
     int next_free_id() const;
     // Writes <id>.json atomically.
     void write_record(int id, const Json& record) const;
+    // Writes <id>.reservation atomically (0644); removes it.
+    void write_reservation(int id, const Json& reservation) const;
+    void remove_reservation(int id) const;
 
 private:
+    // The entry of a live daemon that did not answer `describe`: its reservation, State NOT-RESPONDING.
+    Json not_responding(int id, const base::Error& why) const;
+
     std::string m_path;
 };
 
