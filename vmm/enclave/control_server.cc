@@ -94,9 +94,13 @@ bool ControlServer::handle(int fd, std::uint32_t events)
     }
     if (m_config.console && fd == m_config.console->notify_fd()) {
         m_config.console->clear_notify();
-        for (auto& c : m_clients)
-            if (c->console)
-                pump_console(*c);
+        // pump_console() may drop its client: not while iterating over m_clients.
+        if (m_console_viewer >= 0)
+            for (auto& c : m_clients)
+                if (c->fd.get() == m_console_viewer && c->console) {
+                    pump_console(*c);
+                    break;
+                }
         return true;
     }
     for (auto& c : m_clients) {
