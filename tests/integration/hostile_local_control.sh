@@ -3,8 +3,8 @@
 # request handled in isolation"), on a KVM probe guest that halts forever:
 #   - malformed requests (wrong types, non-objects, unknown ops, an over-long line) each get a
 #     one-line error reply and the daemon lives on;
-#   - 80 silent connections by one user cannot lock the owner out, and are dropped after the
-#     request deadline;
+#   - 80 silent connections by one user cannot lock the owner out (query, stop), and are dropped
+#     after the request deadline; the daemon's RLIMIT_NOFILE is raised to the designed 1,408;
 #   - a stopped (SIGSTOP) daemon still holds its CID: query returns, shows it as not answering,
 #     and a second start with the same --cid is refused.
 # The non-root peer is a member of group qt-vmm (who may reach the sockets), uid nobody.
@@ -144,8 +144,15 @@ echo "$err"
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "a second start with the stopped daemon's CID must be refused (status $status)"
 expect_contains "$err" CID_IN_USE
 kill "$FILL_PID" 2>/dev/null || true
+wait "$FILL_PID" 2>/dev/null || true
 kill -CONT "$pid"
 
+echo "== the owner stops the enclave while another user holds silent connections"
+coproc HOLD2 { "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
+read -r -u "${HOLD2[0]}" held
+expect_eq "$held" held "the second holder"
 "$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"
+echo >&"${HOLD2[1]}"
+wait "$HOLD2_PID" 2>/dev/null || true
 [ "$("$QT_VMM" enclave query)" = "[]" ] || fail "query not empty after stop"
 echo "ok"
