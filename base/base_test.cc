@@ -3,6 +3,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "base/unix_address.h"
+#include "base/utf8.h"
 
 #include <doctest/doctest.h>
 
@@ -109,4 +110,19 @@ TEST_CASE("unix_address takes paths up to 107 bytes and refuses empty or longer 
     CHECK(base::unix_address(std::string(107, 'a'), address));
     CHECK_FALSE(base::unix_address(std::string(108, 'a'), address));
     CHECK_FALSE(base::unix_address("", address));
+}
+
+TEST_CASE("sanitize_utf8 keeps valid text, replaces invalid sequences and control bytes, cuts at a character")
+{
+    CHECK(base::sanitize_utf8("plain text\tok", 100) == "plain text\tok");
+    CHECK(base::sanitize_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 100) == "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+    const std::string r = "\xEF\xBF\xBD";
+    CHECK(base::sanitize_utf8("a\xFF" "b", 100) == "a" + r + "b");                 // not a lead byte
+    CHECK(base::sanitize_utf8("\xC3", 100) == r);                                  // truncated sequence
+    CHECK(base::sanitize_utf8("\xC0\xAF", 100) == r + r);                          // overlong '/'
+    CHECK(base::sanitize_utf8("\xED\xA0\x80", 100) == r + r + r);                  // a surrogate
+    CHECK(base::sanitize_utf8("\xF4\x90\x80\x80", 100) == r + r + r + r);          // above U+10FFFF
+    CHECK(base::sanitize_utf8("a\x1B[2Jb\nc\x7F", 100) == "a" + r + "[2Jb" + r + "c" + r); // escapes, newline, DEL
+    CHECK(base::sanitize_utf8("abc\xE2\x82\xAC", 5) == "abc");                      // never half a character
+    CHECK(base::sanitize_utf8(std::string(100, 'x'), 10) == std::string(10, 'x'));
 }

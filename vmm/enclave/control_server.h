@@ -1,12 +1,24 @@
 // vmm/enclave/control_server.h — the enclave daemon's control socket: listens on <run>/<id>.sock,
-// accepts clients (at most 64; more get DAEMON_BUSY), reads one request line each (at most 4096
-// bytes), decides who may do what from the peer's uid (stop and console: the owner or root) and
-// streams the console to its one viewer (ConsoleStream). It knows nothing about the VM: what a
-// request does is the ControlHandler's business. Wire format: control_protocol.h.
+// accepts clients, reads one request line each (at most kMaxRequestBytes; each request is handled
+// in isolation: anything wrong with it is an error reply, never the daemon's end), decides who may
+// do what from the peer's uid (stop and console: the owner or root) and streams the console to its
+// one viewer (ConsoleStream). It knows nothing about the VM: what a request does is the
+// ControlHandler's business. Wire format: control_protocol.h.
+//
+// Limits, so that no local user can lock the owner out (issue 14, finding 2):
+//   - at most kMaxControlClients (64) connections; kControlSlotsKeptForOwner (16) of them only
+//     for root and the enclave's owner; any other uid at most kMaxControlClientsPerUid (8);
+//     whoever is over a limit gets DAEMON_BUSY and is hung up on;
+//   - a client must send its whole request line within request_deadline (2 s) of connecting,
+//     else REQUEST_TIMEOUT; a console viewer, once accepted, and a stop waiting for the enclave
+//     to end are exempt;
+//   - out of file descriptors (EMFILE/ENFILE) on accept: a reserve descriptor is closed to
+//     accept and at once close the pending connection (DAEMON_BUSY), then reopened; without one
+//     the listener pauses for 100 ms. The listener never spins.
 //
 // Usage (the daemon, which owns the epoll loop):
 //     vmm::ControlServer control(socket_path, { .enclave_id = id, .owner_uid = uid, .console = ring }, handler);
-//     control.watch(epoll_fd);                       // the listening socket, console output, clients
+//     control.watch(epoll_fd);                       // the listening socket, its timer, console output, clients
 //     if (control.handle(fd, events)) continue;      // for every ready fd: true if it was ours
 //     ... the enclave ended:
 //     control.flush_consoles();                       // the viewer gets the last output
@@ -14,9 +26,11 @@
 //     control.close_clients();
 #pragma once
 
+#include "base/error.h"
 #include "vmm/devices/console_buffer.h"
 #include "vmm/enclave/control_protocol.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,6 +52,10 @@ public:
     virtual void stop(uid_t uid) = 0;
 };
 
+inline constexpr std::size_t kMaxControlClients = 64;
+inline constexpr std::size_t kControlSlotsKeptForOwner = 16;
+inline constexpr std::size_t kMaxControlClientsPerUid = 8;
+
 // The uid of a connected Unix socket's peer (SO_PEERCRED); nullopt if it cannot be read.
 std::optional<uid_t> socket_peer_uid(int fd);
 
@@ -46,6 +64,7 @@ struct ControlServerConfig {
     uid_t owner_uid { 0 };             // with root, may stop the enclave and read its console
     ConsoleBuffer* console { nullptr }; // debug mode: the ring a viewer follows; null otherwise
     std::function<std::optional<uid_t>(int fd)> peer_uid { socket_peer_uid }; // tests fake it
+    std::chrono::milliseconds request_deadline { 2000 }; // connect to a complete request line
 };
 
 class ControlServer {
@@ -71,18 +90,39 @@ public:
     // Hangs up on everyone.
     void close_clients();
     std::size_t client_count() const { return m_clients.size(); }
+    // Clients hung up on for not sending a request in time; connections closed unserved for
+    // want of file descriptors.
+    std::uint64_t timed_out_clients() const { return m_timed_out_clients; }
+    std::uint64_t shed_connections() const { return m_shed_connections; }
 
 private:
+    using Clock = std::chrono::steady_clock;
+    static constexpr std::chrono::milliseconds kListenerPause { 100 };
     struct Client;
     void accept_clients();
+    // Why a new connection from `uid` is turned away, or nullopt.
+    std::optional<std::string> admission_refusal(uid_t uid) const;
+    void shed_one_connection();
+    void on_timer();
+    void arm_timer(); // to the earliest request deadline or the listener's resumption
     void handle_input(Client& client);
-    void handle_console(Client& client, const Json& request, bool privileged);
+    void dispatch(Client& client, const ControlRequest& request);
+    void handle_console(Client& client, const ControlRequest& request, bool privileged);
+    // Answers an error line and hangs up (nothing if the client is already gone).
+    void refuse(int fd, const std::string& code, base::ErrorKind kind, const std::string& message);
+    bool has_client(int fd) const;
     void pump_console(Client& client);
     void drop(int fd);
 
     ControlServerConfig m_config;
     ControlHandler& m_handler;
     base::UniqueFd m_listen;
+    base::UniqueFd m_timer;      // timerfd: request deadlines, resuming a paused listener
+    base::UniqueFd m_reserve_fd; // see shed_one_connection()
+    bool m_listener_paused { false };
+    Clock::time_point m_resume_listener_at {};
+    std::uint64_t m_timed_out_clients { 0 };
+    std::uint64_t m_shed_connections { 0 };
     int m_epoll { -1 };
     std::vector<std::unique_ptr<Client>> m_clients;
     int m_console_viewer { -1 };

@@ -76,6 +76,7 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
     if (!failure.is_null()) {
         ::unlink(socket_path.c_str());
         ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
+        m_run_dir.remove_reservation(m_settings.id);
         StartReport(ready_fd).error(failure);
         return 1;
     }
@@ -251,6 +252,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     m_vm.reset();
     ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
     ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
+    m_run_dir.remove_reservation(m_settings.id);
     if (stopped_by_request)
         m_control->answer_stop();
     else {

@@ -1,6 +1,10 @@
 #include "vmm/enclave/enclave_status_json.h"
 
 #include "base/hex.h"
+#include "base/utf8.h"
+
+#include <cstring>
+#include <string_view>
 
 namespace vmm {
 
@@ -34,8 +38,14 @@ void add_vm_status(Json& info, const EnclaveVmStatus& status)
 
 Json app_status_json(const guest_init::StatusRecord& r)
 {
+    // The guest wrote `reason`: any bytes at all. Valid UTF-8 without control characters from
+    // here on, so no dump of the enclave's JSON can throw and no terminal gets escape sequences.
     char text[160];
     guest_init::describe_status_record(&r, text, sizeof text);
+    constexpr std::size_t kReplacementBytes = 3; // each invalid byte may become U+FFFD
+    std::string reason = base::sanitize_utf8(std::string_view(r.reason, ::strnlen(r.reason, sizeof r.reason)),
+        kReplacementBytes * sizeof r.reason);
+    std::string description = base::sanitize_utf8(text, kReplacementBytes * sizeof text);
     Json j;
     switch (r.kind) {
     case guest_init::StatusKind::Exited:
@@ -45,10 +55,10 @@ Json app_status_json(const guest_init::StatusRecord& r)
         j = Json { { "Kind", "killed" }, { "Signal", r.value }, { "CoreDumped", r.detail != 0 } };
         break;
     case guest_init::StatusKind::InitError:
-        j = Json { { "Kind", "init-error" }, { "InitError", r.value }, { "Errno", r.detail }, { "Reason", r.reason } };
+        j = Json { { "Kind", "init-error" }, { "InitError", r.value }, { "Errno", r.detail }, { "Reason", reason } };
         break;
     }
-    j["Description"] = text;
+    j["Description"] = description;
     return j;
 }
 

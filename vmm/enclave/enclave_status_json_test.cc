@@ -69,6 +69,21 @@ TEST_CASE("guest-init's exit-status records become AppStatus")
     CHECK(j["Reason"] == "no /cmd");
 }
 
+TEST_CASE("a guest's reason with invalid UTF-8 or escape sequences is sanitized: the JSON dump cannot throw")
+{
+    guest_init::StatusRecord r = guest_init::status_init_error(static_cast<guest_init::InitError>(7), 2, "bad \xff\xfe\x1b[2J end");
+    Json j = app_status_json(r);
+    std::string dumped;
+    CHECK_NOTHROW(dumped = j.dump());
+    CHECK(j["Reason"] == "bad \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD[2J end");
+    CHECK(j["Description"].get<std::string>().find('\x1b') == std::string::npos);
+    // The longest reason of all-invalid bytes still fits (each byte becomes three).
+    std::string worst(guest_init::kStatusReasonSize - 1, '\xff');
+    j = app_status_json(guest_init::status_init_error(static_cast<guest_init::InitError>(7), 2, worst.c_str()));
+    CHECK(j["Reason"].get<std::string>().size() == 3 * worst.size());
+    CHECK_NOTHROW(dumped = j.dump());
+}
+
 TEST_CASE("the vsock device's internals are shown for debug-mode enclaves only")
 {
     EnclaveVmStatus s;

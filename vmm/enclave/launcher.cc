@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "eif-format/eif_reader.h"
 #include "eif-format/signature.h"
+#include "vmm/enclave/daemon_fd_limit.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
@@ -34,13 +35,22 @@ std::vector<placement::RunningEnclave> running_enclaves(const std::vector<Json>&
     for (const Json& e : all) {
         if (e.value("State", std::string()) == "TERMINATED")
             continue;
+        if (!e.contains("EnclaveCID")) {
+            // A daemon that is alive but silent and left no reservation: what it holds is
+            // unknown, so nothing may be placed (fail closed).
+            std::string id = e.contains("EnclaveID") ? e["EnclaveID"].dump() : "?";
+            throw base::Error(base::ErrorKind::Resource, "PLACEMENT_UNKNOWN",
+                "enclave " + id + "'s daemon does not answer and left no reservation, so its CID and CPUs are unknown; "
+                "retry when it answers, or stop it (qt-vmm enclave stop --enclave-id " + id + ")");
+        }
         placement::RunningEnclave r;
         r.enclave_id = e.value("EnclaveID", 0u);
         r.cid = e.value("EnclaveCID", std::uint64_t(0));
         r.vcpus = e.value("NumberOfCPUs", 0u);
-        if (e.contains("CPUIDs"))
+        if (e.contains("CPUIDs") && e["CPUIDs"].is_array())
             for (const Json& c : e["CPUIDs"])
-                r.cpus.push_back(c.get<int>());
+                if (c.is_number_integer())
+                    r.cpus.push_back(c.get<int>());
         running.push_back(std::move(r));
     }
     return running;
@@ -212,13 +222,23 @@ Json start_enclave(const StartRequest& request)
         reader.reset();
     };
 
+    // What this start takes, on disk before the lock is let go: while the daemon lives, a later
+    // start counts it even if the daemon never answers (RunDir::list_enclaves).
+    Json reservation { { "EnclaveID", id }, { "EnclaveCID", cid }, { "NumberOfCPUs", request.vcpus },
+        { "CPUIDs", place.cpus }, { "MemoryMiB", place.memory_mib }, { "Accel", accel_name(*accel) } };
+    dir.write_reservation(id, reservation);
+
     int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        dir.remove_reservation(id);
         base::throw_errno("PIPE", "cannot create", "a pipe to the enclave daemon");
+    }
     std::fflush(nullptr);
     pid_t child = ::fork();
-    if (child < 0)
+    if (child < 0) {
+        dir.remove_reservation(id);
         base::throw_errno("FORK", "cannot fork", "the enclave daemon");
+    }
     if (child == 0) {
         // First child: new session, then fork the daemon so it is not a session leader.
         ::close(pipe_fds[0]);
@@ -242,14 +262,22 @@ Json start_enclave(const StartRequest& request)
         ::signal(SIGPIPE, SIG_IGN);
         if (::chdir("/") != 0)
             ::_exit(1);
+        raise_fd_limit(); // before anything is open; a cap is noted in the log
         int status = 1;
         sealed.reset(); // the copy now lives only as long as load_initrd needs it
+        try {
+            reservation["ProcessID"] = ::getpid(); // still under the lock
+            dir.write_reservation(id, reservation);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "qt-vmm daemon: cannot note its process ID in the reservation: %s\n", e.what());
+        }
         try {
             EnclaveDaemon daemon(dir, std::move(settings));
             status = daemon.run(pipe_fds[1], lock, image);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "qt-vmm daemon: %s\n", e.what());
         }
+        dir.remove_reservation(id); // the enclave has ended (its socket is gone already)
         ::unlink(log.c_str());
         ::_exit(status);
     }

@@ -2,13 +2,19 @@
 # (`qt-vmm enclave start`), the daemon that owns an enclave, the run directory, the KVM and QEMU
 # back ends, and host-quirk detection (which boots the embedded probe guest).
 LIBRARIES += vmmenclave
-vmmenclave_SRCS := $(filter-out %_test.cc,$(wildcard vmm/enclave/*.cc))
+vmmenclave_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/enclave/*.cc))
 vmmenclave_LDLIBS := -pthread
 
 UNIT_TESTS += enclave_test
 enclave_test_SRCS := $(wildcard vmm/enclave/*_test.cc) tests/doctest_main.cc
 enclave_test_LIBS := $(VMM_LIBS)
 enclave_test_LDLIBS := -lcrypto -lz -lcbor
+
+# The control socket is reachable by other local users: the request and reply parsers are fuzzed.
+FUZZERS += control_protocol_fuzz
+control_protocol_fuzz_SRCS := vmm/enclave/control_protocol_fuzz.cc
+control_protocol_fuzz_LIBSRCS := vmm/enclave/control_protocol.cc base/error.cc base/file.cc base/unix_address.cc
+control_protocol_fuzz_SEEDGEN := vmm/enclave/make_control_fuzz_seeds.sh
 
 # host-check's user-mode probe is the probe guest (tests/guests/probe), embedded in the binary.
 vmmenclave_OBJS := $(BUILD)/obj/vmm/probe_image.o

@@ -60,6 +60,7 @@ std::string RunDir::socket_path(int id) const { return m_path + "/" + std::to_st
 std::string RunDir::record_path(int id) const { return m_path + "/" + std::to_string(id) + ".json"; }
 std::string RunDir::console_path(int id) const { return m_path + "/" + std::to_string(id) + ".console"; }
 std::string RunDir::vsock_path(int id) const { return m_path + "/" + std::to_string(id) + ".vsock"; }
+std::string RunDir::reservation_path(int id) const { return m_path + "/" + std::to_string(id) + ".reservation"; }
 
 bool RunDir::remove_record(int id) const
 {
@@ -87,12 +88,18 @@ std::vector<Json> RunDir::list_enclaves() const
             result.push_back(reply.at("enclave"));
             records.erase(id);
         } catch (const base::Error& e) {
-            if (e.code() != "DAEMON_GONE")
-                continue; // alive but slow, or not ours to ask: leave it alone
+            if (e.code() != "DAEMON_GONE") {
+                // Alive but silent (stopped, stuck, flooded) or refusing: it still holds what it
+                // reserved. Never count it as free.
+                result.push_back(not_responding(id, e));
+                records.erase(id);
+                continue;
+            }
             // Nobody listens: the daemon was killed and its socket is stale. Keep a record of
             // what happened, unless the daemon wrote its own in the meantime.
             ::unlink(socket_path(id).c_str());
             ::unlink(vsock_path(id).c_str());
+            remove_reservation(id);
             if (!records.count(id) && ::access(record_path(id).c_str(), F_OK) != 0) {
                 write_record(id, Json { { "EnclaveID", id }, { "State", "TERMINATED" },
                                      { "Reason", "daemon-killed" },
@@ -102,13 +109,12 @@ std::vector<Json> RunDir::list_enclaves() const
         }
     }
     for (int id : records) {
-        std::string text;
-        try {
-            text = base::read_file(record_path(id), 1 << 20);
-        } catch (const base::Error&) {
+        // A regular file only, never followed through a symlink nor blocking on a FIFO: members
+        // of qt-vmm may create names in a sticky group-writable run directory.
+        std::optional<std::string> text = read_plain_file(fd(), std::to_string(id) + ".json", 1 << 20, false);
+        if (!text)
             continue;
-        }
-        Json record = Json::parse(text, nullptr, false);
+        Json record = Json::parse(*text, nullptr, false);
         if (record.is_object())
             result.push_back(record);
     }
@@ -145,10 +151,34 @@ std::optional<std::string> RunDir::read_saved_console(int id) const
     return read_plain_file(fd(), std::to_string(id) + ".console", 64 << 20, false);
 }
 
+Json RunDir::not_responding(int id, const base::Error& why) const
+{
+    Json entry;
+    if (std::optional<std::string> text = read_plain_file(fd(), std::to_string(id) + ".reservation", 1 << 16, false))
+        entry = Json::parse(*text, nullptr, false);
+    if (!entry.is_object())
+        entry = Json::object();
+    entry["EnclaveID"] = id; // the file name decides, whatever the file says
+    entry["State"] = "NOT-RESPONDING";
+    std::string pid = entry.contains("ProcessID") ? " (process " + entry["ProcessID"].dump() + ")" : "";
+    entry["Detail"] = "the enclave's daemon" + pid + " is alive but did not answer: " + why.what()
+        + (entry.contains("EnclaveCID") ? "; its CID, CPUs and memory stay reserved" : "; it left no reservation, so no enclave can be placed until it answers or ends");
+    return entry;
+}
+
+void RunDir::write_reservation(int id, const Json& reservation) const
+{
+    base::AtomicFile file(reservation_path(id), 0644);
+    file.write(reservation.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+    file.commit();
+}
+
+void RunDir::remove_reservation(int id) const { ::unlink(reservation_path(id).c_str()); }
+
 void RunDir::write_record(int id, const Json& record) const
 {
     base::AtomicFile file(record_path(id), 0644);
-    file.write(record.dump(2) + "\n");
+    file.write(record.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
     file.commit();
 }
 

@@ -14,12 +14,19 @@
 //                    port P go to <id>.vsock_P, which the parent program creates.
 //     <id>.console   debug mode only: the console ring as it was when the enclave ended (0600)
 //     <id>.log       the daemon's stderr while it runs (created afresh, never through a symlink)
+//     <id>.reservation  what a start took for enclave <id> (EnclaveCID, CPUIDs, NumberOfCPUs,
+//                    MemoryMiB, ProcessID): written atomically under .lock before the daemon
+//                    runs, removed when the daemon ends; 0644, written only by the launcher and
+//                    the daemon. Counts only while <id>.sock exists.
 //
 // Names inside are opened relative to the directory fd that was checked (fd()), with
 // O_NOFOLLOW; new files are created (O_EXCL) and renamed into place, never truncated.
 //
-// Discovery is a directory scan plus a "describe" request to every socket; a socket nobody
-// answers on belongs to a daemon that was killed: it is removed and replaced by a record.
+// Discovery is a directory scan plus a "describe" request to every socket. Only a socket nobody
+// listens on (ECONNREFUSED, ENOENT) belongs to a dead daemon: it is removed with its vsock socket
+// and reservation, and replaced by a record. A daemon that is alive but does not answer (stopped,
+// stuck, its backlog full, busy) is listed from its reservation with State NOT-RESPONDING, so
+// placement still counts its CID, CPUs and slot (placement fails closed).
 //
 // Usage:
 //     vmm::RunDir dir = vmm::RunDir::open();
@@ -27,6 +34,7 @@
 //     std::vector<qtvmm::Json> all = dir.list_enclaves();   // running (State RUNNING) + ended
 #pragma once
 
+#include "base/error.h"
 #include "base/file.h"
 
 #include <memory>
@@ -64,6 +72,7 @@ public:
     std::string record_path(int id) const;
     std::string console_path(int id) const;
     std::string vsock_path(int id) const;
+    std::string reservation_path(int id) const;
     // Removes the record and saved console of an ended enclave; false if there was none.
     bool remove_record(int id) const;
 
@@ -78,8 +87,14 @@ public:
     base::UniqueFd create_log(int id) const;
     // The saved console of an ended enclave, if there is one (a regular file; never a symlink).
     std::optional<std::string> read_saved_console(int id) const;
+    // Writes <id>.reservation atomically (0644); removes it.
+    void write_reservation(int id, const Json& reservation) const;
+    void remove_reservation(int id) const;
 
 private:
+    // The entry of a live daemon that did not answer `describe`: its reservation, State NOT-RESPONDING.
+    Json not_responding(int id, const base::Error& why) const;
+
     std::string m_path;
     std::shared_ptr<base::UniqueFd> m_fd;
 };

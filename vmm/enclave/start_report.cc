@@ -32,7 +32,7 @@ void StartReport::send(const std::string& kind, const Json& body)
 {
     if (m_fd < 0)
         return;
-    std::string line = kind + " " + body.dump() + "\n";
+    std::string line = kind + " " + body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
     [[maybe_unused]] ssize_t n = ::write(m_fd, line.data(), line.size());
     ::close(m_fd);
     m_fd = -1;

@@ -1,0 +1,93 @@
+// RunDir::list_enclaves in a temp run directory: a daemon that is alive but does not answer is
+// listed from its reservation (State NOT-RESPONDING, its CID and CPUs still counted); only a
+// socket nobody listens on is a dead daemon, whose socket and reservation are cleaned up.
+#include "vmm/enclave/run_dir.h"
+
+#include "vmm/enclave/control_protocol.h"
+#include "vmm/testing/vsock_test_sockets.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace vmm;
+
+namespace {
+
+struct TempRunDir {
+    std::string path = vsock_test::temp_dir("run-dir-test");
+    TempRunDir() { ::setenv("QT_VMM_RUN_DIR", path.c_str(), 1); }
+    ~TempRunDir()
+    {
+        ::unsetenv("QT_VMM_RUN_DIR");
+        std::filesystem::remove_all(path);
+    }
+};
+
+const Json kReservation { { "EnclaveID", 3 }, { "EnclaveCID", 20 }, { "NumberOfCPUs", 2 }, { "CPUIDs", { 1, 3 } },
+    { "MemoryMiB", 256 }, { "Accel", "kvm" }, { "ProcessID", 4242 } };
+
+} // namespace
+
+TEST_CASE("a live daemon that refuses to describe is listed from its reservation, NOT-RESPONDING")
+{
+    TempRunDir tmp;
+    RunDir dir = RunDir::open();
+    dir.write_reservation(3, kReservation);
+    base::UniqueFd listener(vsock_test::unix_listen(dir.socket_path(3)));
+    std::thread busy_daemon([&] {
+        base::UniqueFd client(::accept(listener.get(), nullptr, nullptr));
+        std::string line = encode_line(error_reply("DAEMON_BUSY", 6, "too many control connections"));
+        [[maybe_unused]] ssize_t n = ::write(client.get(), line.data(), line.size());
+    });
+    std::vector<Json> all = dir.list_enclaves();
+    busy_daemon.join();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["State"] == "NOT-RESPONDING");
+    CHECK(all[0]["EnclaveCID"] == 20);
+    CHECK(all[0]["CPUIDs"] == Json::array({ 1, 3 }));
+    CHECK(all[0]["Detail"].get<std::string>().find("(process 4242) is alive but did not answer: too many control connections; its CID, CPUs and memory stay reserved") != std::string::npos);
+    CHECK(std::filesystem::exists(dir.socket_path(3)));
+    CHECK(std::filesystem::exists(dir.reservation_path(3)));
+}
+
+TEST_CASE("a live daemon without a reservation is still listed, without a CID")
+{
+    TempRunDir tmp;
+    RunDir dir = RunDir::open();
+    base::UniqueFd listener(vsock_test::unix_listen(dir.socket_path(5)));
+    std::thread busy_daemon([&] {
+        base::UniqueFd client(::accept(listener.get(), nullptr, nullptr));
+        std::string line = encode_line(error_reply("DAEMON_BUSY", 6, "busy"));
+        [[maybe_unused]] ssize_t n = ::write(client.get(), line.data(), line.size());
+    });
+    std::vector<Json> all = dir.list_enclaves();
+    busy_daemon.join();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["EnclaveID"] == 5);
+    CHECK(all[0]["State"] == "NOT-RESPONDING");
+    CHECK_FALSE(all[0].contains("EnclaveCID"));
+}
+
+TEST_CASE("a socket nobody listens on is a dead daemon: socket and reservation removed, a record left")
+{
+    TempRunDir tmp;
+    RunDir dir = RunDir::open();
+    dir.write_reservation(3, kReservation);
+    {
+        base::UniqueFd bound(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un address = vsock_test::unix_address(dir.socket_path(3));
+        REQUIRE(::bind(bound.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    } // closed without listening: connect() gets ECONNREFUSED
+    std::vector<Json> all = dir.list_enclaves();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["State"] == "TERMINATED");
+    CHECK(all[0]["Reason"] == "daemon-killed");
+    CHECK_FALSE(std::filesystem::exists(dir.socket_path(3)));
+    CHECK_FALSE(std::filesystem::exists(dir.reservation_path(3)));
+}
