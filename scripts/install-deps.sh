@@ -31,6 +31,16 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# The access model (README "Access model"): members of group qt-vmm may reach enclaves; the
+# enclave daemon drops root to the system user qt-vmm-daemon (own group, no login, no home).
+ensure_accounts() {
+  getent group qt-vmm >/dev/null || groupadd --system qt-vmm
+  if ! getent passwd qt-vmm-daemon >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin qt-vmm-daemon
+  fi
+}
+ensure_accounts
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/eventfd.h"
+#include "vmm/enclave/access_group.h"
 #include "vmm/enclave/enclave_lifecycle.h"
 #include "vmm/enclave/enclave_status_json.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
@@ -57,7 +58,7 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         auto on_exit = [exit_event](const ExitInfo&) { base::signal_eventfd(exit_event); };
         m_vm = m_create_vm(m_settings, image, vsock_config(), on_exit);
         lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
-        ::chmod(m_run_dir.vsock_path(m_settings.id).c_str(), 0666);
+        restrict_to_access_group(m_run_dir.vsock_path(m_settings.id));
 
         if (m_settings.heartbeat_timeout_s > 0)
             m_heartbeat_timer = arm_heartbeat_timer(m_settings.heartbeat_timeout_s);

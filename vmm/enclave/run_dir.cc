@@ -1,6 +1,7 @@
 #include "vmm/enclave/run_dir.h"
 
 #include "base/error.h"
+#include "vmm/enclave/access_group.h"
 #include "vmm/enclave/control_protocol.h"
 
 #include <algorithm>
@@ -34,7 +35,9 @@ RunDir RunDir::open()
     const char* env = std::getenv("QT_VMM_RUN_DIR");
     RunDir dir;
     dir.m_path = env && *env ? env : "/run/qt-vmm";
-    if (::mkdir(dir.m_path.c_str(), 0755) != 0 && errno != EEXIST)
+    if (::mkdir(dir.m_path.c_str(), 0700) == 0)
+        secure_new_run_dir(dir.m_path); // root:qt-vmm 1770 (access_group.h)
+    else if (errno != EEXIST)
         base::throw_errno("RUN_DIR", "cannot create the run directory", dir.m_path + " (set QT_VMM_RUN_DIR to a writable directory)");
     return dir;
 }
@@ -76,6 +79,10 @@ std::vector<Json> RunDir::list_enclaves() const
                 records.insert(id);
         }
         ::closedir(d);
+    } else if (errno == EACCES) {
+        throw base::Error(base::ErrorKind::Permission, "RUN_DIR_ACCESS",
+            m_path + ": permission denied; only root and members of group " + kAccessGroup
+                + " may reach enclaves (an admin adds you with: usermod -aG " + kAccessGroup + " USER)");
     }
     std::vector<Json> result;
     for (int id : sockets) {
