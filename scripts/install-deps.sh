@@ -9,7 +9,7 @@ packages=(
   build-essential g++ make pkg-config git ca-certificates
   # libraries linked into qt-vmm (see README "Dependencies")
   libfdt-dev zlib1g-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev libseccomp-dev
   # guest kernel build
   linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod
   # software-emulated enclave path and its tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The enclave daemon after setup (README "Access model", vmm/enclave/sandbox_*.h): for a running
 # KVM probe enclave and a running --accel tcg enclave, every thread of the daemon runs as
-# qt-vmm-daemon (not uid 0) with no capabilities, chrooted into an empty directory, in its own
+# qt-vmm-daemon (not uid 0) with no capabilities, Seccomp 2 and NoNewPrivs 1, chrooted into an empty directory, in its own
 # network namespace; its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
 # seccomp sandbox. What needs root still works through the monitor: the record and the saved
 # console after a SIGTERM stop (which used to kill the daemon: only its main thread blocked
@@ -28,10 +28,12 @@ check_sandboxed() {
     (( (flags & 0x4000) || (flags & 0x200000) )) && continue
     n=$((n + 1))
     local name; name=$(status_field "$pid/task/${task##*/}" Name)
-    echo "$what thread $name: Uid $(status_field "$pid/task/${task##*/}" Uid) CapEff $(status_field "$pid/task/${task##*/}" CapEff)"
+    echo "$what thread $name: Uid $(status_field "$pid/task/${task##*/}" Uid) CapEff $(status_field "$pid/task/${task##*/}" CapEff) Seccomp $(status_field "$pid/task/${task##*/}" Seccomp) NoNewPrivs $(status_field "$pid/task/${task##*/}" NoNewPrivs)"
     expect_eq "$(status_field "$pid/task/${task##*/}" Uid)" "$daemon_uid $daemon_uid $daemon_uid $daemon_uid" "$what thread $name uids"
     expect_eq "$(status_field "$pid/task/${task##*/}" CapEff)" 0000000000000000 "$what thread $name CapEff"
     expect_eq "$(status_field "$pid/task/${task##*/}" CapPrm)" 0000000000000000 "$what thread $name CapPrm"
+    expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp)" 2 "$what thread $name Seccomp (filter mode)"
+    expect_eq "$(status_field "$pid/task/${task##*/}" NoNewPrivs)" 1 "$what thread $name NoNewPrivs"
     [ "$(status_field "$pid/task/${task##*/}" Groups)" = "" ] || fail "$what thread $name keeps groups: $(status_field "$pid/task/${task##*/}" Groups)"
   done
   [ "$n" -ge 3 ] || fail "$what: expected the main, vsock and vCPU threads at least, saw $n"

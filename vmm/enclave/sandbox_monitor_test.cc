@@ -1,7 +1,13 @@
 #include "vmm/enclave/sandbox_monitor.h"
 
+#include "vmm/enclave/sandbox_seccomp.h"
+
+#include <cstdlib>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 TEST_CASE("refuse_parent_listener: only sockets of root or a qt-vmm member")
 {
@@ -31,4 +37,36 @@ TEST_CASE("MonitorClient: a monitor that is gone makes every request fail quietl
     CHECK_FALSE(client.write_record("{}"));
     CHECK_FALSE(client.save_console("text"));
     CHECK_FALSE(client.remove_sockets());
+}
+
+TEST_CASE("monitor: a daemon killed by its seccomp filter leaves a daemon-killed record saying so, and no sockets")
+{
+    char dir_template[] = "/tmp/qt-vmm-monitor-test.XXXXXX";
+    REQUIRE(::mkdtemp(dir_template));
+    std::string dir = dir_template;
+    ::setenv("QT_VMM_RUN_DIR", dir.c_str(), 1);
+    vmm::RunDir run_dir = vmm::RunDir::open();
+    for (const std::string& path : { run_dir.socket_path(5), run_dir.vsock_path(5) })
+        ::close(::open(path.c_str(), O_CREAT | O_WRONLY, 0600)); // stand-ins for the daemon's sockets
+    pid_t monitor = ::fork();
+    REQUIRE(monitor >= 0);
+    if (monitor == 0) {
+        std::shared_ptr<vmm::MonitorClient> client = vmm::fork_monitor(run_dir, 5, "", [] {});
+        // The daemon: a forbidden call after its filter.
+        vmm::install_daemon_filter(std::nullopt);
+        ::open("/etc/passwd", O_RDONLY);
+        ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(monitor, &status, 0);
+    CHECK(WIFEXITED(status));
+    std::string record = base::read_file(run_dir.record_path(5), 1 << 16);
+    vmm::Json json = vmm::Json::parse(record);
+    CHECK(json["Reason"] == "daemon-killed");
+    CHECK(json["Detail"].get<std::string>().find("killed by seccomp (SIGSYS)") != std::string::npos);
+    CHECK(::access(run_dir.socket_path(5).c_str(), F_OK) != 0);
+    CHECK(::access(run_dir.vsock_path(5).c_str(), F_OK) != 0);
+    ::unlink(run_dir.record_path(5).c_str());
+    ::unsetenv("QT_VMM_RUN_DIR");
+    ::rmdir(dir.c_str());
 }
