@@ -5,8 +5,9 @@
 # network namespace; its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
 # seccomp sandbox. What needs root still works through the monitor: the record and the saved
 # console after a SIGTERM stop (which used to kill the daemon: only its main thread blocked
-# SIGTERM), a vsock echo (tcg; enclave->parent connects: tcg_vsock_dial), and after kill -9 of
-# the daemon the monitor writes the daemon-killed record and removes the sockets.
+# SIGTERM), a vsock echo, enclave->parent connects (tcg: to root's listener yes, to one owned by
+# a user outside qt-vmm no), and after kill -9 of the daemon the monitor writes the daemon-killed
+# record and removes the sockets. The monitor runs under its own seccomp filter.
 source "$TOP/tests/lib.sh"
 source "$TOP/tools/image/testdata/image_helpers.sh"
 source "$TOP/tests/tcg_lib.sh"
@@ -71,10 +72,24 @@ expect_contains "$(jq -r .Detail "$QT_VMM_RUN_DIR/$id.json")" "signal 9"
 
 echo "== --accel tcg enclave: sandboxed, QEMU as qt-vmm-daemon under its -sandbox, vsock echo works"
 tcg_image dial '{"Entrypoint":["app_vsock"],"Cmd":["dial:3:7000"],"Env":["PATH=/bin"]}' app_vsock
-tcg_image run '{"Entrypoint":["app_vsock"],"Cmd":["echo:5000"],"Env":["PATH=/bin"]}' app_vsock
+# Enclave -> parent connections go through the monitor, which accepts a listener owned by root
+# (port 7000) and refuses one owned by nobody, who is not in qt-vmm (port 7001).
+tcg_image run '{"Entrypoint":["app_vsock"],"Cmd":["echo:5000","dial:7000:4096:2000","dial:7001:4096:2000"],"Env":["PATH=/bin"]}' app_vsock
+"$PEER" listen --socket "$QT_VMM_RUN_DIR/0.vsock" --port 7000 --count 1 --timeout 60 >"$TEST_TMP/listen7000.out" 2>&1 &
+"$PEER" listen --socket "$QT_VMM_RUN_DIR/0.vsock" --port 7001 --count 1 --timeout 60 >"$TEST_TMP/listen7001.out" 2>&1 &
+for i in $(seq 50); do [ -S "$QT_VMM_RUN_DIR/0.vsock_7000" ] && [ -S "$QT_VMM_RUN_DIR/0.vsock_7001" ] && break; sleep 0.1; done
+chown 65534 "$QT_VMM_RUN_DIR/0.vsock_7001"
 tcg_start "$TEST_TMP/run.eif"
+expect_eq "$ID" 0 "EnclaveID of the tcg enclave"
 wait_console "$ID" "VSOCK ready" 30
 check_sandboxed "$DAEMON_PID" tcg
+monitor=$(awk '{print $4}' "/proc/$DAEMON_PID/stat")
+expect_eq "$(status_field "$monitor" Seccomp)" 2 "the monitor's own filter"
+wait_console "$ID" "VSOCK dial 7001" 30
+wait_console "$ID" "VSOCK dial 7000 conn=1" 30
+expect_contains "$(grep "VSOCK dial 7000 conn=1" <<<"$(console "$ID")")" " OK" "dial to root's listener"
+expect_contains "$(console "$ID")" "VSOCK dial 7001 connect to CID 3 failed: ECONNRESET" "dial to nobody's listener"
+expect_contains "$(cat "$QT_VMM_RUN_DIR/0.log" 2>/dev/null)" "neither root nor a member of group qt-vmm" "monitor's log"
 expect_eq "$(status_field "$QEMU_PID" Uid)" "$daemon_uid $daemon_uid $daemon_uid $daemon_uid" "QEMU uids (-runas)"
 expect_eq "$(status_field "$QEMU_PID" Seccomp)" 2 "QEMU's own -sandbox"
 out=$("$PEER" echo --socket "$VSOCK" --port 5000 --conns 4 --bytes 65536)

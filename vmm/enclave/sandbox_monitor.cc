@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/unix_address.h"
 #include "vmm/enclave/access_group.h"
+#include "vmm/enclave/sandbox_seccomp.h"
 
 #include <cerrno>
 #include <csignal>
@@ -104,6 +105,7 @@ bool uid_in_access_group(uid_t uid)
     std::optional<gid_t> group = access_group_id();
     if (!group)
         return false;
+    // Through the user database even for root: the monitor calls it once before its filter to load NSS.
     passwd entry {};
     passwd* found = nullptr;
     std::vector<char> buffer(16384);
@@ -342,6 +344,15 @@ std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std
     ::close(pair[1]);
     ::prctl(PR_SET_NAME, "qt-vmm-monitor");
     in_monitor();
+    // Load what the user and group lookups need (NSS modules) before the filter forbids it.
+    uid_in_access_group(0);
+    std::fprintf(stderr, "%s", "");
+    try {
+        install_monitor_filter();
+    } catch (const base::Error& e) {
+        std::fprintf(stderr, "qt-vmm monitor: %s; stopping the daemon\n", e.what());
+        ::kill(daemon, SIGKILL);
+    }
     Monitor(dir, id, log_path, base::UniqueFd(pair[0]), daemon).run();
 }
 

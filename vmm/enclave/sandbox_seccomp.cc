@@ -6,6 +6,7 @@
 #include <cstring>
 #include <seccomp.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace vmm {
@@ -32,6 +33,15 @@ const char* const kVsock[] = {
 const char* const kMain[] = {
     "epoll_create1", "timerfd_create", "signalfd4", "pipe2", "wait4", "waitid", "getuid", "geteuid", "getgid",
     "getegid",
+};
+// The monitor (traced through connect, watchdog stats, SIGTERM stop with record and console,
+// kill -9 of the daemon, stop on request; plus what glibc's user and group lookups read).
+const char* const kMonitor[] = {
+    "read", "write", "pread64", "pwrite64", "lseek", "close", "recvmsg", "recvfrom", "sendmsg", "sendto",
+    "newfstatat", "fstat", "lstat", "stat", "access", "faccessat", "faccessat2", "openat", "fsync", "fchmod",
+    "rename", "unlink", "connect", "fcntl", "wait4", "getrandom", "getpid", "getuid", "geteuid",
+    "mmap", "munmap", "mremap", "madvise", "brk", "futex", "rt_sigprocmask", "rt_sigreturn", "clock_gettime",
+    "exit", "exit_group",
 };
 // What AddressSanitizer itself calls when it reports (SAN=1 builds only).
 const char* const kSanitizer[] = { "openat", "readlink", "readlinkat", "prlimit64", "getrlimit", "uname", "getppid" };
@@ -143,6 +153,19 @@ void install_daemon_filter(std::optional<pid_t> child)
     filter.fail_with(SCMP_SYS(unlink), EACCES);
     filter.fail_with(SCMP_SYS(unlinkat), EACCES);
     filter.load(true);
+}
+
+void install_monitor_filter()
+{
+    Filter filter;
+    std::vector<std::string> names;
+    append(names, kMonitor);
+    if (kSanitizerBuild)
+        append(names, kSanitizer);
+    for (const std::string& name : names)
+        filter.allow(name);
+    filter.allow_if(SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(AF_UNIX)));
+    filter.load(false);
 }
 
 void install_thread_filter(ThreadRole role)

@@ -19,6 +19,7 @@
 // Usage:
 //     vmm::install_daemon_filter(qemu_pid);          // after drop_privileges(), from the main thread
 //     vmm::install_thread_filter(vmm::ThreadRole::Vcpu);   // from a vCPU thread, afterwards
+//     vmm::install_monitor_filter();                  // the monitor, before it serves
 #pragma once
 
 #include <optional>
@@ -40,5 +41,11 @@ void install_daemon_filter(std::optional<pid_t> child);
 
 // The calling thread only: the role's list on top of whatever filter it already has.
 void install_thread_filter(ThreadRole role);
+
+// The root monitor (sandbox_monitor.h), single-threaded: what its five requests and the
+// daemon-killed record need (its socketpair, files in the run directory, connecting AF_UNIX
+// sockets, reading the user and group databases, waiting for the daemon). No exec, no fork, no
+// signals, no mount, no ptrace, no other socket families.
+void install_monitor_filter();
 
 } // namespace vmm
