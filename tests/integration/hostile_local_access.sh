@@ -3,9 +3,12 @@
 # nobody else does. A KVM probe enclave started by root; then, as the unprivileged user nobody:
 # no query, no connect to the control socket or the vsock socket, no start; as nobody with
 # qt-vmm as a supplementary group: query works, stop of root's enclave is refused (owner rule),
-# a listener for enclave->parent connections may be created but root's files not removed.
+# a listener for enclave->parent connections may be created but root's files not removed; a
+# member's own (--accel tcg) enclave is stopped by that member, not by another member or nobody.
 source "$TOP/tests/lib.sh"
 source "$TOP/tests/vmm_lib.sh"
+source "$TOP/tools/image/testdata/image_helpers.sh"
+source "$TOP/tests/tcg_lib.sh"
 vmm_setup
 getent group qt-vmm >/dev/null || fail "group qt-vmm missing; create it with: sudo scripts/install-deps.sh"
 gid=$(getent group qt-vmm | cut -d: -f3)
@@ -71,6 +74,23 @@ as_member /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX
 if as_member rm -f "$sock" 2>/dev/null; then fail "a member removed root's control socket (sticky bit missing)"; fi
 [ -S "$sock" ] || fail "control socket gone"
 expect_eq "$(enclave_field "$id" State)" RUNNING "state after the member's attempts"
+
+echo "== a member's own enclave (--accel tcg: no /dev/kvm needed): only that member or root stops it"
+need_kernel; need_qemu
+tcg_image own '{"Entrypoint":["app_vsock"],"Cmd":["echo:5000"],"Env":["PATH=/bin"]}' app_vsock
+chmod 0644 "$TEST_TMP/own.eif"
+other_member() { setpriv --reuid=65533 --regid=65533 --groups="$gid" "$@"; }
+out=$(as_member "$TEST_TMP/qt-vmm" enclave start --accel tcg --eif "$TEST_TMP/own.eif" --cpus 1 --mem 256 --heartbeat-timeout 60)
+own=$(jq -r .EnclaveID <<<"$out")
+expect_eq "$(stat -c '%a %G' "$QT_VMM_RUN_DIR/$own.sock")" "660 qt-vmm" "member's control socket"
+set +e
+err=$(other_member "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" 2>&1); status=$?
+set -e
+echo "$err"
+[ "$status" -ne 0 ] || fail "another member must not stop a member's enclave"
+expect_contains "$err" "NOT_OWNER"
+if as_nobody "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" >/dev/null 2>&1; then fail "nobody stopped a member's enclave"; fi
+as_member "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" | grep -qx "stop $own success" || fail "the member could not stop its own enclave"
 
 "$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"
 echo "PASS"

@@ -45,10 +45,14 @@ RunDir RunDir::open()
 RunDir::Lock RunDir::lock() const
 {
     std::string path = m_path + "/.lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
     if (fd < 0)
         base::throw_errno("RUN_DIR_LOCK", "cannot open", path);
     base::UniqueFd owned(fd);
+    // Every member of qt-vmm may start enclaves, so every member must be able to take the lock.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_uid == ::geteuid())
+        restrict_to_access_group(path);
     while (::flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR)
             base::throw_errno("RUN_DIR_LOCK", "cannot lock", path);
