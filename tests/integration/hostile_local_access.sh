@@ -83,6 +83,12 @@ other_member() { setpriv --reuid=65533 --regid=65533 --groups="$gid" "$@"; }
 out=$(as_member "$TEST_TMP/qt-vmm" enclave start --accel tcg --eif "$TEST_TMP/own.eif" --cpus 1 --mem 256 --heartbeat-timeout 60)
 own=$(jq -r .EnclaveID <<<"$out")
 expect_eq "$(stat -c '%a %G' "$QT_VMM_RUN_DIR/$own.sock")" "660 qt-vmm" "member's control socket"
+# A member's daemon stays that member (it is not root), but is filtered all the same.
+own_pid=$(jq -r .ProcessID <<<"$out")
+for task in /proc/"$own_pid"/task/*; do
+  expect_eq "$(awk '$1 == "Seccomp:" {print $2}' "$task/status")" 2 "Seccomp of the member's daemon thread ${task##*/}"
+  expect_eq "$(awk '$1 == "NoNewPrivs:" {print $2}' "$task/status")" 1 "NoNewPrivs of the member's daemon thread ${task##*/}"
+done
 set +e
 err=$(other_member "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" 2>&1); status=$?
 set -e

@@ -90,10 +90,10 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         m_start_time = utc_now();
         m_vm->start();
         m_vcpus_started_ns = monotonic_ns();
-        if (m_drop_to) {
+        if (m_drop_to)
             drop_privileges(*m_drop_to); // QEMU runs, vCPU threads run: nothing left that needs root
-            install_daemon_filter(m_vm->report().qemu_pid); // every thread (sandbox_seccomp.h)
-        }
+        if (m_monitor)
+            install_daemon_filter(m_vm->report().qemu_pid); // every thread, also for a member's daemon
     } catch (const base::Error& e) {
         failure = start_error(e);
     } catch (const std::exception& e) {
