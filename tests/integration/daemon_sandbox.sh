@@ -98,4 +98,20 @@ expect_contains "$out" "result=OK" "vsock echo through the sandboxed daemon"
 "$QT_VMM" enclave stop --enclave-id "$ID" | grep -qx "stop $ID success" || fail "stop of the tcg enclave"
 expect_gone "$QEMU_PID" QEMU
 expect_gone "$DAEMON_PID" "enclave daemon"
+
+echo "== --accel tcg: kill -9 of the daemon ends its QEMU too (-runas cleared QEMU's parent-death signal)"
+tcg_start "$TEST_TMP/run.eif"
+wait_console "$ID" "VSOCK ready" 30
+kill -9 "$DAEMON_PID"
+for i in $(seq 100); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
+expect_gone "$QEMU_PID" "QEMU of a killed daemon"
+expect_eq "$(field "$ID" Reason)" daemon-killed "record after kill -9 (tcg)"
+"$QT_VMM" enclave stop --enclave-id "$ID" >/dev/null
+
+echo "== --accel tcg: stop right after a start that did not wait for the heartbeat"
+# QEMU must have switched to qt-vmm-daemon before the daemon does, or the daemon's SIGTERM to it
+# fails (EPERM) and the stop waits for a fallback.
+E2E_HEARTBEAT_TIMEOUT=0 tcg_start "$TEST_TMP/run.eif"
+"$QT_VMM" enclave stop --enclave-id "$ID" | grep -qx "stop $ID success" || fail "stop right after start"
+expect_gone "$QEMU_PID" "QEMU right after its stop"
 echo PASS

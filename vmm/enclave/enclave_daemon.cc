@@ -90,8 +90,13 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         m_start_time = utc_now();
         m_vm->start();
         m_vcpus_started_ns = monotonic_ns();
-        if (m_drop_to)
+        if (m_drop_to) {
+            // QEMU (tcg) must have become the daemon user first, or the daemon could not stop it.
+            std::optional<pid_t> qemu = m_vm->report().qemu_pid;
+            if (qemu && !wait_for_uid(*qemu, m_drop_to->uid, 10000))
+                std::fprintf(stderr, "qt-vmm daemon: QEMU (pid %d) did not switch to %s within 10 s\n", static_cast<int>(*qemu), kDaemonUser);
             drop_privileges(*m_drop_to); // QEMU runs, vCPU threads run: nothing left that needs root
+        }
         if (m_monitor)
             install_daemon_filter(m_vm->report().qemu_pid); // every thread, also for a member's daemon
     } catch (const base::Error& e) {

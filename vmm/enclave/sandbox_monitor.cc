@@ -150,10 +150,16 @@ public:
         int status = 0;
         while (::waitpid(m_daemon, &status, 0) < 0 && errno == EINTR) {
         }
-        if (WIFSIGNALED(status))
+        if (WIFSIGNALED(status)) {
             clean_up_after(WTERMSIG(status));
-        else if (!m_log_path.empty())
+            // The daemon's children (QEMU) outlive it: -runas cleared their parent-death signal,
+            // and QEMU does not notice its vhost-user backend is gone. They are in the monitor's
+            // process group; so is the monitor, which has nothing left to do.
+            if (::getpgrp() == ::getpid())
+                ::kill(-::getpid(), SIGKILL);
+        } else if (!m_log_path.empty()) {
             ::unlink(m_log_path.c_str());
+        }
         ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
     }
 
@@ -334,6 +340,9 @@ std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
         base::throw_errno("MONITOR", "cannot create", "the socketpair to the daemon's monitor");
+    // A process group of the monitor, the daemon and the daemon's children (QEMU), so that the
+    // monitor can end what a killed daemon leaves running.
+    ::setpgid(0, 0);
     pid_t daemon = ::fork();
     if (daemon < 0)
         base::throw_errno("MONITOR", "cannot fork", "the enclave daemon from its monitor");

@@ -1,6 +1,7 @@
 #include "vmm/enclave/sandbox_privileges.h"
 
 #include "base/error.h"
+#include "base/file.h"
 
 #include <cerrno>
 #include <csignal>
@@ -71,6 +72,26 @@ DaemonUser lookup_daemon_user()
         throw base::Error(base::ErrorKind::Permission, "DAEMON_USER",
             std::string("user ") + kDaemonUser + " must not have uid or gid 0; recreate it with useradd --system");
     return DaemonUser { found->pw_uid, found->pw_gid };
+}
+
+bool wait_for_uid(pid_t pid, uid_t uid, int timeout_ms)
+{
+    std::string path = "/proc/" + std::to_string(pid) + "/status";
+    for (int waited = 0; waited <= timeout_ms; waited += 2) {
+        std::string text;
+        try {
+            text = base::read_file(path, 16384);
+        } catch (const base::Error&) {
+            return false; // gone
+        }
+        std::size_t at = text.find("\nUid:");
+        unsigned real = 0, effective = 0;
+        if (at != std::string::npos && std::sscanf(text.c_str() + at, "\nUid: %u %u", &real, &effective) == 2
+            && real == uid && effective == uid)
+            return true;
+        ::usleep(2000);
+    }
+    return false;
 }
 
 void enter_daemon_namespaces()

@@ -45,6 +45,11 @@ DaemonUser lookup_daemon_user();
 // namespaces. Must run before any thread is created.
 void enter_daemon_namespaces();
 
+// Waits until process `pid` runs as `uid` (QEMU after its -runas, ≈ 55 ms after exec here), so
+// that the daemon, once it is that user too, can still signal it. False after `timeout_ms` or if
+// the process is gone.
+bool wait_for_uid(pid_t pid, uid_t uid, int timeout_ms);
+
 // Drops root for good in every thread of the process; throws base::Error (DROP_PRIVILEGES) if
 // any step fails, so a daemon never runs on half-dropped.
 void drop_privileges(const DaemonUser& user);

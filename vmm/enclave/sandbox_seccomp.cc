@@ -165,6 +165,9 @@ void install_monitor_filter()
     for (const std::string& name : names)
         filter.allow(name);
     filter.allow_if(SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(AF_UNIX)));
+    // kill only of its own process group (-pid: what a killed daemon left running, see the monitor).
+    filter.allow_if(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, static_cast<scmp_datum_t>(static_cast<std::uint32_t>(-::getpid()))));
+    filter.allow(std::string("getpgrp"));
     filter.load(false);
 }
 

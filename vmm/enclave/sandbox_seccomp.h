@@ -44,8 +44,8 @@ void install_thread_filter(ThreadRole role);
 
 // The root monitor (sandbox_monitor.h), single-threaded: what its five requests and the
 // daemon-killed record need (its socketpair, files in the run directory, connecting AF_UNIX
-// sockets, reading the user and group databases, waiting for the daemon). No exec, no fork, no
-// signals, no mount, no ptrace, no other socket families.
+// sockets, reading the user and group databases, waiting for the daemon, SIGKILL to its own
+// process group). No exec, no fork, no other signals, no mount, no ptrace, no other socket families.
 void install_monitor_filter();
 
 } // namespace vmm
