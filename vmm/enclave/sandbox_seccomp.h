@@ -13,7 +13,8 @@
 // The narrower lists stack on the daemon's: a thread applies its own (install_thread_filter,
 // no TSYNC) and then can do only what both allow.
 // kill is allowed only towards the daemon itself and its child (QEMU), tgkill only inside the
-// daemon's own thread group. No open, no socket, no connect, no exec, no fork: what needs the file
+// daemon's own thread group. No socket, no connect, no exec, no fork; open and unlink fail with
+// EACCES (glibc opens files on its own; the root is empty). What needs the file
 // system goes through the monitor. Sanitizer builds (SAN=1) allow the few calls ASan needs.
 //
 // Usage:

@@ -43,10 +43,11 @@ TEST_CASE("seccomp: a vCPU thread's filter kills the process on a forbidden call
     CHECK(killed_by_sigsys(in_child(vcpu, [] { return static_cast<int>(::syscall(SYS_epoll_create1, 0)); })));
 }
 
-TEST_CASE("seccomp: the daemon's filter forbids open, fork, exec, signals to others; allows its own work")
+TEST_CASE("seccomp: the daemon's filter forbids fork, exec, sockets, signals to others, refuses open; allows its own work")
 {
     auto daemon = [] { vmm::install_daemon_filter(std::nullopt); };
-    CHECK(killed_by_sigsys(in_child(daemon, [] { return ::open("/etc/passwd", O_RDONLY); })));
+    // open fails (EACCES) instead of killing: glibc opens files on its own (the root is empty anyway).
+    CHECK(exited_with(in_child(daemon, [] { return ::open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES ? 7 : 1; }), 7));
     CHECK(killed_by_sigsys(in_child(daemon, [] { return static_cast<int>(::syscall(SYS_fork)); })));
     CHECK(killed_by_sigsys(in_child(daemon, [] { return ::execl("/bin/true", "true", nullptr); })));
     CHECK(killed_by_sigsys(in_child(daemon, [] { return ::kill(1, 0); })));
