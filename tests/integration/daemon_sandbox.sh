@@ -35,6 +35,12 @@ check_sandboxed() {
     expect_eq "$(status_field "$pid/task/${task##*/}" CapPrm)" 0000000000000000 "$what thread $name CapPrm"
     expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp)" 2 "$what thread $name Seccomp (filter mode)"
     expect_eq "$(status_field "$pid/task/${task##*/}" NoNewPrivs)" 1 "$what thread $name NoNewPrivs"
+    # vCPU threads narrow the daemon's filter with their own (stacked): two filters, the others one.
+    if [[ "$name" == vcpu* ]]; then
+      expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what thread $name Seccomp_filters (daemon + vCPU list)"
+    else
+      expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 1 "$what thread $name Seccomp_filters"
+    fi
     [ "$(status_field "$pid/task/${task##*/}" Groups)" = "" ] || fail "$what thread $name keeps groups: $(status_field "$pid/task/${task##*/}" Groups)"
   done
   [ "$n" -ge 3 ] || fail "$what: expected the main, vsock and vCPU threads at least, saw $n"

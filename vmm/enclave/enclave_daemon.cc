@@ -97,8 +97,11 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
                 std::fprintf(stderr, "qt-vmm daemon: QEMU (pid %d) did not switch to %s within 10 s\n", static_cast<int>(*qemu), kDaemonUser);
             drop_privileges(*m_drop_to); // QEMU runs, vCPU threads run: nothing left that needs root
         }
-        if (m_monitor)
+        if (m_monitor) {
             install_daemon_filter(m_vm->report().qemu_pid); // every thread, also for a member's daemon
+            // Then each vCPU thread narrows its own to what a vCPU does (stacked, no TSYNC).
+            m_vm->run_in_vcpu_threads([] { install_thread_filter(ThreadRole::Vcpu); });
+        }
     } catch (const base::Error& e) {
         failure = start_error(e);
     } catch (const std::exception& e) {

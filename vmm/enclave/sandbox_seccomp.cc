@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <seccomp.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,8 +21,10 @@ const char* const kCommon[] = {
     "nanosleep", "clock_nanosleep", "sched_yield", "sched_getaffinity", "getpid", "gettid", "getrandom",
     "set_robust_list", "rseq", "sigaltstack", "fstat", "newfstatat", "exit", "exit_group",
 };
-// A vCPU: KVM_RUN and the register/event ioctls of exits, eventfds (irqfd, ioeventfd) by read/write.
-const char* const kVcpu[] = { "ioctl" };
+// A vCPU: KVM_RUN and the register/event ioctls of exits, eventfds (irqfd, ioeventfd) by
+// read/write; a driver's register writes run the device model here (virtio-mmio: activating the
+// vsock device after a reset watches its queues: epoll_ctl, seen in vmm_vsock_probe's selftest).
+const char* const kVcpu[] = { "ioctl", "epoll_ctl", "eventfd2", "timerfd_settime" };
 // The vsock/vhost-user thread: the hybrid socket and its connections, epoll, eventfds, timers;
 // ioctl for interrupt lines of the KVM device model.
 const char* const kVsock[] = {
@@ -104,9 +107,11 @@ public:
         if (child && *child > 0)
             allow_if(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(*child)));
     }
-    void load(bool all_threads)
+    // `set_no_new_privs` false for a filter stacked under one that already set it (and that
+    // forbids the prctl).
+    void load(bool all_threads, bool set_no_new_privs = true)
     {
-        if (int rc = seccomp_attr_set(m_ctx, SCMP_FLTATR_CTL_NNP, 1); rc < 0)
+        if (int rc = seccomp_attr_set(m_ctx, SCMP_FLTATR_CTL_NNP, set_no_new_privs ? 1 : 0); rc < 0)
             seccomp_failed("set no_new_privs", rc);
         if (int rc = seccomp_attr_set(m_ctx, SCMP_FLTATR_CTL_TSYNC, all_threads ? 1 : 0); rc < 0)
             seccomp_failed("set thread synchronisation", rc);
@@ -157,6 +162,12 @@ void install_daemon_filter(std::optional<pid_t> child)
     // (a vsock-selftest enclave's vsock thread was killed by an openat here).
     filter.fail_with(SCMP_SYS(open), EACCES);
     filter.fail_with(SCMP_SYS(openat), EACCES);
+    // A thread may narrow its own filter further (install_thread_filter), never widen it or
+    // apply one to other threads: SECCOMP_SET_MODE_FILTER without flags (no TSYNC), and
+    // libseccomp's feature probe.
+    filter.allow_if(SCMP_SYS(seccomp), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(SECCOMP_SET_MODE_FILTER)),
+        SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(0)));
+    filter.allow_if(SCMP_SYS(seccomp), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(SECCOMP_GET_ACTION_AVAIL)));
     filter.load(true);
 }
 
@@ -181,7 +192,7 @@ void install_thread_filter(ThreadRole role)
     Filter filter;
     add_role(filter, role);
     filter.allow_own_signals(std::nullopt);
-    filter.load(false);
+    filter.load(false, false); // no_new_privs: set by the daemon's filter before (its prctl rule forbids it)
 }
 
 } // namespace vmm

@@ -11,7 +11,8 @@
 //   Vsock    sockets, epoll, eventfds, memory; no ioctl, no process control.
 //   Vcpu     KVM ioctls, eventfds, memory, futexes; no sockets, no epoll.
 // The narrower lists stack on the daemon's: a thread applies its own (install_thread_filter,
-// no TSYNC) and then can do only what both allow.
+// no TSYNC) and then can do only what both allow. The daemon has every vCPU thread apply the
+// Vcpu list (EnclaveVm::run_in_vcpu_threads); the Vsock list is not applied yet.
 // kill is allowed only towards the daemon itself and its child (QEMU), tgkill only inside the
 // daemon's own thread group. No socket, no connect, no exec, no fork; open and unlink fail with
 // EACCES (glibc opens files on its own; the root is empty). What needs the file
@@ -40,7 +41,8 @@ std::vector<std::string> allowed_syscalls(ThreadRole role);
 // base::Error (SECCOMP) if the filter cannot be built or loaded.
 void install_daemon_filter(std::optional<pid_t> child);
 
-// The calling thread only: the role's list on top of whatever filter it already has.
+// The calling thread only: the role's list on top of whatever filter it already has. Needs
+// no_new_privs already set (install_daemon_filter does) or CAP_SYS_ADMIN.
 void install_thread_filter(ThreadRole role);
 
 // The root monitor (sandbox_monitor.h), single-threaded: what its five requests and the
