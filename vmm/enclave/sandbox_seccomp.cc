@@ -47,7 +47,9 @@ const char* const kMonitor[] = {
     "exit", "exit_group",
 };
 // What AddressSanitizer itself calls when it reports (SAN=1 builds only).
-const char* const kSanitizer[] = { "openat", "readlink", "readlinkat", "prlimit64", "getrlimit", "uname", "getppid" };
+// (seen killing the SAN monitor: sigaltstack, pipe2, which ASan uses to probe memory).
+const char* const kSanitizer[] = { "openat", "readlink", "readlinkat", "prlimit64", "getrlimit", "uname", "getppid",
+    "sigaltstack", "pipe2", "pipe", "sched_yield", "sched_getaffinity", "prctl" };
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kSanitizerBuild = true;
