@@ -9,7 +9,7 @@ packages=(
   build-essential g++ make pkg-config git ca-certificates
   # libraries linked into qt-vmm (see README "Dependencies")
   libfdt-dev zlib1g-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev libseccomp-dev
   # guest kernel build
   linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod
   # software-emulated enclave path and its tests
@@ -30,6 +30,16 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: must run as root (apt-get) and sudo is not installed; run it as root: su -c '$0'" >&2
   exit 1
 fi
+
+# The access model (README "Access model"): members of group qt-vmm may reach enclaves; the
+# enclave daemon drops root to the system user qt-vmm-daemon (own group, no login, no home).
+ensure_accounts() {
+  getent group qt-vmm >/dev/null || groupadd --system qt-vmm
+  if ! getent passwd qt-vmm-daemon >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin qt-vmm-daemon
+  fi
+}
+ensure_accounts
 
 missing=()
 for p in "${packages[@]}"; do

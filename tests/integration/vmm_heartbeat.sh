@@ -5,7 +5,7 @@
 #   - no heartbeat within --heartbeat-timeout: start fails (NO_HEARTBEAT), the enclave is
 #     stopped, its record says why, its console is kept (debug mode), every hugepage is back;
 #   - a guest that ends before its heartbeat: ENDED_BEFORE_HEARTBEAT;
-#   - --heartbeat-timeout 0: start returns at once; query shows VsockSocket (mode 0666),
+#   - --heartbeat-timeout 0: start returns at once; query shows VsockSocket (root:qt-vmm 0660),
 #     `vsock connect` / `vsock forward` to a port nobody listens on fail cleanly;
 #   - the vsock socket goes away with the enclave.
 source "$TOP/tests/lib.sh"
@@ -49,7 +49,7 @@ id=$(jq -r .EnclaveID <<<"$out")
 sock=$(jq -r .VsockSocket <<<"$out")
 [ "$sock" = "$QT_VMM_RUN_DIR/$id.vsock" ] || fail "VsockSocket: $sock"
 [ -S "$sock" ] || fail "no socket at $sock"
-[ "$(stat -c %a "$sock")" = 666 ] || fail "vsock socket mode $(stat -c %a "$sock")"
+[ "$(stat -c %a "$sock")" = 660 ] || fail "vsock socket mode $(stat -c %a "$sock") (want 0660, README Access model)"
 [ "$(jq -r .Heartbeat <<<"$out")" = false ] || fail "Heartbeat must be false"
 [ "$(enclave_field "$id" VsockDevice.DriverOk)" = false ] || fail "no driver in this guest"
 

@@ -2,6 +2,7 @@
 // One entry per check with a verdict: ok, warn or fail (see README "host-check").
 #include "base/error.h"
 #include "tools/qt-vmm/command.h"
+#include "vmm/enclave/access_group.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/host/cpu_list.h"
 #include "vmm/host/cpu_topology.h"
@@ -81,6 +82,12 @@ qtvmm::CommandRegistration reg("host-check", "Check that this host can run encla
                         + "): a nested, software-assisted KVM; enclaves start with the documented workarounds but their apps "
                           "cannot run here (run them under QEMU software emulation, as make demo does)"));
         }
+        std::optional<gid_t> group = vmm::access_group_id();
+        checks.push_back(check("access-group", group ? "ok" : "warn",
+            group ? std::string("root and members of group ") + vmm::kAccessGroup + " (gid " + std::to_string(*group)
+                    + ") may reach enclaves; add a user with: usermod -aG " + vmm::kAccessGroup + " USER"
+                  : std::string("group ") + vmm::kAccessGroup + " does not exist: enclave sockets are root-only (0600); "
+                    + vmm::access_group_hint()));
         cli.print(checks);
     });
 });

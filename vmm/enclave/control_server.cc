@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/unix_address.h"
+#include "vmm/enclave/access_group.h"
 #include "vmm/enclave/console_stream.h"
 
 #include <algorithm>
@@ -54,7 +55,7 @@ ControlServer::ControlServer(const std::string& socket_path, ControlServerConfig
     ::unlink(socket_path.c_str());
     if (::bind(m_listen.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
         base::throw_errno("CONTROL_SOCKET", "cannot bind", socket_path);
-    ::chmod(socket_path.c_str(), 0666);
+    restrict_to_access_group(socket_path);
     if (::listen(m_listen.get(), 16) != 0)
         base::throw_errno("CONTROL_SOCKET", "cannot listen on", socket_path);
     m_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));

@@ -69,7 +69,7 @@ struct ControlServerConfig {
 
 class ControlServer {
 public:
-    // Binds and listens on `socket_path` (mode 0666, a stale socket replaced). Throws
+    // Binds and listens on `socket_path` (root:qt-vmm 0660, see access_group.h; a stale socket replaced). Throws
     // base::Error SOCKET_PATH (path too long) or CONTROL_SOCKET.
     ControlServer(const std::string& socket_path, ControlServerConfig config, ControlHandler& handler);
     ~ControlServer();

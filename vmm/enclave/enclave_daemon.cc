@@ -2,11 +2,13 @@
 
 #include "base/error.h"
 #include "base/eventfd.h"
+#include "vmm/enclave/access_group.h"
 #include "vmm/enclave/enclave_lifecycle.h"
 #include "vmm/enclave/enclave_status_json.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
 #include "vmm/enclave/qemu_enclave_vm.h"
 #include "vmm/host/cpu_affinity.h"
+#include "vmm/enclave/sandbox_seccomp.h"
 
 #include <cerrno>
 #include <csignal>
@@ -27,6 +29,24 @@ std::unique_ptr<EnclaveVm> create_enclave_vm(
     return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
 }
 
+namespace {
+
+// SIGTERM, SIGINT, SIGHUP: each stops the enclave (its record says which).
+const sigset_t& stop_signals()
+{
+    static const sigset_t set = [] {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGTERM);
+        sigaddset(&s, SIGINT);
+        sigaddset(&s, SIGHUP);
+        return s;
+    }();
+    return set;
+}
+
+} // namespace
+
 EnclaveDaemon::EnclaveDaemon(RunDir run_dir, EnclaveSettings settings, EnclaveVmFactory create_vm)
     : m_run_dir(std::move(run_dir))
     , m_settings(std::move(settings))
@@ -39,12 +59,18 @@ EnclaveDaemon::~EnclaveDaemon() = default;
 int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
 {
     m_daemon_started_ns = monotonic_ns();
+    // Before any thread exists, so that every thread inherits the mask: the signals that stop
+    // the enclave are read from the signalfd in serve(); a thread that did not block them
+    // would take their default action and end the whole daemon without a record.
+    pthread_sigmask(SIG_BLOCK, &stop_signals(), nullptr);
     std::string socket_path = m_run_dir.socket_path(m_settings.id);
     Json failure;
     try {
         // Before any thread exists, so every thread and QEMU inherit the parent's CPUs.
         if (!m_settings.machine.vmm_cpus.empty())
             host::pin_current_thread(m_settings.machine.vmm_cpus, "the enclave daemon");
+        if (m_monitor && ::geteuid() == 0)
+            m_drop_to = lookup_daemon_user(); // before anything is built: a missing user is a clean start error
         if (m_settings.debug_mode) {
             m_console = std::make_unique<ConsoleBuffer>(m_settings.console_capacity);
             m_settings.machine.console = m_console.get();
@@ -61,22 +87,32 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         auto on_exit = [exit_event](const ExitInfo&) { base::signal_eventfd(exit_event); };
         m_vm = m_create_vm(m_settings, image, vsock_config(), on_exit);
         lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
-        ::chmod(m_run_dir.vsock_path(m_settings.id).c_str(), 0666);
+        restrict_to_access_group(m_run_dir.vsock_path(m_settings.id));
 
         if (m_settings.heartbeat_timeout_s > 0)
             m_heartbeat_timer = arm_heartbeat_timer(m_settings.heartbeat_timeout_s);
         m_start_time = utc_now();
         m_vm->start();
         m_vcpus_started_ns = monotonic_ns();
+        if (m_drop_to) {
+            // QEMU (tcg) must have become the daemon user first, or the daemon could not stop it.
+            std::optional<pid_t> qemu = m_vm->report().qemu_pid;
+            if (qemu && !wait_for_uid(*qemu, m_drop_to->uid, 10000))
+                std::fprintf(stderr, "qt-vmm daemon: QEMU (pid %d) did not switch to %s within 10 s\n", static_cast<int>(*qemu), kDaemonUser);
+            drop_privileges(*m_drop_to); // QEMU runs, vCPU threads run: nothing left that needs root
+        }
+        if (m_monitor) {
+            install_daemon_filter(m_vm->report().qemu_pid); // every thread, also for a member's daemon
+            // Then each vCPU thread narrows its own to what a vCPU does (stacked, no TSYNC).
+            m_vm->run_in_vcpu_threads([] { install_thread_filter(ThreadRole::Vcpu); });
+        }
     } catch (const base::Error& e) {
         failure = start_error(e);
     } catch (const std::exception& e) {
         failure = internal_error(e);
     }
     if (!failure.is_null()) {
-        ::unlink(socket_path.c_str());
-        ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
-        m_run_dir.remove_reservation(m_settings.id);
+        remove_sockets();
         StartReport(ready_fd).error(failure);
         return 1;
     }
@@ -105,6 +141,8 @@ VsockConfig EnclaveDaemon::vsock_config()
         std::lock_guard guard(m_app_status_lock);
         m_app_status = record;
     };
+    if (m_monitor)
+        config.connect_parent = [monitor = m_monitor](std::uint32_t port) { return monitor->connect_parent(port); };
     return config;
 }
 
@@ -175,13 +213,8 @@ void EnclaveDaemon::stop(uid_t uid)
 void EnclaveDaemon::serve()
 {
     m_epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    m_signals.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    pthread_sigmask(SIG_BLOCK, &stop_signals(), nullptr);
+    m_signals.reset(::signalfd(-1, &stop_signals(), SFD_CLOEXEC | SFD_NONBLOCK));
     auto watch = [this](int fd) {
         epoll_event e {};
         e.events = EPOLLIN;
@@ -192,7 +225,10 @@ void EnclaveDaemon::serve()
     watch(m_exit_event.get());
     watch(m_signals.get());
     watch(m_heartbeat_event.get());
-    SocketWatchdog watchdog(m_run_dir.socket_path(m_settings.id));
+    SocketWatchdog::Identify identify;
+    if (m_monitor)
+        identify = [monitor = m_monitor](const std::string&) { return monitor->socket_identity(); };
+    SocketWatchdog watchdog(m_run_dir.socket_path(m_settings.id), identify);
     watch(watchdog.fd());
     if (m_heartbeat_timer.valid())
         watch(m_heartbeat_timer.get());
@@ -239,25 +275,32 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
         std::uint64_t lost = 0;
         std::string text;
         m_console->read(0, text, lost);
-        try {
-            base::AtomicFile saved(m_run_dir.console_path(m_settings.id), 0600);
-            saved.write(text);
-            saved.commit();
-        } catch (const base::Error&) {
+        if (m_monitor) {
+            m_monitor->save_console(text);
+        } else {
+            try {
+                base::AtomicFile saved(m_run_dir.console_path(m_settings.id), 0600);
+                saved.write(text);
+                saved.commit();
+            } catch (const base::Error&) {
+            }
         }
     }
     Json record = exit_record(describe(), exit, m_stopped_for_no_heartbeat, utc_now());
     // Release the guest's memory and the VM before anyone can see the enclave as ended, so a
     // `stop` that returned, or a TERMINATED record, means every hugepage is back in the pool.
     m_vm.reset();
-    ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
-    ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
-    m_run_dir.remove_reservation(m_settings.id);
-    if (stopped_by_request)
+    remove_sockets();
+    if (stopped_by_request) {
         m_control->answer_stop();
-    else {
+    } else {
         try {
-            m_run_dir.write_record(m_settings.id, record);
+            if (m_monitor) {
+                if (!m_monitor->write_record(record.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"))
+                    throw base::Error(base::ErrorKind::Io, "RECORD", "the monitor could not write it");
+            } else {
+                m_run_dir.write_record(m_settings.id, record);
+            }
         } catch (const base::Error& e) {
             std::fprintf(stderr, "qt-vmm daemon: cannot keep the enclave's record: %s\n", e.what()); // run dir gone
         }
@@ -268,6 +311,17 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
                 ? no_heartbeat_error(m_settings.id, m_settings.heartbeat_timeout_s, m_settings.debug_mode)
                 : ended_before_heartbeat_error(m_settings.id, exit, m_settings.debug_mode));
     m_control->close_clients();
+}
+
+void EnclaveDaemon::remove_sockets()
+{
+    if (m_monitor) {
+        m_monitor->remove_sockets();
+        return;
+    }
+    m_run_dir.remove_reservation(m_settings.id); // before the ID is free again (the socket)
+    ::unlink(m_run_dir.vsock_path(m_settings.id).c_str());
+    ::unlink(m_run_dir.socket_path(m_settings.id).c_str());
 }
 
 } // namespace vmm

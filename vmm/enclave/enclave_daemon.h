@@ -35,6 +35,8 @@
 #include "vmm/enclave/control_server.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
+#include "vmm/enclave/sandbox_monitor.h"
+#include "vmm/enclave/sandbox_privileges.h"
 #include "vmm/enclave/start_report.h"
 #include "vmm/vsock/vsock_device.h"
 
@@ -79,6 +81,11 @@ public:
     EnclaveDaemon(RunDir run_dir, EnclaveSettings settings, EnclaveVmFactory create_vm = create_enclave_vm);
     ~EnclaveDaemon() override;
 
+    // Privilege separation (sandbox_monitor.h): requests that need root go to `monitor`, and
+    // once the VM runs the daemon drops root (sandbox_privileges.h) if it is root. Without a
+    // monitor (tests, fake back ends) the daemon does everything itself and keeps its IDs.
+    void use_monitor(std::shared_ptr<MonitorClient> monitor) { m_monitor = std::move(monitor); }
+
     // Builds and starts the VM, reports to `ready_fd` ("ok <json>\n" or "error <json>\n"), then
     // serves until the enclave ends. Returns the process exit status.
     int run(int ready_fd, RunDir::Lock& lock, const BootImage& image);
@@ -90,10 +97,13 @@ private:
     void report_ready();
     void serve();
     void finish(const ExitInfo& exit);
+    void remove_sockets();
 
     RunDir m_run_dir;
     EnclaveSettings m_settings;
     EnclaveVmFactory m_create_vm;
+    std::shared_ptr<MonitorClient> m_monitor;
+    std::optional<DaemonUser> m_drop_to;   // root with a monitor: who the daemon becomes
     std::unique_ptr<ConsoleBuffer> m_console;
     std::unique_ptr<EnclaveVm> m_vm;          // after m_console: the guest writes the ring
     std::unique_ptr<ControlServer> m_control; // after both: gone first, like its viewers

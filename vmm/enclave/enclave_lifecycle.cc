@@ -46,13 +46,21 @@ base::UniqueFd arm_heartbeat_timer(double seconds)
     return timer;
 }
 
-SocketWatchdog::SocketWatchdog(std::string path)
+SocketWatchdog::SocketWatchdog(std::string path, Identify identify)
     : m_path(std::move(path))
+    , m_identify(std::move(identify))
 {
-    struct stat bound {};
-    ::stat(m_path.c_str(), &bound);
-    m_dev = bound.st_dev;
-    m_ino = bound.st_ino;
+    if (!m_identify)
+        m_identify = [](const std::string& p) -> std::optional<std::pair<dev_t, ino_t>> {
+            struct stat st {};
+            if (::stat(p.c_str(), &st) != 0)
+                return std::nullopt;
+            return std::make_pair(st.st_dev, st.st_ino);
+        };
+    if (auto bound = m_identify(m_path)) {
+        m_dev = bound->first;
+        m_ino = bound->second;
+    }
     m_timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     itimerspec every {};
     every.it_value.tv_sec = every.it_interval.tv_sec = 2;
@@ -63,8 +71,8 @@ std::optional<std::string> SocketWatchdog::check()
 {
     std::uint64_t ticks;
     [[maybe_unused]] ssize_t r = ::read(m_timer.get(), &ticks, sizeof ticks);
-    struct stat now {};
-    if (::stat(m_path.c_str(), &now) == 0 && now.st_ino == m_ino && now.st_dev == m_dev)
+    auto now = m_identify(m_path);
+    if (now && now->first == m_dev && now->second == m_ino)
         return std::nullopt;
     m_timer.reset();
     return "its control socket " + m_path + " was removed, so nobody could stop it any more";

@@ -15,6 +15,7 @@
 #include "vmm/vstate/exit_latch.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -34,7 +35,10 @@ base::UniqueFd arm_heartbeat_timer(double seconds);
 // Every 2 s: is the control socket at `path` still the one bound there when this was made?
 class SocketWatchdog {
 public:
-    explicit SocketWatchdog(std::string path);
+    // dev and inode of the socket at `path`, nullopt if it is gone; the default stat()s it, a
+    // daemon that dropped root asks its monitor (sandbox_monitor.h).
+    using Identify = std::function<std::optional<std::pair<dev_t, ino_t>>(const std::string& path)>;
+    explicit SocketWatchdog(std::string path, Identify identify = {});
     int fd() const { return m_timer.get(); }
     // On the timer's tick: nullopt while the socket is there; otherwise why the enclave must be
     // stopped, and the watchdog stops watching (its timer is closed, which leaves the epoll set).
@@ -42,6 +46,7 @@ public:
 
 private:
     std::string m_path;
+    Identify m_identify;
     dev_t m_dev { 0 };
     ino_t m_ino { 0 };
     base::UniqueFd m_timer;

@@ -62,6 +62,9 @@ public:
     virtual bool request_stop(ExitKind kind, std::string detail) = 0;
     // What this back end knows now: launch timings, the vsock device's state, ...
     virtual EnclaveVmStatus report() const = 0;
+    // Runs `task` once in each thread of this process that runs a vCPU, and returns when they
+    // have (KVM: the vCPU threads; QEMU's vCPUs are not ours: nothing to do).
+    virtual void run_in_vcpu_threads(const std::function<void()>& /*task*/) { }
 };
 
 } // namespace vmm

@@ -27,6 +27,7 @@ KvmEnclaveVm::~KvmEnclaveVm()
 }
 
 void KvmEnclaveVm::start() { m_machine->start(); }
+void KvmEnclaveVm::run_in_vcpu_threads(const std::function<void()>& task) { m_machine->run_in_vcpu_threads(task); }
 
 ExitInfo KvmEnclaveVm::wait()
 {

@@ -25,6 +25,7 @@ public:
     ExitInfo status() const override;
     bool request_stop(ExitKind kind, std::string detail) override;
     EnclaveVmStatus report() const override;
+    void run_in_vcpu_threads(const std::function<void()>& task) override;
 
 private:
     KvmEnclaveVm() = default;

@@ -8,6 +8,8 @@
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
 #include "vmm/host/cpu_affinity.h"
+#include "vmm/enclave/sandbox_monitor.h"
+#include "vmm/enclave/sandbox_privileges.h"
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
 #include "vmm/host/meminfo.h"
@@ -272,14 +274,21 @@ Json start_enclave(const StartRequest& request)
             std::fprintf(stderr, "qt-vmm daemon: cannot note its process ID in the reservation: %s\n", e.what());
         }
         try {
+            // Privilege separation: this process stays root as the daemon's monitor; the daemon
+            // (its child) drops root once the enclave runs (sandbox_monitor.h).
+            std::shared_ptr<MonitorClient> monitor = fork_monitor(dir, id, log, [&] {
+                lock.release();
+                ::close(pipe_fds[1]);
+            });
+            if (::geteuid() == 0)
+                enter_daemon_namespaces();
             EnclaveDaemon daemon(dir, std::move(settings));
+            daemon.use_monitor(std::move(monitor));
             status = daemon.run(pipe_fds[1], lock, image);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "qt-vmm daemon: %s\n", e.what());
         }
-        dir.remove_reservation(id); // the enclave has ended (its socket is gone already)
-        ::unlink(log.c_str());
-        ::_exit(status);
+        ::_exit(status); // the monitor removes the log unless the daemon died
     }
     ::close(pipe_fds[1]);
     lock.release(); // the daemon holds the lock (same open file) until it has reserved memory

@@ -3,7 +3,7 @@
 # back ends, and host-quirk detection (which boots the embedded probe guest).
 LIBRARIES += vmmenclave
 vmmenclave_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/enclave/*.cc))
-vmmenclave_LDLIBS := -pthread
+vmmenclave_LDLIBS := -pthread -lseccomp
 
 UNIT_TESTS += enclave_test
 enclave_test_SRCS := $(wildcard vmm/enclave/*_test.cc) tests/doctest_main.cc

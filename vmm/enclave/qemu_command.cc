@@ -16,6 +16,10 @@ std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch)
         "-m", memory,
         "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        // QEMU 7.2 installs this filter before -runas changes its IDs, so with -runas set*uid
+        // must stay allowed (elevateprivileges=deny kills it with SIGSYS right there); after
+        // -runas QEMU is an unprivileged user without capabilities, set*uid elevates nothing.
+        "-sandbox", std::string("on,obsolete=deny,elevateprivileges=") + (launch.run_as.empty() ? "deny" : "allow") + ",spawn=deny,resourcecontrol=deny",
         "-device", "i8042",
         // Modern virtio-mmio (version 2, VIRTIO_F_VERSION_1) as with --accel kvm, not QEMU's legacy default.
         "-global", "virtio-mmio.force-legacy=false",
@@ -27,6 +31,8 @@ std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch)
     } else {
         argv.insert(argv.end(), { "-serial", "null" });
     }
+    if (!launch.run_as.empty())
+        argv.insert(argv.end(), { "-runas", launch.run_as });
     argv.insert(argv.end(), { "-kernel", launch.kernel_path });
     if (!launch.initrd_path.empty())
         argv.insert(argv.end(), { "-initrd", launch.initrd_path });

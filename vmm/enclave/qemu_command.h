@@ -3,7 +3,11 @@
 // guest RAM in a shared memfd (vhost-user needs to map it); the virtio-vsock device as QEMU's
 // vhost-user-vsock-device on an inherited socket (qt-vmm serves the device model); the UART on
 // an inherited socket (debug mode, read-only: nothing is ever written to it) or nowhere; the
-// i8042 so that reboot=k (guest-init's end) ends QEMU, with -no-reboot.
+// i8042 so that reboot=k (guest-init's end) ends QEMU, with -no-reboot. QEMU's own seccomp
+// sandbox is always on (-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,
+// resourcecontrol=deny: no obsolete calls, no set*uid, no fork/exec, no affinity or scheduler
+// changes), and a root daemon has it drop to the daemon user (-runas; then
+// elevateprivileges=allow, because QEMU 7.2 applies its filter before -runas's setuid).
 //
 // Usage:
 //     vmm::QemuLaunch q{ .binary = "qemu-system-x86_64", .vcpus = 2, .memory_mib = 512, ... };
@@ -25,6 +29,7 @@ struct QemuLaunch {
     std::string cmdline;
     int vhost_user_fd { -1 };   // inherited, connected to the vsock backend
     int console_fd { -1 };      // inherited, -1 = the UART goes nowhere (production mode)
+    std::string run_as;         // -runas USER once QEMU is set up ("" = keep the caller's IDs)
 };
 
 std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch);

@@ -67,3 +67,19 @@ TEST_CASE("qemu_microvm_arguments: production mode and no initrd")
     CHECK(after(argv, "-chardev", "socket,id=console0").empty());
     CHECK(std::find(argv.begin(), argv.end(), "-initrd") == argv.end());
 }
+
+TEST_CASE("qemu_microvm_arguments: QEMU's seccomp sandbox always, -runas when asked")
+{
+    vmm::QemuLaunch q;
+    q.memory_mib = 128;
+    q.kernel_path = "k";
+    q.vhost_user_fd = 3;
+    std::vector<std::string> argv = vmm::qemu_microvm_arguments(q);
+    CHECK(after(argv, "-sandbox") == "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    CHECK(std::find(argv.begin(), argv.end(), "-runas") == argv.end());
+    q.run_as = "qt-vmm-daemon";
+    argv = vmm::qemu_microvm_arguments(q);
+    CHECK(after(argv, "-runas") == "qt-vmm-daemon");
+    // QEMU 7.2 installs its filter before -runas's setuid: deny would kill it there.
+    CHECK(after(argv, "-sandbox") == "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
+}

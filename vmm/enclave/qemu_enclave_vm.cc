@@ -4,6 +4,7 @@
 #include "base/eventfd.h"
 #include "vmm/enclave/qemu_command.h"
 #include "vmm/host/cpu_affinity.h"
+#include "vmm/enclave/sandbox_privileges.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cerrno>
@@ -114,6 +115,8 @@ void QemuEnclaveVm::start()
     launch.cmdline = m_machine.cmdline;
     launch.vhost_user_fd = m_qemu_vhost_end.get();
     launch.console_fd = m_console_qemu.valid() ? m_console_qemu.get() : -1;
+    if (::geteuid() == 0)
+        launch.run_as = kDaemonUser; // the daemon drops to it too, and must be able to signal QEMU
     std::vector<std::string> args = qemu_microvm_arguments(launch);
     std::vector<char*> argv;
     for (std::string& a : args)

@@ -1,6 +1,7 @@
 #include "vmm/enclave/run_dir.h"
 
 #include "base/error.h"
+#include "vmm/enclave/access_group.h"
 #include "vmm/enclave/control_protocol.h"
 #include "vmm/enclave/trusted_dir.h"
 
@@ -35,6 +36,8 @@ RunDir RunDir::open()
     const char* env = std::getenv("QT_VMM_RUN_DIR");
     RunDir dir;
     dir.m_path = env && *env ? env : "/run/qt-vmm";
+    if (::mkdir(dir.m_path.c_str(), 0700) == 0)
+        secure_new_run_dir(dir.m_path); // root:qt-vmm 1770 (access_group.h)
     dir.m_fd = std::make_shared<base::UniqueFd>(open_trusted_dir(dir.m_path, "QT_VMM_RUN_DIR", "RUN_DIR_UNSAFE"));
     return dir;
 }
@@ -43,11 +46,23 @@ RunDir::Lock RunDir::lock() const
 {
     std::string path = m_path + "/.lock";
     base::UniqueFd owned;
-    try {
-        owned = open_own_file(fd(), ".lock", 0644);
-    } catch (const base::Error& e) {
-        throw base::Error(e.kind(), "RUN_DIR_LOCK", std::string(e.what()) + " in " + m_path);
+    if (::geteuid() == 0) {
+        try {
+            owned = open_own_file(fd(), ".lock", 0660); // whatever a member planted there is replaced
+        } catch (const base::Error& e) {
+            throw base::Error(e.kind(), "RUN_DIR_LOCK", std::string(e.what()) + " in " + m_path);
+        }
+    } else {
+        // A member of qt-vmm shares root's lock file; never through a symlink, never a FIFO.
+        owned.reset(::openat(fd(), ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0660));
+        struct stat st {};
+        if (!owned.valid() || ::fstat(owned.get(), &st) != 0 || !S_ISREG(st.st_mode))
+            base::throw_errno("RUN_DIR_LOCK", "cannot open", path + " (a regular file is needed; ask root to remove it)");
     }
+    // Every member of qt-vmm may start enclaves, so every member must be able to take the lock.
+    struct stat st {};
+    if (::fstat(owned.get(), &st) == 0 && st.st_uid == ::geteuid())
+        restrict_to_access_group(path);
     int lock_fd = owned.get();
     while (::flock(lock_fd, LOCK_EX) != 0) {
         if (errno != EINTR)
@@ -80,6 +95,10 @@ std::vector<Json> RunDir::list_enclaves() const
                 records.insert(id);
         }
         ::closedir(d);
+    } else if (errno == EACCES) {
+        throw base::Error(base::ErrorKind::Permission, "RUN_DIR_ACCESS",
+            m_path + ": permission denied; only root and members of group " + kAccessGroup
+                + " may reach enclaves (an admin adds you with: usermod -aG " + kAccessGroup + " USER)");
     }
     std::vector<Json> result;
     for (int id : sockets) {

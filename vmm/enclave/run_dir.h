@@ -1,16 +1,17 @@
 // vmm/enclave/run_dir.h — the run directory where every enclave daemon publishes itself.
 //
-//   /run/qt-vmm/ (QT_VMM_RUN_DIR overrides; created 0755; as root it must be a real directory
-//                 owned by root and not writable by others, group-writable only if sticky, or
-//                 open() refuses it: RUN_DIR_UNSAFE, see trusted_dir.h)
+//   /run/qt-vmm/ (QT_VMM_RUN_DIR overrides; created root:qt-vmm 1770, see access_group.h; as root
+//                 it must be a real directory owned by root and not writable by others,
+//                 group-writable only if sticky, or open() refuses it: RUN_DIR_UNSAFE, see
+//                 trusted_dir.h)
 //     .lock          flock()ed while a start picks an EnclaveID, CID, CPUs and memory, so two
 //                    concurrent starts can never take the same ones
-//     <id>.sock      the control socket of the daemon that owns enclave <id> (mode 0666; access
-//                    is decided per request from the peer's credentials)
+//     <id>.sock      the control socket of the daemon that owns enclave <id> (root:qt-vmm 0660;
+//                    owner-only rules are decided per request from the peer's credentials)
 //     <id>.json      the record of an enclave that ended (why, app exit status); removed by stop
 //     <id>.vsock     the enclave's hybrid-vsock socket (Firecracker's protocol: "CONNECT <port>\n");
-//                    mode 0666 like the control socket: on Nitro every parent process may reach
-//                    every enclave's vsock ports. Connections the enclave opens to the parent's
+//                    root:qt-vmm 0660 like the control socket: as on Nitro (group `ne`), every
+//                    member may reach every enclave's vsock ports. Connections the enclave opens to the parent's
 //                    port P go to <id>.vsock_P, which the parent program creates.
 //     <id>.console   debug mode only: the console ring as it was when the enclave ended (0600)
 //     <id>.log       the daemon's stderr while it runs (created afresh, never through a symlink)

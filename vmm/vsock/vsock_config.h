@@ -25,6 +25,7 @@ struct VsockConfig {
     std::string uds_path;            // the parent's socket; "" = none (heartbeat/status only)
     std::function<void()> on_heartbeat;
     std::function<void(const guest_init::StatusRecord&)> on_app_status;
+    std::function<base::UniqueFd(std::uint32_t port)> connect_parent; // see MuxerConfig
 };
 
 inline vsock::MuxerConfig muxer_config(const VsockConfig& config)
@@ -34,6 +35,7 @@ inline vsock::MuxerConfig muxer_config(const VsockConfig& config)
     mc.uds_path = config.uds_path;
     mc.services.on_heartbeat = config.on_heartbeat;
     mc.services.on_app_status = config.on_app_status;
+    mc.connect_parent = config.connect_parent;
     return mc;
 }
 

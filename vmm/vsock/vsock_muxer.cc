@@ -153,7 +153,13 @@ void VsockMuxer::connect_to_parent(const PacketHeader& h)
     }
     std::unique_ptr<LocalService> service = make_local_service(h.dst_port, m_config.services);
     base::UniqueFd fd;
-    if (!service) {
+    if (!service && m_config.connect_parent) {
+        fd = m_config.connect_parent(h.dst_port);
+        if (!fd.valid()) {
+            queue_rst(h.dst_cid, h.dst_port, h.src_port, true);
+            return;
+        }
+    } else if (!service) {
         sockaddr_un address;
         if (m_config.uds_path.empty() || !base::unix_address(m_config.uds_path + "_" + std::to_string(h.dst_port), address)) {
             queue_rst(h.dst_cid, h.dst_port, h.src_port, true);

@@ -48,8 +48,11 @@
 #include "vmm/vsock/vsock_connection.h"
 #include "vmm/vsock/vsock_packet.h"
 
+#include "base/file.h"
+
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -67,6 +70,10 @@ struct MuxerConfig {
     std::uint64_t guest_cid { 0 };
     std::string uds_path;          // empty: no parent socket (services only)
     ServiceCallbacks services;
+    // Connects to the parent's listener for port P (<uds_path>_P) when the process itself may
+    // not: the enclave daemon's root monitor does it (vmm/enclave/sandbox_monitor.h). Unset: a
+    // direct non-blocking connect. Returns an invalid fd for "refused".
+    std::function<base::UniqueFd(std::uint32_t port)> connect_parent;
 };
 
 class VsockMuxer {

@@ -216,8 +216,14 @@ bool Machine::request_stop(ExitKind kind, std::string detail)
 void Machine::vcpu_loop(unsigned index)
 {
     VcpuFd& cpu = m_vcpus[index];
+    std::uint64_t tasks_seen = 0;
     try {
         while (!m_stopping.load()) {
+            if (std::uint64_t generation = m_task_generation.load(); generation != tasks_seen) {
+                tasks_seen = generation;
+                run_vcpu_task(cpu);
+                continue; // re-check m_stopping after clearing immediate_exit
+            }
             if (!cpu.run())
                 continue; // interrupted: re-check m_stopping
             if (!handle_exit(index, cpu))
@@ -226,6 +232,37 @@ void Machine::vcpu_loop(unsigned index)
     } catch (const std::exception& e) {
         request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + ": " + e.what());
     }
+}
+
+void Machine::run_in_vcpu_threads(const std::function<void()>& task)
+{
+    std::unique_lock lock(m_task_lock);
+    m_task = task;
+    m_task_runs = 0;
+    m_task_generation.fetch_add(1);
+    // immediate_exit: a thread that takes the kick just before entering KVM_RUN still leaves it.
+    for (unsigned i = 0; i < m_vcpus.size(); ++i) {
+        m_vcpus[i].run_state()->immediate_exit = 1;
+        if (i < m_thread_handles.size())
+            pthread_kill(m_thread_handles[i], kKickSignal);
+    }
+    m_task_done.wait_for(lock, std::chrono::seconds(10), [this] { return m_task_runs == m_vcpus.size() || m_stopping.load(); });
+}
+
+void Machine::run_vcpu_task(VcpuFd& cpu)
+{
+    std::function<void()> task;
+    {
+        std::lock_guard guard(m_task_lock);
+        task = m_task;
+    }
+    cpu.run_state()->immediate_exit = 0; // before the caller re-checks m_stopping (a stop sets it again)
+    task();
+    {
+        std::lock_guard guard(m_task_lock);
+        ++m_task_runs;
+    }
+    m_task_done.notify_all();
 }
 
 bool Machine::handle_exit(unsigned index, VcpuFd& cpu)

@@ -100,12 +100,18 @@ public:
     MmioDeviceManager& mmio_devices() { return *m_mmio_devices; }
     const DebugPort& debug_port() const { return m_debug_port; }
     std::uint64_t serial_bytes() const { return m_serial->bytes_written(); }
+    // Runs `task` once in every vCPU thread, between two KVM_RUNs (each is kicked out of
+    // KVM_RUN for it), and returns once all have (or the guest is stopping, or after 10 s). For
+    // per-thread set-up after start, e.g. a vCPU's own seccomp filter. An exception from `task`
+    // stops the guest (VcpuError), like any in the vCPU loop.
+    void run_in_vcpu_threads(const std::function<void()>& task);
     // Called (from a vCPU or the stopping thread) once when the guest ends.
     void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
 
 private:
     Machine(const MachineConfig& config, GuestMemory memory);
     void vcpu_loop(unsigned index);
+    void run_vcpu_task(VcpuFd& cpu);
     bool handle_exit(unsigned index, VcpuFd& cpu);
 
     MachineConfig m_config;
@@ -126,6 +132,13 @@ private:
 
     ExitLatch m_exit;
     std::atomic<bool> m_stopping { false };
+
+    // run_in_vcpu_threads(): the task, its generation (0 = none yet) and how many threads ran it.
+    std::mutex m_task_lock;
+    std::condition_variable m_task_done;
+    std::function<void()> m_task;
+    std::atomic<std::uint64_t> m_task_generation { 0 };
+    unsigned m_task_runs { 0 };
 };
 
 } // namespace vmm

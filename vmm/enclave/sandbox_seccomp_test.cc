@@ -1,0 +1,75 @@
+#include "vmm/enclave/sandbox_seccomp.h"
+
+#include <algorithm>
+#include <csignal>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <functional>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+// Runs `body` in a forked child after installing a filter; returns the child's wait status.
+int in_child(const std::function<void()>& install, const std::function<int()>& body)
+{
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        try {
+            install();
+        } catch (...) {
+            ::_exit(99);
+        }
+        ::_exit(body());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
+}
+
+bool killed_by_sigsys(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
+bool exited_with(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+
+} // namespace
+
+TEST_CASE("seccomp: a vCPU thread's filter kills the process on a forbidden call (socket)")
+{
+    auto vcpu = [] { vmm::install_thread_filter(vmm::ThreadRole::Vcpu); };
+    CHECK(exited_with(in_child(vcpu, [] { return ::getpid() > 0 ? 7 : 0; }), 7)); // allowed calls work
+    CHECK(killed_by_sigsys(in_child(vcpu, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0) >= 0 ? 0 : 1; })));
+    CHECK(killed_by_sigsys(in_child(vcpu, [] { return static_cast<int>(::syscall(SYS_epoll_create1, 0)); })));
+}
+
+TEST_CASE("seccomp: the daemon's filter forbids fork, exec, sockets, signals to others, refuses open; allows its own work")
+{
+    auto daemon = [] { vmm::install_daemon_filter(std::nullopt); };
+    // open fails (EACCES) instead of killing: glibc opens files on its own (the root is empty anyway).
+    CHECK(exited_with(in_child(daemon, [] { return ::open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES ? 7 : 1; }), 7));
+    CHECK(killed_by_sigsys(in_child(daemon, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(daemon, [] { return ::execl("/bin/true", "true", nullptr); })));
+    CHECK(killed_by_sigsys(in_child(daemon, [] { return ::kill(1, 0); })));
+    CHECK(killed_by_sigsys(in_child(daemon, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0); })));
+    // Signals to itself are fine, and so is the work of the control loop.
+    CHECK(exited_with(in_child(daemon, [] { return ::kill(::getpid(), 0) == 0 ? 7 : 1; }), 7));
+    CHECK(exited_with(in_child(daemon, [] {
+        int fds[2];
+        return ::pipe2(fds, O_CLOEXEC) == 0 && ::syscall(SYS_epoll_create1, 0) >= 0 ? 7 : 1;
+    }), 7));
+    // The muxer's unlink of its socket path: refused quietly.
+    CHECK(exited_with(in_child(daemon, [] { return ::unlink("/nonexistent") != 0 && errno == EACCES ? 7 : 1; }), 7));
+}
+
+TEST_CASE("seccomp: every role's list has the basics and nothing to reach the file system")
+{
+    for (auto role : { vmm::ThreadRole::Daemon, vmm::ThreadRole::Vsock, vmm::ThreadRole::Vcpu }) {
+        std::vector<std::string> names = vmm::allowed_syscalls(role);
+        CHECK(std::count(names.begin(), names.end(), "futex") == 1);
+        for (const char* forbidden : { "open", "execve", "fork", "clone", "socket", "connect", "ptrace", "mount" })
+            CHECK(std::count(names.begin(), names.end(), forbidden) == 0);
+    }
+    std::vector<std::string> vcpu = vmm::allowed_syscalls(vmm::ThreadRole::Vcpu);
+    CHECK(std::count(vcpu.begin(), vcpu.end(), "accept4") == 0);
+}
