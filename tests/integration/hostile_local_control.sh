@@ -115,7 +115,7 @@ kill -0 "$pid" 2>/dev/null || fail "the daemon died on follow=\"yes\""
 expect_eq "$(enclave_field "$id" State)" RUNNING "state after the malformed requests"
 
 echo "== 80 silent connections by one user: the owner still queries, and they are dropped"
-coproc HOLD { "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
+coproc HOLD { exec "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
 read -r -u "${HOLD[0]}" held
 expect_eq "$held" held "the holder"
 expect_eq "$(enclave_field "$id" State)" RUNNING "state with 80 silent connections held"
@@ -127,9 +127,11 @@ wait "$HOLD_PID" 2>/dev/null || true
 
 echo "== a stopped daemon still holds its CID and is shown as not answering"
 kill -STOP "$pid"
-trap 'kill -CONT '"$pid"' 2>/dev/null; vmm_cleanup' EXIT
-# Its listen backlog full too: connect() alone would wait for room forever.
-coproc FILL { "${member[@]}" "$PY" "$TEST_TMP/fill.py" "$sock" 40; }
+# Its listen backlog full too: connect() alone would wait for room forever. (exec: FILL_PID is
+# the filler itself, so killing it leaves nothing behind.)
+coproc FILL { exec "${member[@]}" "$PY" "$TEST_TMP/fill.py" "$sock" 40; }
+fill_pid=$FILL_PID # bash unsets FILL_PID once the coprocess ends
+trap 'kill -CONT '"$pid"' 2>/dev/null || true; kill '"$fill_pid"' 2>/dev/null || true; vmm_cleanup' EXIT
 read -r -u "${FILL[0]}" filled
 expect_eq "$filled" filled "the backlog filler"
 q=$(timeout 15 "$QT_VMM" enclave query) || fail "query with a stopped daemon and a full backlog did not return"
@@ -143,12 +145,12 @@ set -e
 echo "$err"
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "a second start with the stopped daemon's CID must be refused (status $status)"
 expect_contains "$err" CID_IN_USE
-kill "$FILL_PID" 2>/dev/null || true
-wait "$FILL_PID" 2>/dev/null || true
+kill "$fill_pid" 2>/dev/null || true
+wait "$fill_pid" 2>/dev/null || true
 kill -CONT "$pid"
 
 echo "== the owner stops the enclave while another user holds silent connections"
-coproc HOLD2 { "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
+coproc HOLD2 { exec "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
 read -r -u "${HOLD2[0]}" held
 expect_eq "$held" held "the second holder"
 "$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"

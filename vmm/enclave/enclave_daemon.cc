@@ -195,13 +195,6 @@ Json EnclaveDaemon::describe() const
         { "FirstGuestIo", 0 }, { "Heartbeat", m_heartbeat_ns.load() } };
     if (m_vm)
         add_vm_status(info, m_vm->report());
-    if (m_settings.debug_mode && state.kind == ExitKind::Running) {
-        // Debug view: where each of the daemon's threads may run ("vcpu0 (1234)": [1]).
-        Json threads = Json::object();
-        for (const host::ThreadAffinity& t : host::thread_affinities())
-            threads[t.name + " (" + std::to_string(t.tid) + ")"] = t.cpus;
-        info["ThreadCPUs"] = threads;
-    }
     return info;
 }
 

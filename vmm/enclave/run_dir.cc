@@ -29,6 +29,13 @@ int parse_id(const std::string& name, const std::string& suffix)
     return std::atoi(digits.c_str());
 }
 
+base::Error access_denied(const std::string& path)
+{
+    return base::Error(base::ErrorKind::Permission, "RUN_DIR_ACCESS",
+        path + ": permission denied; only root and members of group " + kAccessGroup
+            + " may reach enclaves (an admin adds you with: usermod -aG " + kAccessGroup + " USER)");
+}
+
 } // namespace
 
 RunDir RunDir::open()
@@ -38,6 +45,8 @@ RunDir RunDir::open()
     dir.m_path = env && *env ? env : "/run/qt-vmm";
     if (::mkdir(dir.m_path.c_str(), 0700) == 0)
         secure_new_run_dir(dir.m_path); // root:qt-vmm 1770 (access_group.h)
+    else if (::geteuid() != 0 && ::access(dir.m_path.c_str(), R_OK | X_OK) != 0 && errno == EACCES)
+        throw access_denied(dir.m_path);
     dir.m_fd = std::make_shared<base::UniqueFd>(open_trusted_dir(dir.m_path, "QT_VMM_RUN_DIR", "RUN_DIR_UNSAFE"));
     return dir;
 }
@@ -96,9 +105,7 @@ std::vector<Json> RunDir::list_enclaves() const
         }
         ::closedir(d);
     } else if (errno == EACCES) {
-        throw base::Error(base::ErrorKind::Permission, "RUN_DIR_ACCESS",
-            m_path + ": permission denied; only root and members of group " + kAccessGroup
-                + " may reach enclaves (an admin adds you with: usermod -aG " + kAccessGroup + " USER)");
+        throw access_denied(m_path);
     }
     std::vector<Json> result;
     for (int id : sockets) {

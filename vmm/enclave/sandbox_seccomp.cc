@@ -164,6 +164,13 @@ void install_daemon_filter(std::optional<pid_t> child)
     // (a vsock-selftest enclave's vsock thread was killed by an openat here).
     filter.fail_with(SCMP_SYS(open), EACCES);
     filter.fail_with(SCMP_SYS(openat), EACCES);
+    // The vhost-user back end asks /proc whether a kick fd is an eventfd (fd_kind.h); the empty
+    // root has no /proc, which it takes as "cannot tell" (the anonymous-inode check stands).
+    for (int call : { SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2) })
+        filter.fail_with(call, ENOENT);
+    if (!kSanitizerBuild) // there ASan's own list allows them
+        for (int call : { SCMP_SYS(readlink), SCMP_SYS(readlinkat) })
+            filter.fail_with(call, ENOENT);
     // A thread may narrow its own filter further (install_thread_filter), never widen it or
     // apply one to other threads: SECCOMP_SET_MODE_FILTER without flags (no TSYNC), and
     // libseccomp's feature probe.

@@ -72,24 +72,6 @@ std::vector<int> allowed_cpus()
     return cpus;
 }
 
-std::vector<ThreadAffinity> thread_affinities()
-{
-    std::vector<ThreadAffinity> threads;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-        ThreadAffinity t;
-        t.tid = std::atoi(entry.path().filename().c_str());
-        std::ifstream comm(entry.path() / "comm");
-        if (t.tid <= 0 || !std::getline(comm, t.name))
-            continue;
-        t.cpus = affinity_of(t.tid);
-        if (!t.cpus.empty())
-            threads.push_back(std::move(t));
-    }
-    std::sort(threads.begin(), threads.end(), [](const ThreadAffinity& a, const ThreadAffinity& b) { return a.tid < b.tid; });
-    return threads;
-}
-
 std::string pinning_error(const std::string& who, const std::vector<int>& cpus, int error)
 {
     return "cannot pin " + who + " to host CPU" + (cpus.size() == 1 ? " " : "s ") + format_cpu_list(cpus) + ": "

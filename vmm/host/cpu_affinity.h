@@ -10,8 +10,6 @@
 //     vmm::host::pin_current_thread({ 0 }, "the enclave daemon");        // throws CPU_PINNING
 //     if (int err = vmm::host::CpuMask({ 3 }).apply_to_current_thread())  // no allocation, for a
 //         ...                                                            // forked child or a vCPU
-//     for (const auto& t : vmm::host::thread_affinities())                  // {tid, "vcpu0", {3}}
-//         ...
 //     std::string why = vmm::host::pinning_error("vCPU 1", { 3 }, EINVAL); // "cannot pin vCPU 1 to host CPU 3: ..."
 #pragma once
 
@@ -49,14 +47,5 @@ std::string pinning_error(const std::string& who, const std::vector<int>& cpus, 
 
 // Pins the calling thread to `cpus`; throws base::Error(Resource, "CPU_PINNING", pinning_error()).
 void pin_current_thread(const std::vector<int>& cpus, const std::string& who);
-
-// Each thread of this process (/proc/self/task) with its name and the CPUs it may run on, by
-// thread id; a thread that ends while being read is left out. For query's debug view.
-struct ThreadAffinity {
-    int tid { 0 };
-    std::string name;
-    std::vector<int> cpus;
-};
-std::vector<ThreadAffinity> thread_affinities();
 
 } // namespace vmm::host
