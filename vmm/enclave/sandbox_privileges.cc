@@ -1,5 +1,7 @@
 #include "vmm/enclave/sandbox_privileges.h"
 
+#include "vmm/enclave/daemon_fd_limit.h"
+
 #include "base/error.h"
 #include "base/file.h"
 
@@ -107,7 +109,7 @@ void enter_daemon_namespaces()
 void drop_privileges(const DaemonUser& user)
 {
     check_empty_root();
-    set_limit(RLIMIT_NOFILE, kDaemonOpenFiles, "RLIMIT_NOFILE");
+    set_limit(RLIMIT_NOFILE, kDaemonFileLimit, "RLIMIT_NOFILE"); // daemon_fd_limit.h
     set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
     set_limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC"); // no new processes or threads for this user
     ::signal(SIGXFSZ, SIG_IGN);

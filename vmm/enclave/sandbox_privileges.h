@@ -26,10 +26,6 @@ namespace vmm {
 inline constexpr const char* kDaemonUser = "qt-vmm-daemon";
 // An empty, root-owned, read-only directory the daemon chroots into (created if missing).
 inline constexpr const char* kEmptyRoot = "/run/qt-vmm-empty";
-// RLIMIT_NOFILE of a daemon: 1,024 vsock connections (vmm/vsock/README.md) plus as many
-// handshakes in flight, 64 control clients, and the daemon's own (KVM, eventfds, epoll, log).
-// The one place this limit is set; the vsock and control code size their caps below it.
-inline constexpr rlim_t kDaemonOpenFiles = 1024 + 1024 + 64 + 256;
 // RLIMIT_FSIZE: bounds the daemon's log (<run>/<id>.log); SIGXFSZ is ignored, a write past it fails.
 inline constexpr rlim_t kDaemonMaxFileBytes = 16u << 20;
 
