@@ -131,6 +131,30 @@ void add_role(Filter& filter, ThreadRole role)
         filter.allow(name);
 }
 
+// Calls that fail with an error instead of killing, in every daemon list: a stacked list must
+// refuse them too, or its kill would win over the daemon list's errno (the strictest action of
+// all filters applies).
+void add_refusals(Filter& filter)
+{
+    // The vsock muxer removes its socket path when it ends: pointless in the empty root, refused
+    // without a path walk instead of killing the daemon on its way out.
+    filter.fail_with(SCMP_SYS(unlink), EACCES);
+    filter.fail_with(SCMP_SYS(unlinkat), EACCES);
+    // glibc opens files behind the caller's back (time zone, /dev/tty for fatal messages, ...):
+    // in the empty root there is nothing to open, so refuse without a path walk rather than kill
+    // (a vsock-selftest enclave's vsock thread was killed by an openat here).
+    filter.fail_with(SCMP_SYS(open), EACCES);
+    filter.fail_with(SCMP_SYS(openat), EACCES);
+    // The vhost-user back end asks /proc whether a kick fd is an eventfd (fd_kind.h, on the
+    // vhost-vsock thread); the empty root has no /proc, which it takes as "cannot tell" (the
+    // anonymous-inode check stands).
+    for (int call : { SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2) })
+        filter.fail_with(call, ENOENT);
+    if (!kSanitizerBuild) // there ASan's own list allows them
+        for (int call : { SCMP_SYS(readlink), SCMP_SYS(readlinkat) })
+            filter.fail_with(call, ENOENT);
+}
+
 } // namespace
 
 std::vector<std::string> allowed_syscalls(ThreadRole role)
@@ -155,22 +179,7 @@ void install_daemon_filter(std::optional<pid_t> child)
     filter.allow_own_signals(child);
     // PR_SET_NAME only (thread names).
     filter.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(PR_SET_NAME)));
-    // The vsock muxer removes its socket path when it ends: pointless in the empty root, refused
-    // without a path walk instead of killing the daemon on its way out.
-    filter.fail_with(SCMP_SYS(unlink), EACCES);
-    filter.fail_with(SCMP_SYS(unlinkat), EACCES);
-    // glibc opens files behind the caller's back (time zone, /dev/tty for fatal messages, ...):
-    // in the empty root there is nothing to open, so refuse without a path walk rather than kill
-    // (a vsock-selftest enclave's vsock thread was killed by an openat here).
-    filter.fail_with(SCMP_SYS(open), EACCES);
-    filter.fail_with(SCMP_SYS(openat), EACCES);
-    // The vhost-user back end asks /proc whether a kick fd is an eventfd (fd_kind.h); the empty
-    // root has no /proc, which it takes as "cannot tell" (the anonymous-inode check stands).
-    for (int call : { SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2) })
-        filter.fail_with(call, ENOENT);
-    if (!kSanitizerBuild) // there ASan's own list allows them
-        for (int call : { SCMP_SYS(readlink), SCMP_SYS(readlinkat) })
-            filter.fail_with(call, ENOENT);
+    add_refusals(filter);
     // A thread may narrow its own filter further (install_thread_filter), never widen it or
     // apply one to other threads: SECCOMP_SET_MODE_FILTER without flags (no TSYNC), and
     // libseccomp's feature probe.
@@ -201,6 +210,7 @@ void install_thread_filter(ThreadRole role)
     Filter filter;
     add_role(filter, role);
     filter.allow_own_signals(std::nullopt);
+    add_refusals(filter);
     filter.load(false, false); // no_new_privs: set by the daemon's filter before (its prctl rule forbids it)
 }
 

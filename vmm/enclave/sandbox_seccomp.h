@@ -12,7 +12,10 @@
 //   Vcpu     KVM ioctls, eventfds, memory, futexes; no sockets, no epoll.
 // The narrower lists stack on the daemon's: a thread applies its own (install_thread_filter,
 // no TSYNC) and then can do only what both allow. The daemon has every vCPU thread apply the
-// Vcpu list (EnclaveVm::run_in_vcpu_threads); the Vsock list is not applied yet.
+// Vcpu list (EnclaveVm::run_in_vcpu_threads) and the vsock device's loop thread ("vsock" under
+// KVM, "vhost-vsock" under tcg) the Vsock list (EnclaveVm::run_in_device_thread). Every list
+// refuses the same calls with an errno instead of killing (open, unlink, the /proc look-ups
+// below): of stacked filters the strictest action wins, so a list without them would kill.
 // kill is allowed only towards the daemon itself and its child (QEMU), tgkill only inside the
 // daemon's own thread group. No socket, no connect, no exec, no fork; open and unlink fail with
 // EACCES (glibc opens files on its own; the root is empty). What needs the file
@@ -21,6 +24,7 @@
 // Usage:
 //     vmm::install_daemon_filter(qemu_pid);          // after drop_privileges(), from the main thread
 //     vmm::install_thread_filter(vmm::ThreadRole::Vcpu);   // from a vCPU thread, afterwards
+//     vmm::install_thread_filter(vmm::ThreadRole::Vsock);  // from the vsock loop thread, afterwards
 //     vmm::install_monitor_filter();                  // the monitor, before it serves
 #pragma once
 

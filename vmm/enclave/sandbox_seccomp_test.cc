@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <functional>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -60,6 +61,50 @@ TEST_CASE("seccomp: the daemon's filter forbids fork, exec, sockets, signals to 
     }), 7));
     // The muxer's unlink of its socket path: refused quietly.
     CHECK(exited_with(in_child(daemon, [] { return ::unlink("/nonexistent") != 0 && errno == EACCES ? 7 : 1; }), 7));
+}
+
+TEST_CASE("seccomp: the vsock thread's list on the daemon's: its own work goes on, glibc's opens and the kick-fd check fail quietly, the rest kills")
+{
+    // As in the daemon: the union first (no_new_privs, TSYNC), then the vsock thread's own.
+    auto vsock = [] {
+        vmm::install_daemon_filter(std::nullopt);
+        vmm::install_thread_filter(vmm::ThreadRole::Vsock);
+    };
+    // What the loop does: epoll, eventfds, its sockets (here a socketpair made before).
+    CHECK(exited_with(in_child([] {}, [] {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+            return 1;
+        int ep = static_cast<int>(::syscall(SYS_epoll_create1, 0));
+        try {
+            vmm::install_daemon_filter(std::nullopt);
+            vmm::install_thread_filter(vmm::ThreadRole::Vsock);
+        } catch (...) {
+            return 2;
+        }
+        char byte = 'x';
+        if (::send(sv[0], &byte, 1, 0) != 1 || ::recv(sv[1], &byte, 1, 0) != 1)
+            return 3;
+        int efd = static_cast<int>(::syscall(SYS_eventfd2, 0, 0));
+        epoll_event ev {};
+        ev.events = EPOLLIN;
+        if (efd < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) != 0 || ::epoll_wait(ep, &ev, 1, 0) != 0)
+            return 4;
+        return 7;
+    }), 7));
+    // Refused, not killed (the stacked list must not turn the union's errno into a kill):
+    // glibc's own opens, and the vhost-user kick-fd check's readlink/access of /proc.
+    CHECK(exited_with(in_child(vsock, [] { return ::open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES ? 7 : 1; }), 7));
+    CHECK(exited_with(in_child(vsock, [] {
+        char target[64];
+        return ::readlink("/proc/self/fd/0", target, sizeof target) < 0 && errno == ENOENT ? 7 : 1;
+    }), 7));
+    CHECK(exited_with(in_child(vsock, [] { return ::access("/proc/self/fd/0", F_OK) < 0 && errno == ENOENT ? 7 : 1; }), 7));
+    // Outside the list: process control, new epoll sets or timers (the main thread's), signals to others.
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_epoll_create1, 0)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return ::kill(1, 0); })));
 }
 
 TEST_CASE("seccomp: every role's list has the basics and nothing to reach the file system")
