@@ -2,8 +2,8 @@
 # The enclave daemon after setup (README "Access model", vmm/enclave/sandbox_*.h): for a running
 # KVM probe enclave and a running --accel tcg enclave, every thread of the daemon runs as
 # qt-vmm-daemon (not uid 0) with no capabilities, Seccomp 2 and NoNewPrivs 1, chrooted into an empty directory, in its own
-# network namespace; vCPU threads and the vsock thread stack their own, narrower list (two
-# filters; the vsock echo then runs through the narrowed vsock thread); its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
+# network namespace; vCPU threads, the vsock thread and the main thread stack their own,
+# narrower list (two filters; the vsock echo, the stops and the records then run through them); its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
 # seccomp sandbox. What needs root still works through the monitor: the record and the saved
 # console after a SIGTERM stop (which used to kill the daemon: only its main thread blocked
 # SIGTERM), a vsock echo, enclave->parent connects (tcg: to root's listener yes, to one owned by
@@ -36,10 +36,12 @@ check_sandboxed() {
     expect_eq "$(status_field "$pid/task/${task##*/}" CapPrm)" 0000000000000000 "$what thread $name CapPrm"
     expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp)" 2 "$what thread $name Seccomp (filter mode)"
     expect_eq "$(status_field "$pid/task/${task##*/}" NoNewPrivs)" 1 "$what thread $name NoNewPrivs"
-    # vCPU threads and the vsock device's thread narrow the daemon's filter with their own
-    # (stacked): two filters, the others one.
+    # vCPU threads, the vsock device's thread and the main thread narrow the daemon's filter
+    # with their own (stacked): two filters, the others (tcg's qemu-supervisor) one.
     if [[ "$name" == vcpu* ]]; then
       expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what thread $name Seccomp_filters (daemon + vCPU list)"
+    elif [ "${task##*/}" = "$pid" ]; then # the main thread: the Control list
+      expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what main thread Seccomp_filters (daemon + control list)"
     elif [[ "$name" == vsock || "$name" == vhost-vsock ]]; then
       device_threads=$((device_threads + 1))
       expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what thread $name Seccomp_filters (daemon + vsock list)"

@@ -25,14 +25,15 @@ const char* const kCommon[] = {
 // read/write; a driver's register writes run the device model here (virtio-mmio: activating the
 // vsock device after a reset watches its queues: epoll_ctl, seen in vmm_vsock_probe's selftest).
 const char* const kVcpu[] = { "ioctl", "epoll_ctl", "eventfd2", "timerfd_settime" };
-// The vsock/vhost-user thread: the hybrid socket and its connections, epoll, eventfds, timers;
-// ioctl for interrupt lines of the KVM device model.
-const char* const kVsock[] = {
-    "pread64", "pwrite64", "epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "recvfrom", "recvmsg", "sendto",
-    "sendmsg", "shutdown", "getsockopt", "setsockopt", "fcntl", "dup", "poll", "ppoll", "eventfd2",
-    "timerfd_settime", "timerfd_gettime", "ioctl",
+// The vsock/vhost-user thread and the main thread: connections they already have (accepted,
+// or passed by the monitor), epoll, eventfds, timers.
+const char* const kSockets[] = {
+    "epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown",
+    "getsockopt", "setsockopt", "fcntl", "poll", "ppoll", "eventfd2", "timerfd_settime", "timerfd_gettime",
 };
-// The main thread on top: the control socket, the start report, signals, QEMU's supervision.
+// The vsock/vhost-user thread on top: ioctl for interrupt lines of the KVM device model.
+const char* const kVsock[] = { "pread64", "pwrite64", "dup", "ioctl" };
+// The main thread on top (Control): the control socket, the start report, signals, QEMU's supervision.
 const char* const kMain[] = {
     "epoll_create1", "timerfd_create", "signalfd4", "pipe2", "wait4", "waitid", "getuid", "geteuid", "getgid",
     "getegid",
@@ -163,9 +164,11 @@ std::vector<std::string> allowed_syscalls(ThreadRole role)
     append(names, kCommon);
     if (role == ThreadRole::Vcpu || role == ThreadRole::Daemon)
         append(names, kVcpu);
+    if (role != ThreadRole::Vcpu)
+        append(names, kSockets);
     if (role == ThreadRole::Vsock || role == ThreadRole::Daemon)
         append(names, kVsock);
-    if (role == ThreadRole::Daemon)
+    if (role == ThreadRole::Control || role == ThreadRole::Daemon)
         append(names, kMain);
     if (kSanitizerBuild)
         append(names, kSanitizer);
@@ -205,12 +208,15 @@ void install_monitor_filter()
     filter.load(false);
 }
 
-void install_thread_filter(ThreadRole role)
+void install_thread_filter(ThreadRole role, std::optional<pid_t> child)
 {
     Filter filter;
     add_role(filter, role);
-    filter.allow_own_signals(std::nullopt);
+    filter.allow_own_signals(child);
     add_refusals(filter);
+    // No KVM ioctl from the control thread; glibc's isatty() (stdio buffering) gets "not a terminal".
+    if (role == ThreadRole::Control)
+        filter.fail_with(SCMP_SYS(ioctl), ENOTTY);
     filter.load(false, false); // no_new_privs: set by the daemon's filter before (its prctl rule forbids it)
 }
 

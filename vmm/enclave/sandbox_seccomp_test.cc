@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <functional>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -107,9 +108,30 @@ TEST_CASE("seccomp: the vsock thread's list on the daemon's: its own work goes o
     CHECK(killed_by_sigsys(in_child(vsock, [] { return ::kill(1, 0); })));
 }
 
+TEST_CASE("seccomp: the main thread's Control list on the daemon's: no ioctl (ENOTTY), no pread or dup; its control loop's work goes on")
+{
+    auto control = [] {
+        vmm::install_daemon_filter(std::nullopt);
+        vmm::install_thread_filter(vmm::ThreadRole::Control);
+    };
+    // ioctl fails instead of killing (glibc's isatty on the first stdio write), KVM's included.
+    CHECK(exited_with(in_child(control, [] { return ::isatty(0) == 0 && errno == ENOTTY ? 7 : 1; }), 7));
+    CHECK(exited_with(in_child(control, [] { return ::ioctl(0, 0xae80 /* KVM_RUN */, 0) < 0 && errno == ENOTTY ? 7 : 1; }), 7));
+    CHECK(killed_by_sigsys(in_child(control, [] { char b; return static_cast<int>(::pread(0, &b, 1, 0)); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return ::dup(0); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return ::kill(1, 0); })));
+    // What the control loop does: epoll sets, pipes, waiting for a child, signals to itself.
+    CHECK(exited_with(in_child(control, [] {
+        int fds[2];
+        bool ok = ::pipe2(fds, O_CLOEXEC) == 0 && ::syscall(SYS_epoll_create1, 0) >= 0 && ::kill(::getpid(), 0) == 0;
+        return ok && ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD ? 7 : 1;
+    }), 7));
+}
+
 TEST_CASE("seccomp: every role's list has the basics and nothing to reach the file system")
 {
-    for (auto role : { vmm::ThreadRole::Daemon, vmm::ThreadRole::Vsock, vmm::ThreadRole::Vcpu }) {
+    for (auto role : { vmm::ThreadRole::Daemon, vmm::ThreadRole::Vsock, vmm::ThreadRole::Vcpu, vmm::ThreadRole::Control }) {
         std::vector<std::string> names = vmm::allowed_syscalls(role);
         CHECK(std::count(names.begin(), names.end(), "futex") == 1);
         for (const char* forbidden : { "open", "execve", "fork", "clone", "socket", "connect", "ptrace", "mount" })
@@ -117,4 +139,7 @@ TEST_CASE("seccomp: every role's list has the basics and nothing to reach the fi
     }
     std::vector<std::string> vcpu = vmm::allowed_syscalls(vmm::ThreadRole::Vcpu);
     CHECK(std::count(vcpu.begin(), vcpu.end(), "accept4") == 0);
+    std::vector<std::string> control = vmm::allowed_syscalls(vmm::ThreadRole::Control);
+    CHECK(std::count(control.begin(), control.end(), "ioctl") == 0);
+    CHECK(std::count(control.begin(), control.end(), "accept4") == 1);
 }
