@@ -162,11 +162,11 @@ void VsockCore::run_posted_task()
 
 bool VsockCore::run_in_loop_thread(const std::function<void()>& task, std::chrono::milliseconds deadline)
 {
-    std::unique_lock lock(m_task_lock);
-    // One task at a time: wait for an earlier caller's to be taken and done.
     auto until = std::chrono::steady_clock::now() + deadline;
-    if (!m_task_changed.wait_until(lock, until, [this] { return !m_loop_alive || (!m_task && !m_task_running); }))
+    std::unique_lock caller(m_caller_lock, std::defer_lock);
+    if (!caller.try_lock_until(until)) // an earlier caller's task still running
         return false;
+    std::unique_lock lock(m_task_lock);
     if (!m_loop_alive)
         return false;
     m_task = &task;

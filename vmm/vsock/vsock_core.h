@@ -172,7 +172,9 @@ private:
 
     std::thread m_thread;
     std::atomic<bool> m_stopping { false };
-    // run_in_loop_thread(): at most one task at a time, taken by the loop thread while it loops.
+    // run_in_loop_thread(): one caller at a time (m_caller_lock), its task taken by the loop
+    // thread while it loops.
+    std::timed_mutex m_caller_lock;
     std::mutex m_task_lock;
     std::condition_variable m_task_changed;
     const std::function<void()>* m_task { nullptr }; // posted, not yet taken
