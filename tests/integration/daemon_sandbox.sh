@@ -2,7 +2,8 @@
 # The enclave daemon after setup (README "Access model", vmm/enclave/sandbox_*.h): for a running
 # KVM probe enclave and a running --accel tcg enclave, every thread of the daemon runs as
 # qt-vmm-daemon (not uid 0) with no capabilities, Seccomp 2 and NoNewPrivs 1, chrooted into an empty directory, in its own
-# network namespace; its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
+# network namespace; vCPU threads, the vsock thread and the main thread stack their own,
+# narrower list (two filters; the vsock echo, the stops and the records then run through them); its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
 # seccomp sandbox. What needs root still works through the monitor: the record and the saved
 # console after a SIGTERM stop (which used to kill the daemon: only its main thread blocked
 # SIGTERM), a vsock echo, enclave->parent connects (tcg: to root's listener yes, to one owned by
@@ -22,7 +23,7 @@ status_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/pr
 
 # check_sandboxed PID WHAT: every user thread of PID dropped everything.
 check_sandboxed() {
-  local pid=$1 what=$2 task flags n=0
+  local pid=$1 what=$2 task flags n=0 device_threads=0
   for task in /proc/"$pid"/task/*; do
     # KVM's kernel workers (PF_USER_WORKER, PF_KTHREAD) live in the thread group but never run user code.
     flags=$(sed 's/.*) //' "$task/stat" | awk '{print $7}')
@@ -35,15 +36,22 @@ check_sandboxed() {
     expect_eq "$(status_field "$pid/task/${task##*/}" CapPrm)" 0000000000000000 "$what thread $name CapPrm"
     expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp)" 2 "$what thread $name Seccomp (filter mode)"
     expect_eq "$(status_field "$pid/task/${task##*/}" NoNewPrivs)" 1 "$what thread $name NoNewPrivs"
-    # vCPU threads narrow the daemon's filter with their own (stacked): two filters, the others one.
+    # vCPU threads, the vsock device's thread and the main thread narrow the daemon's filter
+    # with their own (stacked): two filters, the others (tcg's qemu-supervisor) one.
     if [[ "$name" == vcpu* ]]; then
       expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what thread $name Seccomp_filters (daemon + vCPU list)"
+    elif [ "${task##*/}" = "$pid" ]; then # the main thread: the Control list
+      expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what main thread Seccomp_filters (daemon + control list)"
+    elif [[ "$name" == vsock || "$name" == vhost-vsock ]]; then
+      device_threads=$((device_threads + 1))
+      expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 2 "$what thread $name Seccomp_filters (daemon + vsock list)"
     else
       expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 1 "$what thread $name Seccomp_filters"
     fi
     [ "$(status_field "$pid/task/${task##*/}" Groups)" = "" ] || fail "$what thread $name keeps groups: $(status_field "$pid/task/${task##*/}" Groups)"
   done
   [ "$n" -ge 3 ] || fail "$what: expected the main, vsock and vCPU threads at least, saw $n"
+  expect_eq "$device_threads" 1 "$what: vsock device threads"
   expect_eq "$(readlink "/proc/$pid/root")" /run/qt-vmm-empty "$what root directory"
   [ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] || fail "$what shares the host's network namespace"
   local monitor; monitor=$(awk '{print $4}' "/proc/$pid/stat")

@@ -105,6 +105,11 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
             install_daemon_filter(m_vm->report().qemu_pid); // every thread, also for a member's daemon
             // Then each vCPU thread narrows its own to what a vCPU does (stacked, no TSYNC).
             m_vm->run_in_vcpu_threads([] { install_thread_filter(ThreadRole::Vcpu); });
+            // And the vsock device's loop thread to what it does (between two of its rounds).
+            if (!m_vm->run_in_device_thread([] { install_thread_filter(ThreadRole::Vsock); }))
+                std::fprintf(stderr, "qt-vmm daemon: the vsock thread is not running; its list was not applied\n");
+            // Last, the main thread itself: the control loop, no KVM ioctls.
+            install_thread_filter(ThreadRole::Control, m_vm->report().qemu_pid);
         }
     } catch (const base::Error& e) {
         failure = start_error(e);

@@ -65,6 +65,9 @@ public:
     // Runs `task` once in each thread of this process that runs a vCPU, and returns when they
     // have (KVM: the vCPU threads; QEMU's vCPUs are not ours: nothing to do).
     virtual void run_in_vcpu_threads(const std::function<void()>& /*task*/) { }
+    // Runs `task` once on the vsock device's loop thread (KVM: "vsock", tcg: "vhost-vsock") and
+    // waits for it. False, having run nothing, if that thread is not running.
+    virtual bool run_in_device_thread(const std::function<void()>& /*task*/) { return false; }
 };
 
 } // namespace vmm

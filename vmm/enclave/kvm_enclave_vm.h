@@ -26,6 +26,7 @@ public:
     bool request_stop(ExitKind kind, std::string detail) override;
     EnclaveVmStatus report() const override;
     void run_in_vcpu_threads(const std::function<void()>& task) override;
+    bool run_in_device_thread(const std::function<void()>& task) override { return m_vsock->run_in_loop_thread(task); }
 
 private:
     KvmEnclaveVm() = default;

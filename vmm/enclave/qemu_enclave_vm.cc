@@ -301,6 +301,11 @@ ExitInfo QemuEnclaveVm::status() const
     return m_exit.current();
 }
 
+bool QemuEnclaveVm::run_in_device_thread(const std::function<void()>& task)
+{
+    return m_backend && m_backend->run_in_loop_thread(task);
+}
+
 bool QemuEnclaveVm::request_stop(ExitKind kind, std::string detail)
 {
     bool first = m_exit.record(kind, std::move(detail));

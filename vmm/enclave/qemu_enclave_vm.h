@@ -47,6 +47,7 @@ public:
     ExitInfo status() const override;
     bool request_stop(ExitKind kind, std::string detail) override;
     EnclaveVmStatus report() const override;
+    bool run_in_device_thread(const std::function<void()>& task) override;
 
 private:
     QemuEnclaveVm() = default;

@@ -25,14 +25,15 @@ const char* const kCommon[] = {
 // read/write; a driver's register writes run the device model here (virtio-mmio: activating the
 // vsock device after a reset watches its queues: epoll_ctl, seen in vmm_vsock_probe's selftest).
 const char* const kVcpu[] = { "ioctl", "epoll_ctl", "eventfd2", "timerfd_settime" };
-// The vsock/vhost-user thread: the hybrid socket and its connections, epoll, eventfds, timers;
-// ioctl for interrupt lines of the KVM device model.
-const char* const kVsock[] = {
-    "pread64", "pwrite64", "epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "recvfrom", "recvmsg", "sendto",
-    "sendmsg", "shutdown", "getsockopt", "setsockopt", "fcntl", "dup", "poll", "ppoll", "eventfd2",
-    "timerfd_settime", "timerfd_gettime", "ioctl",
+// The vsock/vhost-user thread and the main thread: connections they already have (accepted,
+// or passed by the monitor), epoll, eventfds, timers.
+const char* const kSockets[] = {
+    "epoll_wait", "epoll_pwait", "epoll_ctl", "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown",
+    "getsockopt", "setsockopt", "fcntl", "poll", "ppoll", "eventfd2", "timerfd_settime", "timerfd_gettime",
 };
-// The main thread on top: the control socket, the start report, signals, QEMU's supervision.
+// The vsock/vhost-user thread on top: ioctl for interrupt lines of the KVM device model.
+const char* const kVsock[] = { "pread64", "pwrite64", "dup", "ioctl" };
+// The main thread on top (Control): the control socket, the start report, signals, QEMU's supervision.
 const char* const kMain[] = {
     "epoll_create1", "timerfd_create", "signalfd4", "pipe2", "wait4", "waitid", "getuid", "geteuid", "getgid",
     "getegid",
@@ -131,6 +132,30 @@ void add_role(Filter& filter, ThreadRole role)
         filter.allow(name);
 }
 
+// Calls that fail with an error instead of killing, in every daemon list: a stacked list must
+// refuse them too, or its kill would win over the daemon list's errno (the strictest action of
+// all filters applies).
+void add_refusals(Filter& filter)
+{
+    // The vsock muxer removes its socket path when it ends: pointless in the empty root, refused
+    // without a path walk instead of killing the daemon on its way out.
+    filter.fail_with(SCMP_SYS(unlink), EACCES);
+    filter.fail_with(SCMP_SYS(unlinkat), EACCES);
+    // glibc opens files behind the caller's back (time zone, /dev/tty for fatal messages, ...):
+    // in the empty root there is nothing to open, so refuse without a path walk rather than kill
+    // (a vsock-selftest enclave's vsock thread was killed by an openat here).
+    filter.fail_with(SCMP_SYS(open), EACCES);
+    filter.fail_with(SCMP_SYS(openat), EACCES);
+    // The vhost-user back end asks /proc whether a kick fd is an eventfd (fd_kind.h, on the
+    // vhost-vsock thread); the empty root has no /proc, which it takes as "cannot tell" (the
+    // anonymous-inode check stands).
+    for (int call : { SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2) })
+        filter.fail_with(call, ENOENT);
+    if (!kSanitizerBuild) // there ASan's own list allows them
+        for (int call : { SCMP_SYS(readlink), SCMP_SYS(readlinkat) })
+            filter.fail_with(call, ENOENT);
+}
+
 } // namespace
 
 std::vector<std::string> allowed_syscalls(ThreadRole role)
@@ -139,9 +164,11 @@ std::vector<std::string> allowed_syscalls(ThreadRole role)
     append(names, kCommon);
     if (role == ThreadRole::Vcpu || role == ThreadRole::Daemon)
         append(names, kVcpu);
+    if (role != ThreadRole::Vcpu)
+        append(names, kSockets);
     if (role == ThreadRole::Vsock || role == ThreadRole::Daemon)
         append(names, kVsock);
-    if (role == ThreadRole::Daemon)
+    if (role == ThreadRole::Control || role == ThreadRole::Daemon)
         append(names, kMain);
     if (kSanitizerBuild)
         append(names, kSanitizer);
@@ -155,22 +182,7 @@ void install_daemon_filter(std::optional<pid_t> child)
     filter.allow_own_signals(child);
     // PR_SET_NAME only (thread names).
     filter.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(PR_SET_NAME)));
-    // The vsock muxer removes its socket path when it ends: pointless in the empty root, refused
-    // without a path walk instead of killing the daemon on its way out.
-    filter.fail_with(SCMP_SYS(unlink), EACCES);
-    filter.fail_with(SCMP_SYS(unlinkat), EACCES);
-    // glibc opens files behind the caller's back (time zone, /dev/tty for fatal messages, ...):
-    // in the empty root there is nothing to open, so refuse without a path walk rather than kill
-    // (a vsock-selftest enclave's vsock thread was killed by an openat here).
-    filter.fail_with(SCMP_SYS(open), EACCES);
-    filter.fail_with(SCMP_SYS(openat), EACCES);
-    // The vhost-user back end asks /proc whether a kick fd is an eventfd (fd_kind.h); the empty
-    // root has no /proc, which it takes as "cannot tell" (the anonymous-inode check stands).
-    for (int call : { SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2) })
-        filter.fail_with(call, ENOENT);
-    if (!kSanitizerBuild) // there ASan's own list allows them
-        for (int call : { SCMP_SYS(readlink), SCMP_SYS(readlinkat) })
-            filter.fail_with(call, ENOENT);
+    add_refusals(filter);
     // A thread may narrow its own filter further (install_thread_filter), never widen it or
     // apply one to other threads: SECCOMP_SET_MODE_FILTER without flags (no TSYNC), and
     // libseccomp's feature probe.
@@ -196,11 +208,15 @@ void install_monitor_filter()
     filter.load(false);
 }
 
-void install_thread_filter(ThreadRole role)
+void install_thread_filter(ThreadRole role, std::optional<pid_t> child)
 {
     Filter filter;
     add_role(filter, role);
-    filter.allow_own_signals(std::nullopt);
+    filter.allow_own_signals(child);
+    add_refusals(filter);
+    // No KVM ioctl from the control thread; glibc's isatty() (stdio buffering) gets "not a terminal".
+    if (role == ThreadRole::Control)
+        filter.fail_with(SCMP_SYS(ioctl), ENOTTY);
     filter.load(false, false); // no_new_privs: set by the daemon's filter before (its prctl rule forbids it)
 }
 

@@ -8,11 +8,18 @@
 //   Daemon   the union: the main thread (control socket, epoll, timers, QEMU's supervision),
 //            the vsock/vhost-user thread and the vCPU threads. Installed by the main thread
 //            for every thread at once (TSYNC, which also gives every thread no_new_privs).
-//   Vsock    sockets, epoll, eventfds, memory; no ioctl, no process control.
+//   Vsock    sockets, epoll, eventfds, memory, the device model's ioctls; no process control.
 //   Vcpu     KVM ioctls, eventfds, memory, futexes; no sockets, no epoll.
+//   Control  the main thread: the control socket and the monitor's socketpair, epoll, timers,
+//            signalfd, waiting for and signalling QEMU; no ioctl (ENOTTY: glibc's isatty),
+//            no pread/pwrite, no dup.
 // The narrower lists stack on the daemon's: a thread applies its own (install_thread_filter,
 // no TSYNC) and then can do only what both allow. The daemon has every vCPU thread apply the
-// Vcpu list (EnclaveVm::run_in_vcpu_threads); the Vsock list is not applied yet.
+// Vcpu list (EnclaveVm::run_in_vcpu_threads), the vsock device's loop thread ("vsock" under
+// KVM, "vhost-vsock" under tcg) the Vsock list (EnclaveVm::run_in_device_thread), and then the
+// main thread the Control list. tcg's "qemu-supervisor" thread keeps the union. Every list
+// refuses the same calls with an errno instead of killing (open, unlink, the /proc look-ups
+// below): of stacked filters the strictest action wins, so a list without them would kill.
 // kill is allowed only towards the daemon itself and its child (QEMU), tgkill only inside the
 // daemon's own thread group. No socket, no connect, no exec, no fork; open and unlink fail with
 // EACCES (glibc opens files on its own; the root is empty). What needs the file
@@ -21,6 +28,8 @@
 // Usage:
 //     vmm::install_daemon_filter(qemu_pid);          // after drop_privileges(), from the main thread
 //     vmm::install_thread_filter(vmm::ThreadRole::Vcpu);   // from a vCPU thread, afterwards
+//     vmm::install_thread_filter(vmm::ThreadRole::Vsock);  // from the vsock loop thread, afterwards
+//     vmm::install_thread_filter(vmm::ThreadRole::Control, qemu_pid);  // the main thread, last
 //     vmm::install_monitor_filter();                  // the monitor, before it serves
 #pragma once
 
@@ -31,7 +40,7 @@
 
 namespace vmm {
 
-enum class ThreadRole { Daemon, Vsock, Vcpu };
+enum class ThreadRole { Daemon, Vsock, Vcpu, Control };
 
 // The system call names a role may make (for tests and documentation).
 std::vector<std::string> allowed_syscalls(ThreadRole role);
@@ -42,8 +51,9 @@ std::vector<std::string> allowed_syscalls(ThreadRole role);
 void install_daemon_filter(std::optional<pid_t> child);
 
 // The calling thread only: the role's list on top of whatever filter it already has. Needs
-// no_new_privs already set (install_daemon_filter does) or CAP_SYS_ADMIN.
-void install_thread_filter(ThreadRole role);
+// no_new_privs already set (install_daemon_filter does) or CAP_SYS_ADMIN. `child`: the one
+// other process it may signal (QEMU, for the Control role).
+void install_thread_filter(ThreadRole role, std::optional<pid_t> child = std::nullopt);
 
 // The root monitor (sandbox_monitor.h), single-threaded: what its five requests and the
 // daemon-killed record need (its socketpair, files in the run directory, connecting AF_UNIX

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <functional>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -62,9 +64,74 @@ TEST_CASE("seccomp: the daemon's filter forbids fork, exec, sockets, signals to 
     CHECK(exited_with(in_child(daemon, [] { return ::unlink("/nonexistent") != 0 && errno == EACCES ? 7 : 1; }), 7));
 }
 
+TEST_CASE("seccomp: the vsock thread's list on the daemon's: its own work goes on, glibc's opens and the kick-fd check fail quietly, the rest kills")
+{
+    // As in the daemon: the union first (no_new_privs, TSYNC), then the vsock thread's own.
+    auto vsock = [] {
+        vmm::install_daemon_filter(std::nullopt);
+        vmm::install_thread_filter(vmm::ThreadRole::Vsock);
+    };
+    // What the loop does: epoll, eventfds, its sockets (here a socketpair made before).
+    CHECK(exited_with(in_child([] {}, [] {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+            return 1;
+        int ep = static_cast<int>(::syscall(SYS_epoll_create1, 0));
+        try {
+            vmm::install_daemon_filter(std::nullopt);
+            vmm::install_thread_filter(vmm::ThreadRole::Vsock);
+        } catch (...) {
+            return 2;
+        }
+        char byte = 'x';
+        if (::send(sv[0], &byte, 1, 0) != 1 || ::recv(sv[1], &byte, 1, 0) != 1)
+            return 3;
+        int efd = static_cast<int>(::syscall(SYS_eventfd2, 0, 0));
+        epoll_event ev {};
+        ev.events = EPOLLIN;
+        if (efd < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) != 0 || ::epoll_wait(ep, &ev, 1, 0) != 0)
+            return 4;
+        return 7;
+    }), 7));
+    // Refused, not killed (the stacked list must not turn the union's errno into a kill):
+    // glibc's own opens, and the vhost-user kick-fd check's readlink/access of /proc.
+    CHECK(exited_with(in_child(vsock, [] { return ::open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES ? 7 : 1; }), 7));
+    CHECK(exited_with(in_child(vsock, [] {
+        char target[64];
+        return ::readlink("/proc/self/fd/0", target, sizeof target) < 0 && errno == ENOENT ? 7 : 1;
+    }), 7));
+    CHECK(exited_with(in_child(vsock, [] { return ::access("/proc/self/fd/0", F_OK) < 0 && errno == ENOENT ? 7 : 1; }), 7));
+    // Outside the list: process control, new epoll sets or timers (the main thread's), signals to others.
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_epoll_create1, 0)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return ::kill(1, 0); })));
+}
+
+TEST_CASE("seccomp: the main thread's Control list on the daemon's: no ioctl (ENOTTY), no pread or dup; its control loop's work goes on")
+{
+    auto control = [] {
+        vmm::install_daemon_filter(std::nullopt);
+        vmm::install_thread_filter(vmm::ThreadRole::Control);
+    };
+    // ioctl fails instead of killing (glibc's isatty on the first stdio write), KVM's included.
+    CHECK(exited_with(in_child(control, [] { return ::isatty(0) == 0 && errno == ENOTTY ? 7 : 1; }), 7));
+    CHECK(exited_with(in_child(control, [] { return ::ioctl(0, 0xae80 /* KVM_RUN */, 0) < 0 && errno == ENOTTY ? 7 : 1; }), 7));
+    CHECK(killed_by_sigsys(in_child(control, [] { char b; return static_cast<int>(::pread(0, &b, 1, 0)); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return ::dup(0); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return ::kill(1, 0); })));
+    // What the control loop does: epoll sets, pipes, waiting for a child, signals to itself.
+    CHECK(exited_with(in_child(control, [] {
+        int fds[2];
+        bool ok = ::pipe2(fds, O_CLOEXEC) == 0 && ::syscall(SYS_epoll_create1, 0) >= 0 && ::kill(::getpid(), 0) == 0;
+        return ok && ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD ? 7 : 1;
+    }), 7));
+}
+
 TEST_CASE("seccomp: every role's list has the basics and nothing to reach the file system")
 {
-    for (auto role : { vmm::ThreadRole::Daemon, vmm::ThreadRole::Vsock, vmm::ThreadRole::Vcpu }) {
+    for (auto role : { vmm::ThreadRole::Daemon, vmm::ThreadRole::Vsock, vmm::ThreadRole::Vcpu, vmm::ThreadRole::Control }) {
         std::vector<std::string> names = vmm::allowed_syscalls(role);
         CHECK(std::count(names.begin(), names.end(), "futex") == 1);
         for (const char* forbidden : { "open", "execve", "fork", "clone", "socket", "connect", "ptrace", "mount" })
@@ -72,4 +139,7 @@ TEST_CASE("seccomp: every role's list has the basics and nothing to reach the fi
     }
     std::vector<std::string> vcpu = vmm::allowed_syscalls(vmm::ThreadRole::Vcpu);
     CHECK(std::count(vcpu.begin(), vcpu.end(), "accept4") == 0);
+    std::vector<std::string> control = vmm::allowed_syscalls(vmm::ThreadRole::Control);
+    CHECK(std::count(control.begin(), control.end(), "ioctl") == 0);
+    CHECK(std::count(control.begin(), control.end(), "accept4") == 1);
 }

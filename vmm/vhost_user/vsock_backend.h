@@ -71,6 +71,9 @@ public:
     void stop();
     // One round of the loop on the calling thread (tests, fuzzers): returns the event count.
     int run_once(int timeout_ms);
+    // Runs `task` on the loop thread between two rounds and waits (VsockCore::run_in_loop_thread):
+    // false, nothing run, if the loop is not running (not started, or the connection ended).
+    bool run_in_loop_thread(const std::function<void()>& task) { return m_core->run_in_loop_thread(task); }
 
     // Readable (an eventfd, never reset) once the connection has ended, for any reason.
     int done_fd() const { return m_done_fd.get(); }

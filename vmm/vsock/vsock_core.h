@@ -14,8 +14,8 @@
 // Threads and locking: every call that touches the queues or the muxer needs `lock` (the
 // front end's lock); run_once() takes it after epoll_wait and keeps it while it dispatches
 // events (the external handler runs with it held) and processes the queues. The *_locked
-// calls expect the caller to hold it. wake(), start(), stop() and request_stop() may be called
-// from any thread without it.
+// calls expect the caller to hold it. wake(), start(), stop(), request_stop() and
+// run_in_loop_thread() may be called from any thread without it.
 //
 // Bounded rounds: one round takes at most kRoundDescriptors chains and kRoundBytes bytes from
 // each queue; whatever is left waits for the next round, which comes at once (epoll_wait with
@@ -42,6 +42,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -100,6 +101,11 @@ public:
     // From the loop thread (e.g. the external handler): the loop ends after this round.
     void request_stop() { m_stopping.store(true); }
     bool running() const { return m_running.load(); }
+    // Runs `task` once on the loop thread, between two rounds and without the lock (e.g. that
+    // thread's own seccomp filter), and waits for it. Returns false, having run nothing, if the
+    // loop thread is not running or has not taken the task within `deadline`. An exception
+    // from `task` is rethrown here. Not from the loop thread itself.
+    bool run_in_loop_thread(const std::function<void()>& task, std::chrono::milliseconds deadline = std::chrono::seconds(10));
     // One round on the calling thread: waits up to timeout_ms, handles the events, processes
     // the queues. Returns the number of events.
     int run_once(int timeout_ms);
@@ -160,8 +166,22 @@ private:
     std::condition_variable m_published_changed;
     Published m_published;
     std::atomic<std::uint64_t> m_describe_requested { 0 };
+    // The loop thread's body: rounds until stopped, a posted task (run_in_loop_thread) in between.
+    void loop();
+    void run_posted_task();
+
     std::thread m_thread;
     std::atomic<bool> m_stopping { false };
+    // run_in_loop_thread(): one caller at a time (m_caller_lock), its task taken by the loop
+    // thread while it loops.
+    std::timed_mutex m_caller_lock;
+    std::mutex m_task_lock;
+    std::condition_variable m_task_changed;
+    const std::function<void()>* m_task { nullptr }; // posted, not yet taken
+    bool m_task_running { false };
+    std::uint64_t m_tasks_done { 0 };
+    std::exception_ptr m_task_error;
+    bool m_loop_alive { false };
     std::atomic<bool> m_running { false }; // between start() and the end of stop()'s join
 };
 

@@ -68,6 +68,9 @@ public:
     // One round of the loop on the calling thread: waits up to timeout_ms for events, handles
     // them and processes the queues. Returns the number of events.
     int run_once(int timeout_ms);
+    // Runs `task` on the loop thread between two rounds and waits (VsockCore::run_in_loop_thread):
+    // false, nothing run, if the loop is not running.
+    bool run_in_loop_thread(const std::function<void()>& task) { return m_core->run_in_loop_thread(task); }
 
     virtio::MmioTransport& transport() { return *m_transport; }
     int kick_fd(std::uint16_t queue) const { return m_kick[queue].get(); }

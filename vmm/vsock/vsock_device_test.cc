@@ -942,3 +942,32 @@ TEST_CASE("vsock: out of file descriptors, the parent listener pauses instead of
     CHECK(p.header.op == kOpRequest);
     ::close(parent);
 }
+
+TEST_CASE("vsock: run_in_loop_thread runs a task on the loop thread, between rounds, and only while it runs")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    std::atomic<int> runs { 0 };
+    auto task = [&] { ++runs; };
+    CHECK(!b.device->run_in_loop_thread(task)); // not started: nothing runs
+    CHECK(runs == 0);
+    b.device->start();
+    pid_t caller = ::gettid();
+    pid_t runner = 0;
+    char name[16] = {};
+    REQUIRE(b.device->run_in_loop_thread([&] {
+        runner = ::gettid();
+        pthread_getname_np(pthread_self(), name, sizeof name);
+    }));
+    CHECK(runner != caller);
+    CHECK(std::string(name) == "vsock");
+    // The loop goes on after it: a guest connection is still answered.
+    REQUIRE(b.guest_connect(4311, 9000) == kOpResponse);
+    // An exception from the task reaches the caller.
+    CHECK_THROWS_AS(b.device->run_in_loop_thread([] { throw std::runtime_error("task failed"); }), std::runtime_error);
+    CHECK(b.device->run_in_loop_thread(task));
+    CHECK(runs == 1);
+    b.device->stop();
+    CHECK(!b.device->run_in_loop_thread(task)); // stopped: nothing runs
+    CHECK(runs == 1);
+}
