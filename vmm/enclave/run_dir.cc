@@ -36,6 +36,14 @@ base::Error access_denied(const std::string& path)
             + " may reach enclaves (an admin adds you with: usermod -aG " + kAccessGroup + " USER)");
 }
 
+// `json` into `path`, atomically, 0644; never throws on text (invalid UTF-8 becomes U+FFFD).
+void write_json(const std::string& path, const Json& json)
+{
+    base::AtomicFile file(path, 0644);
+    file.write(json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+    file.commit();
+}
+
 } // namespace
 
 RunDir RunDir::open()
@@ -192,20 +200,10 @@ Json RunDir::not_responding(int id, const base::Error& why) const
     return entry;
 }
 
-void RunDir::write_reservation(int id, const Json& reservation) const
-{
-    base::AtomicFile file(reservation_path(id), 0644);
-    file.write(reservation.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
-    file.commit();
-}
+void RunDir::write_reservation(int id, const Json& reservation) const { write_json(reservation_path(id), reservation); }
 
 void RunDir::remove_reservation(int id) const { ::unlink(reservation_path(id).c_str()); }
 
-void RunDir::write_record(int id, const Json& record) const
-{
-    base::AtomicFile file(record_path(id), 0644);
-    file.write(record.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
-    file.commit();
-}
+void RunDir::write_record(int id, const Json& record) const { write_json(record_path(id), record); }
 
 } // namespace vmm
