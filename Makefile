@@ -53,7 +53,7 @@ FUZZERS :=
 # The VMM's libraries in link order, users before what they use: the enclave layer
 # (vmm/enclave/), the virtio devices (vmm/virtio|vsock|vhost_user/), the VMM core (vmm/kvm,
 # memory, arch, devices, vstate), then what they share. No --start-group: a cycle fails to link.
-VMM_LIBS := vmmenclave vmmvirtio vmmcore vmmhost eif guest_status base
+VMM_LIBS := vmmenclave vmmvirtio vmmnsm vmmcore vmmhost eif guest_status base
 
 .PHONY: all test kernel demo bench fuzz clean
 all:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the qt-vmm guest kernel from Debian's linux-source-6.1 and the fragment beside this script.
+# Builds the qt-vmm guest kernel from Debian's linux-source-6.12 and the fragment beside this script.
 #
 #   kernel-config/build-kernel.sh            build (or reuse) and print the cache directory
 #   kernel-config/build-kernel.sh --path     print the cached bzImage path; exit 1 if not built
@@ -13,14 +13,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 fragment="$here/qt-vmm.config"
-tarball=/usr/src/linux-source-6.1.tar.xz
+tarball=/usr/src/linux-source-6.12.tar.xz
 cache_root="${QT_VMM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qt-vmm}/kernel"
 
 die() { echo "build-kernel: $*" >&2; exit 1; }
 
-[ -r "$tarball" ] || die "$tarball not found; run scripts/install-deps.sh (package linux-source-6.1)"
-src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) \
-  || die "package linux-source-6.1 is not installed; run scripts/install-deps.sh"
+[ -r "$tarball" ] || die "$tarball not found; run scripts/install-deps.sh (package linux-source-6.12)"
+src_version=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null) \
+  || die "package linux-source-6.12 is not installed; run scripts/install-deps.sh"
 cc_version=$(gcc --version | head -n1)
 key=$( { cat "$fragment" "$0"; echo "$src_version"; echo "$cc_version"; } | sha256sum | cut -c1-16)
 out="$cache_root/$key"

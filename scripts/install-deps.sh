@@ -11,15 +11,23 @@ packages=(
   libfdt-dev zlib1g-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev libseccomp-dev
   # guest kernel build
-  linux-source-6.1 flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod
-  # software-emulated enclave path and its tests
-  qemu-system-x86
+  flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod
   # nested-KVM test tier (tests/nested): the L1 initramfs's shell and module loader
   busybox-static
   # fuzzing (make fuzz) and sanitizers
   clang libclang-rt-14-dev
   # tests: image tooling checks, benchmark plots
   tar gzip jq gnuplot-nox python3
+  # tests: the independent attestation verifier (COSE/X.509 without qt-vmm's code)
+  python3-cbor2 python3-cryptography
+)
+
+# From bookworm-backports (same Debian archive): the guest kernel source with the NSM driver
+# (linux-source-6.12, CONFIG_NSM since 6.8) and QEMU 10, whose generic vhost-user-device serves
+# the NSM to --accel tcg guests. "package:minimum-version".
+backports=(
+  linux-source-6.12:6.12
+  qemu-system-x86:1:10.0
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -48,13 +56,37 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages already installed"
+missing_backports=()
+for entry in "${backports[@]}"; do
+  p=${entry%%:*} min=${entry#*:}
+  have=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null | sed -n 's/^install ok installed //p' || true)
+  if [ -z "$have" ] || dpkg --compare-versions "$have" lt "$min"; then
+    missing_backports+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_backports[@]} -eq 0 ]; then
+  echo "install-deps: all $(( ${#packages[@]} + ${#backports[@]} )) packages already installed"
   exit 0
 fi
 
-echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if [ ${#missing_backports[@]} -gt 0 ]; then
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  list=/etc/apt/sources.list.d/qt-vmm-backports.sources
+  if ! grep -rqs "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "install-deps: adding ${codename}-backports to $list"
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$codename" > "$list"
+  fi
+fi
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ${#missing_backports[@]} -gt 0 ]; then
+  echo "install-deps: installing from ${codename}-backports: ${missing_backports[*]}"
+  apt-get install -y -qq --no-install-recommends -t "${codename}-backports" "${missing_backports[@]}" >/dev/null
+fi
 echo "install-deps: done"

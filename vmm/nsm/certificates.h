@@ -1,0 +1,26 @@
+// vmm/nsm/certificates.h — the X.509 certificates behind attestation (OpenSSL): the host's root
+// CA (P-384, self-signed, keyCertSign) and the per-enclave leaf it issues at start
+// (digitalSignature, CN naming host and enclave), valid from a minute before issue until
+// `not_after`. Pure crypto: where keys are stored is vmm/enclave/attestation_keys.h.
+//
+// Usage:
+//     vmm::nsm::KeyAndCert root = vmm::nsm::make_root_ca("qt-vmm host root myhost", now, now + 30 * kYear);
+//     vmm::nsm::KeyAndCert leaf = vmm::nsm::issue_leaf(root, "myhost-enc4", now, now + kYear);
+#pragma once
+
+#include <ctime>
+#include <string>
+
+namespace vmm::nsm {
+
+struct KeyAndCert {
+    std::string key_pem;    // PKCS#8 private key
+    std::string cert_pem;
+};
+
+// Throws base::Error (Crypto) on any OpenSSL failure.
+KeyAndCert make_root_ca(const std::string& common_name, std::time_t not_before, std::time_t not_after);
+// A fresh P-384 key and its certificate signed by `issuer` (its notAfter capped at the issuer's).
+KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after);
+
+} // namespace vmm::nsm

@@ -1,0 +1,11 @@
+# vmm/nsm/: the Nitro Secure Module emulation (libvmmnsm): its CBOR protocol, PCR bank, the
+# module answering requests, attestation documents (COSE_Sign1 ES384) and the certificates
+# behind them. No transport here: vmm/virtio/nsm_device (KVM) and vmm/vhost_user (tcg) carry it.
+LIBRARIES += vmmnsm
+vmmnsm_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/nsm/*.cc))
+vmmnsm_LDLIBS := -lcbor -lcrypto -pthread
+
+UNIT_TESTS += nsm_test
+nsm_test_SRCS := $(wildcard vmm/nsm/*_test.cc) tests/doctest_main.cc
+nsm_test_LIBS := vmmnsm eif base
+nsm_test_LDLIBS := -lcbor -lcrypto -lz -pthread
