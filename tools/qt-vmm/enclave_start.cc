@@ -13,6 +13,8 @@ struct StartOptions {
     std::uint64_t cid { 0 };
     int numa_node { -1 };
     double heartbeat_timeout { 0 };
+    std::string parent_id;
+    std::string parent_role;
 };
 
 qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", [](CLI::App& cmd, qtvmm::Cli& cli) {
@@ -38,6 +40,10 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
     cmd.add_option("--heartbeat-timeout", options->heartbeat_timeout,
         "Seconds to wait for the enclave's boot heartbeat before stopping it (default: 90 s per 6 GiB of EIF + 90 s per "
         "100 GiB of memory, as nitro-cli; 0 = return as soon as the guest runs, for guests without qt-vmm's init)");
+    cmd.add_option("--parent-id", options->parent_id,
+        "The parent's identity, measured into PCR4 of the enclave's attestation documents (default: /etc/machine-id)");
+    cmd.add_option("--parent-role", options->parent_role,
+        "A role of the parent (as Nitro's IAM role), measured into PCR3 (default: none, PCR3 zero)");
     qtvmm::set_examples(cmd, {
         "qt-vmm enclave start --eif app.eif --cpus 2 --mem 1024",
         "qt-vmm enclave start --eif app.eif --cpus 2 --mem 512 --cid 16 --debug-mode",
@@ -51,6 +57,10 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
             request.cid = options->cid;
         if (cmd.count("--heartbeat-timeout"))
             request.heartbeat_timeout_s = options->heartbeat_timeout;
+        if (cmd.count("--parent-id"))
+            request.parent_id = options->parent_id;
+        if (cmd.count("--parent-role"))
+            request.parent_role = options->parent_role;
         if (cmd.count("--numa-node"))
             request.numa_node = options->numa_node;
         if (options->hugepage_size == "2M")

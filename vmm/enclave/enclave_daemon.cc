@@ -25,8 +25,8 @@ std::unique_ptr<EnclaveVm> create_enclave_vm(
     const EnclaveSettings& settings, const BootImage& image, VsockConfig vsock, EnclaveVm::OnExit on_exit)
 {
     if (settings.accel == Accel::Tcg)
-        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
-    return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
+        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), settings.nsm, std::move(on_exit));
+    return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), settings.nsm, std::move(on_exit));
 }
 
 namespace {
@@ -200,6 +200,8 @@ Json EnclaveDaemon::describe() const
         { "FirstGuestIo", 0 }, { "Heartbeat", m_heartbeat_ns.load() } };
     if (m_vm)
         add_vm_status(info, m_vm->report());
+    if (m_settings.nsm)
+        info["Attestation"] = attestation_json(m_settings.attestation, *m_settings.nsm);
     return info;
 }
 

@@ -38,6 +38,7 @@
 #include "vmm/enclave/sandbox_monitor.h"
 #include "vmm/enclave/sandbox_privileges.h"
 #include "vmm/enclave/start_report.h"
+#include "vmm/nsm/nsm_module.h"
 #include "vmm/vsock/vsock_device.h"
 
 #include <atomic>
@@ -65,6 +66,9 @@ struct EnclaveSettings {
     // How long the guest has to send its heartbeat before the enclave is stopped; 0 = do not
     // wait (guests without our init, e.g. probe guests).
     double heartbeat_timeout_s { 0 };
+    // The enclave's security module (attestation_setup.h); null = no NSM device.
+    std::shared_ptr<nsm::NsmModule> nsm;
+    Json attestation;              // {"ModuleID", "ParentID", "ParentRole", "Signing"} for query
 };
 
 // Builds the enclave's back end from the daemon's settings (machine, accel) and the vsock

@@ -62,4 +62,16 @@ Json app_status_json(const guest_init::StatusRecord& r)
     return j;
 }
 
+Json attestation_json(const Json& description, const nsm::NsmModule& module)
+{
+    Json out = description;
+    out["Requests"] = module.requests();
+    out["Errors"] = module.errors();
+    Json pcrs = Json::array();
+    for (const nsm::PcrState& p : module.pcrs())
+        pcrs.push_back(Json { { "Index", p.index }, { "Value", eif::to_hex(p.value) }, { "Locked", p.locked } });
+    out["PCRs"] = std::move(pcrs);
+    return out;
+}
+
 } // namespace vmm

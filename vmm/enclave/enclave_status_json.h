@@ -12,6 +12,7 @@
 #include "guest-init/status_protocol.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
+#include "vmm/nsm/nsm_module.h"
 
 namespace vmm {
 
@@ -22,5 +23,10 @@ void add_vm_status(Json& info, const EnclaveVmStatus& status);
 
 // {"Kind":"exited","ExitCode":3,...} / "killed" / "init-error", each with a "Description".
 Json app_status_json(const guest_init::StatusRecord& record);
+
+// The security module's state for query: `description` (attestation_setup.h: ModuleID,
+// ParentID, ParentRole, Signing) plus "Requests", "Errors" and "PCRs", each PCR as
+// {"Index": 0, "Value": hex, "Locked": true}.
+Json attestation_json(const Json& description, const nsm::NsmModule& module);
 
 } // namespace vmm

@@ -1,8 +1,10 @@
 #include "vmm/enclave/launcher.h"
 
 #include "base/error.h"
+#include "base/hex.h"
 #include "eif-format/eif_reader.h"
 #include "eif-format/signature.h"
+#include "vmm/enclave/attestation_setup.h"
 #include "vmm/enclave/daemon_fd_limit.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
@@ -30,6 +32,17 @@
 namespace vmm {
 
 namespace {
+
+// A measurement back from the hex the EIF scan reports it in.
+eif::Digest digest_of(const std::string& hex)
+{
+    eif::Digest digest {};
+    std::optional<std::vector<std::uint8_t>> raw = base::from_hex(hex);
+    if (!raw || raw->size() != digest.size())
+        throw base::Error(base::ErrorKind::Internal, "INTERNAL", "a measurement is not 48 bytes of hex: " + hex);
+    std::copy(raw->begin(), raw->end(), digest.begin());
+    return digest;
+}
 
 std::vector<placement::RunningEnclave> running_enclaves(const std::vector<Json>& all)
 {
@@ -138,6 +151,7 @@ Json start_enclave(const StartRequest& request)
                 + std::to_string(scan.computed_crc) + "); the file is damaged, rebuild or re-copy it");
     Json measurements { { "HashAlgorithm", "Sha384 { ... }" }, { "PCR0", scan.measurements.pcr0 },
         { "PCR1", scan.measurements.pcr1 }, { "PCR2", scan.measurements.pcr2 } };
+    std::optional<eif::Digest> pcr8;
     if (auto index = eif.signature_index()) {
         // As nitro-cli does before launch: the COSE signature and the certificate's validity.
         eif::ParsedSignature signature = eif::parse_signature_section(eif.read_small_section(*index, 32768));
@@ -145,7 +159,8 @@ Json start_enclave(const StartRequest& request)
         if (!check.ok())
             throw base::Error(base::ErrorKind::Crypto, "EIF_SIGNATURE_INVALID",
                 request.eif_path + ": " + check.problem + "; re-sign the image with qt-vmm enclave sign");
-        measurements["PCR8"] = eif::to_hex(eif::pcr_of_certificate_pem(signature.certificate_pem));
+        pcr8 = eif::pcr_of_certificate_pem(signature.certificate_pem);
+        measurements["PCR8"] = eif::to_hex(*pcr8);
     }
     struct stat st {};
     ::fstat(eif.fd(), &st);
@@ -211,6 +226,18 @@ Json start_enclave(const StartRequest& request)
     settings.machine.cpuid_quirks.hide_tsc_deadline = quirks.nested_kvm;
     if (quirks.nested_kvm)
         settings.machine.on_emulation_failure = deliver_int3_as_breakpoint;
+    AttestationInputs attestation;
+    attestation.pcr0 = scan.pcr0;
+    attestation.pcr1 = digest_of(scan.measurements.pcr1);
+    attestation.pcr2 = digest_of(scan.measurements.pcr2);
+    attestation.pcr8 = pcr8;
+    attestation.debug_mode = request.debug_mode;
+    attestation.parent_id = request.parent_id;
+    attestation.parent_role = request.parent_role;
+    attestation.enclave_id = id;
+    EnclaveAttestation prepared = prepare_attestation(attestation);
+    settings.nsm = std::move(prepared.module);
+    settings.attestation = std::move(prepared.description);
     settings.heartbeat_timeout_s = request.heartbeat_timeout_s.value_or(default_heartbeat_timeout(eif_size, place.memory_mib));
 
     // The daemon reads kernel and initrd from the sealed copy into guest memory, then lets the

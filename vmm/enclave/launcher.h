@@ -38,6 +38,9 @@ struct StartRequest {
     // hosts whose KVM is missing or cannot run guest user mode); the product's memory, vCPU,
     // CID and per-parent rules still apply, hugepage, NUMA and core rules do not.
     std::string accel { "kvm" };
+    // Attestation (attestation_setup.h): measured into PCR4 (default /etc/machine-id) and PCR3.
+    std::optional<std::string> parent_id;
+    std::optional<std::string> parent_role;
 };
 
 // The heartbeat wait nitro-cli uses, scaled with the image and the memory: 90 s per started

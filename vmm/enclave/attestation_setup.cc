@@ -1,0 +1,113 @@
+// vmm/enclave/attestation_setup.cc — see attestation_setup.h.
+#include "vmm/enclave/attestation_setup.h"
+
+#include "base/error.h"
+#include "base/file.h"
+#include "base/hex.h"
+#include "vmm/enclave/attestation_keys.h"
+#include "vmm/nsm/attestation_document.h"
+#include "vmm/nsm/certificates.h"
+
+#include <ctime>
+#include <openssl/crypto.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+namespace vmm {
+
+namespace {
+
+constexpr std::size_t kMaxParentField = 1024;
+constexpr std::time_t kLeafLifetime = 366 * 24 * 3600; // enclaves are not re-keyed while they run
+constexpr std::time_t kClockSkew = 60;
+
+std::string host_name()
+{
+    char name[256] {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
+        return "localhost";
+    return name;
+}
+
+std::string random_hex(std::size_t bytes)
+{
+    std::string raw(bytes, '\0');
+    if (::getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size()))
+        base::throw_errno("RANDOM", "cannot read", "random bytes for the module ID");
+    return base::to_hex(raw.data(), raw.size());
+}
+
+std::string checked_field(const std::string& value, const char* option, const char* code)
+{
+    if (value.empty() || value.size() > kMaxParentField)
+        throw base::Error(base::ErrorKind::Usage, code,
+            std::string(option) + " must be 1 to 1,024 bytes (it is measured into a PCR); got " + std::to_string(value.size()));
+    return value;
+}
+
+std::string machine_id()
+{
+    std::string text;
+    try {
+        text = base::read_file(kMachineIdPath, 4096);
+    } catch (const base::Error&) {
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    if (text.empty())
+        throw base::Error(base::ErrorKind::Usage, "ATTESTATION_PARENT_ID",
+            std::string(kMachineIdPath) + " is missing or empty, so PCR4 has no parent identity; pass --parent-id ID "
+            "(or create it: systemd-machine-id-setup)");
+    return text;
+}
+
+} // namespace
+
+nsm::Digest extend_fresh_pcr(std::string_view bytes)
+{
+    eif::Sha384 h;
+    nsm::Digest zero {};
+    h.update(zero.data(), zero.size());
+    h.update(bytes.data(), bytes.size());
+    return h.finish();
+}
+
+EnclaveAttestation prepare_attestation(const AttestationInputs& in)
+{
+    std::string parent_id = in.parent_id ? checked_field(*in.parent_id, "--parent-id", "BAD_PARENT_ID") : machine_id();
+    std::optional<std::string> role;
+    if (in.parent_role)
+        role = checked_field(*in.parent_role, "--parent-role", "BAD_PARENT_ROLE");
+
+    nsm::NsmModuleConfig config;
+    config.module_id = host_name() + "-enc" + std::to_string(in.enclave_id) + "-" + random_hex(8);
+    if (!in.debug_mode) {
+        config.boot_pcrs[0] = in.pcr0;
+        config.boot_pcrs[1] = in.pcr1;
+        config.boot_pcrs[2] = in.pcr2;
+    }
+    if (role)
+        config.boot_pcrs[3] = extend_fresh_pcr(*role);
+    config.boot_pcrs[4] = extend_fresh_pcr(parent_id);
+    if (in.pcr8)
+        config.boot_pcrs[8] = *in.pcr8;
+
+    Json description { { "ModuleID", config.module_id }, { "ParentID", parent_id },
+        { "ParentRole", role ? Json(*role) : Json(nullptr) } };
+    if (::geteuid() == 0) {
+        nsm::KeyAndCert root = load_or_create_host_root();
+        std::time_t now = std::time(nullptr);
+        nsm::KeyAndCert leaf = nsm::issue_leaf(root, config.module_id, now - kClockSkew, now + kLeafLifetime);
+        auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
+        OPENSSL_cleanse(root.key_pem.data(), root.key_pem.size()); // the daemon forked later keeps no copy
+        OPENSSL_cleanse(leaf.key_pem.data(), leaf.key_pem.size());
+        config.sign = [signer](const nsm::DocumentFields& fields) { return signer->sign(fields); };
+        description["Signing"] = "host root CA (qt-vmm attestation root-cert)";
+    } else {
+        description["Signing"] = "unavailable: started by uid " + std::to_string(::geteuid())
+            + ", and only root can use the host's attestation key (start as root for signed documents)";
+    }
+    return { std::make_shared<nsm::NsmModule>(std::move(config)), std::move(description) };
+}
+
+} // namespace vmm
