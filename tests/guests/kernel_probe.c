@@ -198,7 +198,8 @@ int main(int argc, char** argv)
     report("mount-proc", check_mount("proc", "/proc"), "mount proc /proc");
     report("mount-sysfs", check_mount("sysfs", "/sys"), "mount sysfs /sys");
     report("mount-tmpfs", check_mount("tmpfs", "/tmp") && check_tmpfs_file(), "tmpfs /tmp file");
-    report("kernel-6.1", strncmp(u.release, "6.1.", 4) == 0, u.release);
+    report("kernel-6.12", strncmp(u.release, "6.12.", 5) == 0, u.release);
+    report("nsm-driver", access("/sys/bus/virtio/drivers/nsm", F_OK) == 0, "no virtio driver \"nsm\" (CONFIG_NSM)");
     report("smp", sysconf(_SC_NPROCESSORS_ONLN) >= 2, "fewer than 2 CPUs online");
     report("af-unix", check_unix(), "AF_UNIX socketpair");
     report("ipv4-loopback", check_loopback_tcp(), "TCP over 127.0.0.1");

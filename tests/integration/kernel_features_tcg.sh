@@ -13,7 +13,7 @@ make_initramfs "$root" "$TEST_TMP/initrd.cpio"
 out=$(qemu_tcg "$KERNEL" "$TEST_TMP/initrd.cpio" "console=ttyS0 reboot=t panic=-1" 2>&1)
 echo "$out"
 expect_contains "$out" "Run /init as init process" "console"
-expect_contains "$out" "PROBE DONE passed=16 failed=0" "probe summary"
+expect_contains "$out" "PROBE DONE passed=17 failed=0" "probe summary"
 expect_not_contains "$out" "Kernel panic"
 # Modules, PCI and ACPI are compiled out: the kernel must not even mention probing them.
 expect_not_contains "$out" "PCI: Probing"

@@ -26,8 +26,8 @@ done
 echo "waited $(( $(date +%s) - start )) s"
 console=$("$QT_VMM" enclave console --enclave-id "$id" --no-follow 2>/dev/null || true)
 echo "$console" | tail -n 40
-expect_contains "$console" "Linux version 6.1"
-expect_contains "$console" "printk: console [ttyS0] enabled"
+expect_contains "$console" "Linux version 6.12."
+expect_contains "$console" "serial8250: ttyS0 at I/O 0x3f8"
 expect_contains "$console" "Run /init as init process"
 expect_not_contains "$console" "Kernel panic - not syncing: VFS"
 # Linux's virtio-mmio and vsock drivers probed qt-vmm's device before init: DRIVER_OK is set
