@@ -152,9 +152,9 @@ std::optional<std::string> cbor_check_shape(std::string_view bytes, int max_dept
     return std::nullopt;
 }
 
-CborPtr cbor_parse(std::string_view bytes, const std::string& what)
+CborPtr cbor_parse(std::string_view bytes, const std::string& what, int max_depth)
 {
-    if (auto problem = cbor_check_shape(bytes, 8))
+    if (auto problem = cbor_check_shape(bytes, max_depth))
         throw base::Error(base::ErrorKind::InvalidInput, "EIF_BAD_CBOR", what + ": " + *problem);
     cbor_load_result result {};
     cbor_item_t* item = cbor_load(reinterpret_cast<cbor_data>(bytes.data()), bytes.size(), &result);

@@ -40,9 +40,9 @@ CborPtr cbor_byte_string(std::string_view bytes);
 void cbor_push(cbor_item_t* array, CborPtr item);
 void cbor_put(cbor_item_t* map, CborPtr key, CborPtr value);
 
-// Parses one complete CBOR item (no trailing bytes, definite lengths, nesting ≤ 8); throws
-// base::Error (InvalidInput) naming `what` otherwise.
-CborPtr cbor_parse(std::string_view bytes, const std::string& what);
+// Parses one complete CBOR item (no trailing bytes, definite lengths, nesting ≤ max_depth);
+// throws base::Error (InvalidInput) naming `what` otherwise.
+CborPtr cbor_parse(std::string_view bytes, const std::string& what, int max_depth = 8);
 // Checks the bytes are one well-formed item of at most max_depth nesting; nullopt if so,
 // else a description of the problem.
 std::optional<std::string> cbor_check_shape(std::string_view bytes, int max_depth);

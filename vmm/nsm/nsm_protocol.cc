@@ -221,9 +221,7 @@ ParsedRequest parse_request(std::string_view bytes) noexcept
     try {
         if (bytes.size() > kMaxRequestSize)
             return failure(ErrorCode::InputTooLarge);
-        if (eif::cbor_check_shape(bytes, kMaxRequestDepth))
-            return failure(ErrorCode::InvalidArgument);
-        CborPtr item = eif::cbor_parse(bytes, "NSM request");
+        CborPtr item = eif::cbor_parse(bytes, "NSM request", kMaxRequestDepth);
         return parse_item(item.get());
     } catch (const base::Error& e) {
         return failure(e.kind() == base::ErrorKind::InvalidInput ? ErrorCode::InvalidArgument : ErrorCode::InternalError);

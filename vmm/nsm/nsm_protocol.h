@@ -21,8 +21,8 @@
 
 namespace vmm::nsm {
 
-// DescribeNSM's version: the nsm-api protocol, major 1 (what QEMU's emulation and the Nitro NSM
-// answer). A client checks the major version first; we implement 1.0 exactly, no extensions.
+// DescribeNSM's version: 1.0.0, as QEMU's emulation reports. nsm-api has one protocol (its
+// Request/Response enums); clients check the major version first. No extensions here.
 inline constexpr std::uint16_t kVersionMajor = 1;
 inline constexpr std::uint16_t kVersionMinor = 0;
 inline constexpr std::uint16_t kVersionPatch = 0;
