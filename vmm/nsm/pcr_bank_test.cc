@@ -134,3 +134,12 @@ TEST_CASE("pcr bank: locked_values carries exactly the locked PCRs and their val
     CHECK(locked.at(24) == nsm_test::digest(kExtendedOnce));
     CHECK(locked.count(25) == 0);
 }
+
+TEST_CASE("pcr bank: extending a fresh PCR with the parent's id gives the real Nitro sample's PCR4")
+{
+    // nitro-enclaves.md §5.6: PCR4 of a real document = SHA384(48 zero bytes ‖ "i-0936512d5ae6ee91a").
+    PcrBank bank(boot_values());
+    Digest value {};
+    REQUIRE_FALSE(bank.extend(16, "i-0936512d5ae6ee91a", value));
+    CHECK(value == nsm_test::digest("5a3e54bd0a5f50b1b5ec641e063a1f1e7e5aadc139f49fd8784afca90a83767ec13dd70b3f2e3f43b8e23355baaa9053"));
+}
