@@ -36,6 +36,27 @@ CborPtr cbor_uint_array(const std::uint8_t* data, std::size_t size)
     return array;
 }
 
+CborPtr cbor_uint(std::uint64_t value)
+{
+    if (value <= UINT8_MAX)
+        return cbor_own(cbor_build_uint8(static_cast<std::uint8_t>(value)));
+    if (value <= UINT16_MAX)
+        return cbor_own(cbor_build_uint16(static_cast<std::uint16_t>(value)));
+    if (value <= UINT32_MAX)
+        return cbor_own(cbor_build_uint32(static_cast<std::uint32_t>(value)));
+    return cbor_own(cbor_build_uint64(value));
+}
+
+CborPtr cbor_text(std::string_view text)
+{
+    return cbor_own(cbor_build_stringn(text.data(), text.size()));
+}
+
+CborPtr cbor_byte_string(std::string_view bytes)
+{
+    return cbor_own(cbor_build_bytestring(reinterpret_cast<cbor_data>(bytes.data()), bytes.size()));
+}
+
 void cbor_push(cbor_item_t* array, CborPtr item)
 {
     if (!cbor_array_push(array, item.get()))
@@ -131,9 +152,9 @@ std::optional<std::string> cbor_check_shape(std::string_view bytes, int max_dept
     return std::nullopt;
 }
 
-CborPtr cbor_parse(std::string_view bytes, const std::string& what)
+CborPtr cbor_parse(std::string_view bytes, const std::string& what, int max_depth)
 {
-    if (auto problem = cbor_check_shape(bytes, 8))
+    if (auto problem = cbor_check_shape(bytes, max_depth))
         throw base::Error(base::ErrorKind::InvalidInput, "EIF_BAD_CBOR", what + ": " + *problem);
     cbor_load_result result {};
     cbor_item_t* item = cbor_load(reinterpret_cast<cbor_data>(bytes.data()), bytes.size(), &result);

@@ -31,13 +31,18 @@ CborPtr cbor_own(cbor_item_t* item);
 std::string cbor_serialize(const cbor_item_t* item);
 // Array of unsigned integers, one per byte.
 CborPtr cbor_uint_array(const std::uint8_t* data, std::size_t size);
+// An unsigned integer in its shortest encoding (as serde/ciborium writes it: 24 is 18 18, 256 is
+// 19 01 00), a text string and a byte string of the given bytes.
+CborPtr cbor_uint(std::uint64_t value);
+CborPtr cbor_text(std::string_view text);
+CborPtr cbor_byte_string(std::string_view bytes);
 // Appends to a definite array / map (the helpers handle reference counts).
 void cbor_push(cbor_item_t* array, CborPtr item);
 void cbor_put(cbor_item_t* map, CborPtr key, CborPtr value);
 
-// Parses one complete CBOR item (no trailing bytes, definite lengths, nesting ≤ 8); throws
-// base::Error (InvalidInput) naming `what` otherwise.
-CborPtr cbor_parse(std::string_view bytes, const std::string& what);
+// Parses one complete CBOR item (no trailing bytes, definite lengths, nesting ≤ max_depth);
+// throws base::Error (InvalidInput) naming `what` otherwise.
+CborPtr cbor_parse(std::string_view bytes, const std::string& what, int max_depth = 8);
 // Checks the bytes are one well-formed item of at most max_depth nesting; nullopt if so,
 // else a description of the problem.
 std::optional<std::string> cbor_check_shape(std::string_view bytes, int max_depth);

@@ -7,7 +7,9 @@
 // PCRs (§5.3): 32 SHA-384 registers; 0..15 hold the values the VMM measured and are locked from
 // boot; 16..31 start at zero and may be extended (new = SHA384(old ‖ data)) and locked by the app.
 //
-// Threads: handle() and pcrs() may be called from any thread (one internal lock).
+// Threads: handle() and pcrs() may be called from any thread (one internal lock; an Attestation
+// signs outside it, over a snapshot of the locked PCRs, which cannot change any more).
+// Wire details, decisions and limits: vmm/nsm/README.md.
 //
 // Usage:
 //     vmm::nsm::NsmModuleConfig c;  c.module_id = "qt-myhost-enc4";
@@ -17,6 +19,7 @@
 #pragma once
 
 #include "vmm/nsm/nsm_types.h"
+#include "vmm/nsm/pcr_bank.h"
 
 #include <array>
 #include <memory>
@@ -34,13 +37,6 @@ struct NsmModuleConfig {
     std::function<std::uint64_t()> now_ms;             // empty: CLOCK_REALTIME in milliseconds
 };
 
-// One PCR as query shows it.
-struct PcrState {
-    unsigned index { 0 };
-    Digest value {};
-    bool locked { false };
-};
-
 class NsmModule {
 public:
     explicit NsmModule(NsmModuleConfig config);
@@ -51,7 +47,7 @@ public:
     // Answers one request (≤ kMaxRequestSize bytes of CBOR) with its response (≤ kMaxResponseSize
     // bytes of CBOR). Malformed or oversized input gets {"Error": "InvalidArgument"} (or the
     // fitting name); never throws, never aborts.
-    std::string handle(std::string_view request);
+    std::string handle(std::string_view request) noexcept;
     // Every PCR, 0..31 (a consistent snapshot).
     std::vector<PcrState> pcrs() const;
     // How many requests were answered, and how many with an error (query, tests).
