@@ -9,3 +9,11 @@ UNIT_TESTS += nsm_test
 nsm_test_SRCS := $(wildcard vmm/nsm/*_test.cc) tests/doctest_main.cc
 nsm_test_LIBS := vmmnsm eif base
 nsm_test_LDLIBS := -lcbor -lcrypto -lz -pthread
+
+# Attestation documents reach verify_document from guests and from `qt-vmm attestation verify`.
+FUZZERS += attestation_verify_fuzz
+attestation_verify_fuzz_SRCS := vmm/nsm/attestation_verify_fuzz.cc
+attestation_verify_fuzz_LIBSRCS := vmm/nsm/attestation_document.cc eif-format/cbor_util.cc eif-format/cose_sign1.cc \
+  base/error.cc base/hex.cc
+attestation_verify_fuzz_LDLIBS := -lcbor -lcrypto
+attestation_verify_fuzz_SEEDGEN := vmm/nsm/make_attestation_fuzz_seeds.sh
