@@ -92,6 +92,10 @@ expect_contains "$(cat err.txt)" "has expired" "the expiry reason"
 py_rejects expired --root root1.pem --doc doc.cbor --at "$late"
 run_fail 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc doc.cbor --at "$((now - 120))"
 py_rejects "not yet valid" --root root1.pem --doc doc.cbor --at "$((now - 120))"
+# A time no certificate library can represent: a rejection with a reason, not a crash.
+py_rejects "checked in the year 3 million" --root root1.pem --doc doc.cbor --at 99999999999999
+[ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "verify_attestation.py: more than one line for an absurd --at"; }
+run_fail 2 USAGE "$QT_VMM" attestation verify --doc doc.cbor --at 99999999999999
 # Wrong PCR, wrong nonce.
 other=$(head -c 48 /dev/zero | xxd -p -c 48)
 run_fail 5 ATTESTATION_PCR_MISMATCH "$QT_VMM" attestation verify --doc doc.cbor --pcr 0="$other"

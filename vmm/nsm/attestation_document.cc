@@ -408,7 +408,7 @@ std::string DocumentSigner::sign(const DocumentFields& fields) const
     // Nitro's keys in Nitro's order (nitro-enclaves.md §5.4).
     eif::CborPtr map = eif::cbor_own(cbor_new_definite_map(9));
     auto put = [&](const char* key, eif::CborPtr value) { eif::cbor_put(map.get(), eif::cbor_own(cbor_build_string(key)), std::move(value)); };
-    put("module_id", eif::cbor_own(cbor_build_string(fields.module_id.c_str())));
+    put("module_id", eif::cbor_own(cbor_build_stringn(fields.module_id.data(), fields.module_id.size())));
     put("digest", eif::cbor_own(cbor_build_string(kDigest)));
     put("timestamp", eif::cbor_own(cbor_build_uint64(fields.timestamp_ms)));
     put("pcrs", std::move(pcrs));
