@@ -85,6 +85,12 @@ run_fail 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc foreign.cbor
 py_rejects "from a foreign root" --root root1.pem --doc foreign.cbor
 run_fail 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc doc.cbor --root-cert foreign.pem
 py_rejects "checked against a foreign root" --root foreign.pem --doc doc.cbor
+# A forged chain: the leaf issued by the foreign root, the cabundle naming ours.
+"$sign" sign --root-key foreign.key --root-cert foreign.pem --cabundle-root root1.pem --out forged.cbor
+run_fail 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc forged.cbor
+expect_contains "$(cat err.txt)" "is not signed by" "the forged chain's reason"
+py_rejects "a forged chain" --root root1.pem --doc forged.cbor
+expect_contains "$(cat err.txt)" "broken chain" "verify_attestation.py's reason for the forged chain"
 # Expired (the leaf lives a year) and not yet valid.
 late=$((now + 2 * 365 * 86400))
 run_fail 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc doc.cbor --at "$late"

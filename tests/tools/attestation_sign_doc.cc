@@ -5,7 +5,9 @@
 // Usage:
 //     attestation_sign_doc make-root KEY_OUT CERT_OUT [CN]
 //     attestation_sign_doc sign --root-key K --root-cert C --out DOC [--module-id ID] [--start UNIX]
-//         [--pcr N=HEX]... [--nonce HEX] [--user-data HEX] [--public-key HEX]
+//         [--pcr N=HEX]... [--nonce HEX] [--user-data HEX] [--public-key HEX] [--cabundle-root PEM]
+// --cabundle-root puts another root in the cabundle than the one that issued the leaf (a forged
+// chain, which verifiers must reject).
 #include "base/error.h"
 #include "base/file.h"
 #include "base/hex.h"
@@ -24,7 +26,7 @@ namespace {
     std::cerr << "attestation_sign_doc: " << why << "\n"
               << "usage: attestation_sign_doc make-root KEY_OUT CERT_OUT [CN]\n"
               << "       attestation_sign_doc sign --root-key K --root-cert C --out DOC [--module-id ID] [--start UNIX]\n"
-              << "           [--pcr N=HEX]... [--nonce HEX] [--user-data HEX] [--public-key HEX]\n";
+              << "           [--pcr N=HEX]... [--nonce HEX] [--user-data HEX] [--public-key HEX] [--cabundle-root PEM]\n";
     std::exit(2);
 }
 
@@ -56,7 +58,7 @@ int make_root(int argc, char** argv)
 
 int sign(int argc, char** argv)
 {
-    std::string root_key, root_cert, out, module_id = "test-enc0";
+    std::string root_key, root_cert, cabundle_root, out, module_id = "test-enc0";
     std::time_t start = std::time(nullptr);
     vmm::nsm::DocumentFields fields;
     for (unsigned i = 0; i < 16; ++i)
@@ -70,6 +72,8 @@ int sign(int argc, char** argv)
             root_key = base::read_file(value, 64 * 1024);
         else if (arg == "--root-cert")
             root_cert = base::read_file(value, 64 * 1024);
+        else if (arg == "--cabundle-root")
+            cabundle_root = base::read_file(value, 64 * 1024);
         else if (arg == "--out")
             out = value;
         else if (arg == "--module-id")
@@ -94,7 +98,7 @@ int sign(int argc, char** argv)
     if (root_key.empty() || root_cert.empty() || out.empty())
         usage("sign needs --root-key, --root-cert and --out");
     auto leaf = vmm::nsm::issue_leaf(vmm::nsm::KeyAndCert { root_key, root_cert }, module_id, start - 60, start + 365L * 24 * 3600);
-    auto signer = vmm::nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root_cert });
+    auto signer = vmm::nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { cabundle_root.empty() ? root_cert : cabundle_root });
     fields.module_id = module_id;
     fields.timestamp_ms = static_cast<std::uint64_t>(start) * 1000;
     write_file(out, signer.sign(fields), 0644);
