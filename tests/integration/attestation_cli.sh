@@ -50,6 +50,15 @@ expect_eq "$(stat -c '%a' state/attestation/root.crt)" "644" "public root.crt"
 nobody "$QT_VMM" attestation root-cert > root-nobody.pem
 cmp root1.pem root-nobody.pem || fail "an unprivileged user gets another root-cert"
 if nobody cat state/attestation/private/root.key >/dev/null 2>&1; then fail "an unprivileged user can read the root key"; fi
+# Loading the key as another user is refused (ATTESTATION_KEY_ACCESS): no qt-vmm command loads
+# it for a non-root caller, so the unit test that checks it runs here as nobody.
+if [ -x "$BUILD/tests/enclave_test" ]; then
+  nobody "$BUILD/tests/enclave_test" -tc='attestation keys: the first use*' > nobody-unit.txt 2>&1 \
+    || { cat nobody-unit.txt; fail "load_or_create_host_root as nobody was not refused with ATTESTATION_KEY_ACCESS"; }
+  grep -Eq 'test cases: +1 \| +1 passed' nobody-unit.txt || { cat nobody-unit.txt; fail "the non-root key test did not run"; }
+else
+  echo "note: $BUILD/tests/enclave_test not built; the non-root key refusal is not checked here"
+fi
 
 # --- a document signed with the host root verifies with both verifiers -----------------------
 pcr0=$(head -c 48 /dev/urandom | xxd -p -c 48)
