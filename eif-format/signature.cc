@@ -3,10 +3,11 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "eif-format/cbor_util.h"
+#include "eif-format/cose_sign1.h"
+#include "eif-format/openssl_ptr.h"
 
 #include <cstdio>
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -26,26 +27,6 @@ constexpr std::size_t kMaxPemFile = 64 * 1024;
     throw base::Error(base::ErrorKind::Crypto, code, message);
 }
 
-struct X509Free {
-    void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free(b); }
-};
-struct SigFree {
-    void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using SigPtr = std::unique_ptr<ECDSA_SIG, SigFree>;
 
 // Never prompt on the terminal for a passphrase: encrypted keys are reported as unreadable.
 int no_passphrase(char*, int, int, void*)
@@ -141,35 +122,12 @@ std::string validity_problem(X509* cert, std::int64_t at)
     return {};
 }
 
-std::string protected_header(CoseAlgorithm alg)
-{
-    CborPtr map = cbor_own(cbor_new_definite_map(1));
-    auto neg = static_cast<std::uint8_t>(-1 - static_cast<int>(alg));
-    cbor_put(map.get(), cbor_own(cbor_build_uint8(1)), cbor_own(cbor_build_negint8(neg)));
-    return cbor_serialize(map.get());
-}
-
 std::string pcr_payload(const Digest& pcr0)
 {
     CborPtr map = cbor_own(cbor_new_definite_map(2));
     cbor_put(map.get(), cbor_own(cbor_build_string("register_index")), cbor_own(cbor_build_uint8(0)));
     cbor_put(map.get(), cbor_own(cbor_build_string("register_value")), cbor_uint_array(pcr0.data(), pcr0.size()));
     return cbor_serialize(map.get());
-}
-
-CborPtr bstr(const std::string& bytes)
-{
-    return cbor_own(cbor_build_bytestring(reinterpret_cast<cbor_data>(bytes.data()), bytes.size()));
-}
-
-std::string sig_structure(const std::string& protected_bytes, const std::string& payload)
-{
-    CborPtr array = cbor_own(cbor_new_definite_array(4));
-    cbor_push(array.get(), cbor_own(cbor_build_string("Signature1")));
-    cbor_push(array.get(), bstr(protected_bytes));
-    cbor_push(array.get(), bstr(std::string()));
-    cbor_push(array.get(), bstr(payload));
-    return cbor_serialize(array.get());
 }
 
 } // namespace
@@ -228,34 +186,10 @@ Digest Signer::pcr8() const { return pcr_of_certificate_pem(m_impl->certificate_
 std::string Signer::signature_section(const Digest& pcr0) const
 {
     const Curve& curve = m_impl->curve;
-    std::string protected_bytes = protected_header(curve.algorithm);
+    std::string protected_bytes = cose_protected_header(static_cast<int>(curve.algorithm));
     std::string payload = pcr_payload(pcr0);
-    std::string to_sign = sig_structure(protected_bytes, payload);
-
-    MdCtxPtr ctx(EVP_MD_CTX_new());
-    std::size_t der_length = 0;
-    if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, curve.digest, nullptr, nullptr, m_impl->key.get(), nullptr) != 1
-        || EVP_DigestSign(ctx.get(), nullptr, &der_length, reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()) != 1)
-        crypto_error("SIGN_FAILED", "ECDSA signing failed");
-    std::vector<unsigned char> der(der_length);
-    if (EVP_DigestSign(ctx.get(), der.data(), &der_length, reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size()) != 1)
-        crypto_error("SIGN_FAILED", "ECDSA signing failed");
-    const unsigned char* p = der.data();
-    SigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_length)));
-    if (!sig)
-        crypto_error("SIGN_FAILED", "ECDSA produced an unparsable signature");
-    std::string raw(2 * curve.coordinate_size, '\0');
-    auto* out = reinterpret_cast<unsigned char*>(raw.data());
-    if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out, static_cast<int>(curve.coordinate_size)) < 0
-        || BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out + curve.coordinate_size, static_cast<int>(curve.coordinate_size)) < 0)
-        crypto_error("SIGN_FAILED", "ECDSA signature does not fit the curve size");
-
-    CborPtr cose = cbor_own(cbor_new_definite_array(4));
-    cbor_push(cose.get(), bstr(protected_bytes));
-    cbor_push(cose.get(), cbor_own(cbor_new_definite_map(0)));
-    cbor_push(cose.get(), bstr(payload));
-    cbor_push(cose.get(), bstr(raw));
-    std::string cose_bytes = cbor_serialize(cose.get());
+    std::string raw = ecdsa_sign_raw(m_impl->key.get(), curve.digest, curve.coordinate_size, cose_sig_structure(protected_bytes, payload));
+    std::string cose_bytes = cose_sign1_encode(protected_bytes, payload, raw);
 
     CborPtr entry = cbor_own(cbor_new_definite_map(2));
     const auto* pem = reinterpret_cast<const std::uint8_t*>(m_impl->certificate_pem.data());
@@ -361,26 +295,7 @@ SignatureCheck verify_signature(const ParsedSignature& signature, const Digest& 
         note("the COSE signature has the wrong length for its algorithm");
         return check;
     }
-    SigPtr sig(ECDSA_SIG_new());
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw->data()), static_cast<int>(curve->coordinate_size), nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw->data()) + curve->coordinate_size, static_cast<int>(curve->coordinate_size), nullptr);
-    if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        crypto_error("OPENSSL_FAILED", "OpenSSL could not build an ECDSA signature");
-    }
-    unsigned char* der = nullptr;
-    int der_length = i2d_ECDSA_SIG(sig.get(), &der);
-    if (der_length <= 0)
-        crypto_error("OPENSSL_FAILED", "OpenSSL could not encode an ECDSA signature");
-    std::string to_verify = sig_structure(*protected_bytes, *payload);
-    MdCtxPtr ctx(EVP_MD_CTX_new());
-    int rc = ctx ? EVP_DigestVerifyInit_ex(ctx.get(), nullptr, curve->digest, nullptr, nullptr, public_key, nullptr) : 0;
-    if (rc == 1)
-        rc = EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(der_length), reinterpret_cast<const unsigned char*>(to_verify.data()), to_verify.size());
-    OPENSSL_free(der);
-    ERR_clear_error();
-    check.signature_ok = rc == 1;
+    check.signature_ok = ecdsa_verify_raw(public_key, curve->digest, curve->coordinate_size, *raw, cose_sig_structure(*protected_bytes, *payload));
     if (!check.signature_ok)
         note("the COSE signature does not verify with the certificate's public key");
     return check;

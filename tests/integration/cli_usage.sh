@@ -51,7 +51,8 @@ expect_contains "$OUT" "error [FILE_OPEN]: cannot open $TEST_TMP/none.eif"
 
 # Examples in every command's -h.
 for cmd in "enclave make-img" "enclave start" "enclave stop" "enclave query" "enclave console" "enclave describe-eif" \
-  "enclave pcr" "enclave sign" "allocator" "host-check" "vsock connect" "vsock forward" "vsock proxy" "vsock vhost-user"; do
+  "enclave pcr" "enclave sign" "allocator" "host-check" "vsock connect" "vsock forward" "vsock proxy" "vsock vhost-user" \
+  "attestation root-cert" "attestation verify"; do
   help=$("$QT_VMM" $cmd -h)
   grep -q "^Examples:" <<<"$help" || fail "$cmd -h has no examples"
   grep -q "^  qt-vmm $cmd\|^  sudo qt-vmm $cmd\|^  echo .* | qt-vmm $cmd\|^  qt-vmm .*$cmd" <<<"$help" || fail "$cmd -h: no example runs $cmd"

@@ -4,3 +4,10 @@
 PROGRAMS += vsock_peer
 vsock_peer_SRCS := tests/tools/vsock_peer.cc
 vsock_peer_LIBS := vmmvirtio base
+
+# attestation_sign_doc: signs NSM attestation documents with the daemon's DocumentSigner for
+# tests/integration/attestation_cli.sh (qt-vmm itself never signs on request).
+PROGRAMS += attestation_sign_doc
+attestation_sign_doc_SRCS := tests/tools/attestation_sign_doc.cc
+attestation_sign_doc_LIBS := vmmnsm eif base
+attestation_sign_doc_LDLIBS := -lcbor -lcrypto

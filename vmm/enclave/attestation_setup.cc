@@ -6,7 +6,6 @@
 #include "base/hex.h"
 #include "vmm/enclave/attestation_keys.h"
 #include "vmm/nsm/attestation_document.h"
-#include "vmm/nsm/certificates.h"
 
 #include <ctime>
 #include <openssl/crypto.h>
@@ -18,16 +17,6 @@ namespace vmm {
 namespace {
 
 constexpr std::size_t kMaxParentField = 1024;
-constexpr std::time_t kLeafLifetime = 366 * 24 * 3600; // enclaves are not re-keyed while they run
-constexpr std::time_t kClockSkew = 60;
-
-std::string host_name()
-{
-    char name[256] {};
-    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
-        return "localhost";
-    return name;
-}
 
 std::string random_hex(std::size_t bytes)
 {
@@ -80,7 +69,7 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in)
         role = checked_field(*in.parent_role, "--parent-role", "BAD_PARENT_ROLE");
 
     nsm::NsmModuleConfig config;
-    config.module_id = host_name() + "-enc" + std::to_string(in.enclave_id) + "-" + random_hex(8);
+    config.module_id = enclave_module_id(in.enclave_id, random_hex(8));
     if (!in.debug_mode) {
         config.boot_pcrs[0] = in.pcr0;
         config.boot_pcrs[1] = in.pcr1;
@@ -96,8 +85,7 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in)
         { "ParentRole", role ? Json(*role) : Json(nullptr) } };
     if (::geteuid() == 0) {
         nsm::KeyAndCert root = load_or_create_host_root();
-        std::time_t now = std::time(nullptr);
-        nsm::KeyAndCert leaf = nsm::issue_leaf(root, config.module_id, now - kClockSkew, now + kLeafLifetime);
+        nsm::KeyAndCert leaf = issue_enclave_leaf(root, config.module_id, std::time(nullptr));
         auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
         OPENSSL_cleanse(root.key_pem.data(), root.key_pem.size()); // the daemon forked later keeps no copy
         OPENSSL_cleanse(leaf.key_pem.data(), leaf.key_pem.size());

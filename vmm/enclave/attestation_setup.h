@@ -5,7 +5,8 @@
 //   PCR3      SHA384(0^48 ‖ role) with --parent-role ROLE, else zeros
 //   PCR4      SHA384(0^48 ‖ id): --parent-id ID, default the contents of /etc/machine-id
 //   PCR8      the signing certificate's measurement for a signed EIF, else zeros
-//   module_id "<hostname>-enc<EnclaveID>-<16 random hex digits>": the host and this enclave
+//   module_id "<hostname>-enc<EnclaveID>-<16 random hex digits>" (attestation_keys.h): the host
+//             and this enclave, told apart from an earlier enclave with the same ID
 //   signing   a fresh P-384 leaf issued by the host's root CA (attestation_keys.h) for this
 //             enclave; its private key lives only in the daemon's memory. A start by a user
 //             who is not root cannot reach the root key: that enclave's module answers

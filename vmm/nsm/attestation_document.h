@@ -27,15 +27,18 @@ namespace vmm::nsm {
 class DocumentSigner {
 public:
     // Leaf private key and certificate (PEM), and the chain above the leaf, root first (PEM).
-    // Throws base::Error (Crypto) if a PEM does not parse, the key is not P-384 or does not
-    // match the certificate.
+    // Throws base::Error (Crypto): ATTESTATION_BAD_KEY (not a PEM key, or not P-384),
+    // ATTESTATION_BAD_CERT (a certificate does not parse), ATTESTATION_KEY_MISMATCH (the key is
+    // not the leaf's), ATTESTATION_BAD_CHAIN (no chain).
     static DocumentSigner create(const std::string& leaf_key_pem, const std::string& leaf_cert_pem,
         const std::vector<std::string>& chain_pems);
     ~DocumentSigner();
     DocumentSigner(DocumentSigner&&) noexcept;
     DocumentSigner& operator=(DocumentSigner&&) noexcept;
 
-    // The COSE_Sign1 bytes of a document carrying `fields`. Thread-safe.
+    // The COSE_Sign1 bytes of a document carrying `fields` (optional fields absent = CBOR null).
+    // Thread-safe. Throws base::Error (InvalidInput) ATTESTATION_FIELD_TOO_LARGE (public_key,
+    // user_data or nonce over kMaxUserFieldSize) or ATTESTATION_BAD_PCRS (none, or index ≥ 32).
     std::string sign(const DocumentFields& fields) const;
 
 private:
@@ -55,10 +58,15 @@ struct VerifiedDocument {
     nlohmann::json payload;   // every payload field; byte strings as lower-case hex, pcrs as {"0": hex, ...}
 };
 
-// Checks structure, signature, chain (cabundle root must equal the given root; each certificate
-// signed by the one before, valid at `at`, CA flags as §5.4), PCRs and nonce. Throws base::Error
-// with code ATTESTATION_MALFORMED, ATTESTATION_BAD_SIGNATURE, ATTESTATION_BAD_CHAIN,
-// ATTESTATION_EXPIRED, ATTESTATION_PCR_MISMATCH or ATTESTATION_NONCE_MISMATCH and a one-line reason.
+// Checks, in this order: structure (≤ kMaxResponseSize bytes; tag 18 optional; {1: -35}; a
+// 96-byte signature; every mandatory payload field and its type; 1..32 PCRs, index < 32, 32/48/64
+// bytes; optional fields bytes or null, ≤ kMaxUserFieldSize; no key twice), the signature with
+// the leaf key, the chain (cabundle[0] byte-equal to the given root; each certificate signed by
+// the one before; CAs with CA:TRUE and keyCertSign, the leaf with digitalSignature; each valid
+// at `at`; then OpenSSL's path validation), PCRs and nonce. Throws base::Error with code
+// ATTESTATION_MALFORMED (InvalidInput), ATTESTATION_BAD_SIGNATURE, ATTESTATION_BAD_CHAIN,
+// ATTESTATION_EXPIRED (also "not valid yet"), ATTESTATION_PCR_MISMATCH,
+// ATTESTATION_NONCE_MISMATCH or ATTESTATION_BAD_CERT (the given root) (Crypto), one-line reason.
 VerifiedDocument verify_document(std::string_view cose, const VerifyOptions& options);
 
 } // namespace vmm::nsm

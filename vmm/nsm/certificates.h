@@ -1,7 +1,9 @@
 // vmm/nsm/certificates.h — the X.509 certificates behind attestation (OpenSSL): the host's root
-// CA (P-384, self-signed, keyCertSign) and the per-enclave leaf it issues at start
-// (digitalSignature, CN naming host and enclave), valid from a minute before issue until
-// `not_after`. Pure crypto: where keys are stored is vmm/enclave/attestation_keys.h.
+// CA (P-384, self-signed, critical CA:TRUE, keyCertSign|cRLSign, SKI/AKI) and the per-enclave
+// leaf it issues at start (fresh P-384 key, critical CA:FALSE, digitalSignature, random 128-bit
+// serial, CN naming host and enclave). Subjects are O=qt-vmm, CN=<common_name>; signatures
+// ECDSA-SHA384. Pure crypto: where keys are stored, and the lifetimes, are
+// vmm/enclave/attestation_keys.h.
 //
 // Usage:
 //     vmm::nsm::KeyAndCert root = vmm::nsm::make_root_ca("qt-vmm host root myhost", now, now + 30 * kYear);
@@ -18,7 +20,9 @@ struct KeyAndCert {
     std::string cert_pem;
 };
 
-// Throws base::Error (Crypto) on any OpenSSL failure.
+// Throws base::Error: ATTESTATION_BAD_NAME (CN empty or over 64 characters),
+// ATTESTATION_BAD_VALIDITY (not_after ≤ not_before, after capping), ATTESTATION_BAD_KEY /
+// _BAD_CERT / _KEY_MISMATCH (the issuer's PEMs), ATTESTATION_CERT_FAILED (OpenSSL failed).
 KeyAndCert make_root_ca(const std::string& common_name, std::time_t not_before, std::time_t not_after);
 // A fresh P-384 key and its certificate signed by `issuer` (its notAfter capped at the issuer's).
 KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after);

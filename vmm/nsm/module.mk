@@ -16,3 +16,11 @@ nsm_module_fuzz_SRCS := vmm/nsm/nsm_module_fuzz.cc
 nsm_module_fuzz_LIBSRCS := vmm/nsm/nsm_module.cc vmm/nsm/nsm_protocol.cc vmm/nsm/pcr_bank.cc eif-format/cbor_util.cc \
   eif-format/pcr.cc eif-format/eif_layout.cc base/error.cc base/file.cc base/hex.cc
 nsm_module_fuzz_LDLIBS := -lcbor -lcrypto -pthread
+
+# Attestation documents reach verify_document from guests and from `qt-vmm attestation verify`.
+FUZZERS += attestation_verify_fuzz
+attestation_verify_fuzz_SRCS := vmm/nsm/attestation_verify_fuzz.cc
+attestation_verify_fuzz_LIBSRCS := vmm/nsm/attestation_document.cc eif-format/cbor_util.cc eif-format/cose_sign1.cc \
+  base/error.cc base/hex.cc
+attestation_verify_fuzz_LDLIBS := -lcbor -lcrypto
+attestation_verify_fuzz_SEEDGEN := vmm/nsm/make_attestation_fuzz_seeds.sh
