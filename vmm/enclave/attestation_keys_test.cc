@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 #include "vmm/nsm/attestation_document.h"
-#include "vmm/testing/vsock_test_sockets.h"
+#include "vmm/testing/temp_state_dir.h"
 
 #include <doctest/doctest.h>
 #include <filesystem>
@@ -20,20 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempStateDir {
-    std::string path = vsock_test::temp_dir("attestation-keys-test");
-    std::string att = path + "/attestation";
-    TempStateDir()
-    {
-        ::chmod(path.c_str(), 0755);
-        ::setenv("QT_VMM_STATE_DIR", path.c_str(), 1);
-    }
-    ~TempStateDir()
-    {
-        ::unsetenv("QT_VMM_STATE_DIR");
-        fs::remove_all(path);
-    }
-};
+using vmm::testing::TempStateDir;
 
 unsigned mode_of(const std::string& path)
 {

@@ -5,7 +5,7 @@
 
 #include "base/error.h"
 #include "base/hex.h"
-#include "vmm/testing/vsock_test_sockets.h"
+#include "vmm/testing/temp_state_dir.h"
 
 #include <cbor.h>
 #include <doctest/doctest.h>
@@ -19,19 +19,7 @@ using namespace vmm;
 
 namespace {
 
-struct TempStateDir {
-    std::string path = vsock_test::temp_dir("attestation-setup-test");
-    TempStateDir()
-    {
-        ::chmod(path.c_str(), 0755);
-        ::setenv("QT_VMM_STATE_DIR", path.c_str(), 1);
-    }
-    ~TempStateDir()
-    {
-        ::unsetenv("QT_VMM_STATE_DIR");
-        std::filesystem::remove_all(path);
-    }
-};
+using vmm::testing::TempStateDir;
 
 nsm::Digest filled(std::uint8_t byte)
 {
