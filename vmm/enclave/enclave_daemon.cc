@@ -26,7 +26,7 @@ std::unique_ptr<EnclaveVm> create_enclave_vm(
 {
     if (settings.accel == Accel::Tcg)
         return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
-    return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
+    return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), {}, std::move(on_exit)); // no NSM yet
 }
 
 namespace {
