@@ -11,7 +11,8 @@
  * "NSM <call> ..." line per call on stdout (the console in debug mode). Then, because a
  * production enclave has no console, it dials CID 3 port PORT and sends three records, each a
  * little-endian u64 length and the bytes: the attestation document, PCR0 and PCR16 as
- * DescribePCR returned them. Exits 0 only if every expectation held, 1 otherwise, 64 on usage.
+ * DescribePCR returned them (a refused connect is retried for 120 s), and waits for the parent
+ * to close the connection, so the parent can query the running enclave first. Exits 0 only if every expectation held, 1 otherwise, 64 on usage.
  *
  * The CBOR here is the least that speaks the protocol of ../shared/reference/nitro-enclaves.md
  * §5.2: definite lengths only, what the requests need and a bounds-checked walk of responses. */
@@ -380,21 +381,38 @@ static int send_record(int fd, const void* p, size_t n)
     return write_all(fd, len, 8) && write_all(fd, p, n);
 }
 
+/* A connected vsock stream to the parent's port; the parent may start listening after the app
+ * starts (it learns the enclave's socket from `start`), so refused connects are retried for up
+ * to 120 s. -1 on failure. */
+static int dial_parent(unsigned port)
+{
+    for (int attempt = 0; attempt < 600; ++attempt) {
+        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            break;
+        struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = PARENT_CID, .svm_port = port };
+        if (connect(fd, (struct sockaddr*)&addr, sizeof addr) == 0)
+            return fd;
+        int e = errno;
+        close(fd);
+        if (e != ECONNRESET && e != ECONNREFUSED && e != ETIMEDOUT)
+            break;
+        usleep(200 * 1000);
+    }
+    printf("NSM send: connect to CID 3 port %u failed: %s\n", port, strerror(errno));
+    ++failures;
+    return -1;
+}
+
 static void send_to_parent(unsigned port)
 {
-    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = PARENT_CID, .svm_port = port };
-    if (fd < 0 || connect(fd, (struct sockaddr*)&addr, sizeof addr) != 0) {
-        printf("NSM send: connect to CID 3 port %u failed: %s\n", port, strerror(errno));
-        ++failures;
-        if (fd >= 0)
-            close(fd);
+    int fd = dial_parent(port);
+    if (fd < 0)
         return;
-    }
     int ok = send_record(fd, document, document_len) && send_record(fd, pcr0, 48) && send_record(fd, pcr16, 48);
     shutdown(fd, SHUT_WR);
     char c;
-    while (read(fd, &c, 1) > 0) { /* the parent closes once it has everything */
+    while (read(fd, &c, 1) > 0) { /* the parent closes once it is done with the enclave */
     }
     close(fd);
     expect(ok, "send", "the parent did not take all three records");

@@ -4,3 +4,9 @@
 PROGRAMS += vsock_peer
 vsock_peer_SRCS := tests/tools/vsock_peer.cc
 vsock_peer_LIBS := vmmvirtio base
+# nsm_boot_probe: boots a kernel on the KVM VMM with the NSM device and a stub handler, and
+# reports whether the guest's NSM driver bound and what it asked (tests/integration/vmm_nsm_probe.sh).
+PROGRAMS += nsm_boot_probe
+nsm_boot_probe_SRCS := tests/tools/nsm_boot_probe.cc
+nsm_boot_probe_LIBS := $(VMM_LIBS)
+nsm_boot_probe_LDLIBS := -lcrypto -lz -lcbor -lseccomp -pthread
