@@ -90,7 +90,8 @@ run_app debug "1024/1024/1024" tcg_start "$TEST_TMP/att.eif"
 d="$TEST_TMP/debug"
 expect_eq "$(hex "$d/pcr16.bin")" "$pcr16_want" "PCR16 from DescribePCR after ExtendPCR"
 expect_eq "$(hex "$d/pcr0.bin")" "$zeros48" "PCR0 from DescribePCR in debug mode"
-pcr16_query=$("$QT_VMM" enclave query --enclave-id "$ID" | jq -c '.[0].PCRs[]? | select(.Index == 16)')
+# query's PCRs: {"Index", "Value", "Locked"} for all 32, under Attestation (or at the top level).
+pcr16_query=$("$QT_VMM" enclave query --enclave-id "$ID" | jq -c '.[0] | (.Attestation.PCRs // .PCRs)[]? | select(.Index == 16)')
 echo "query PCR16: $pcr16_query"
 expect_eq "$(jq -r .Value <<<"$pcr16_query")" "$pcr16_want" "query PCRs[16].Value"
 expect_eq "$(jq -r .Locked <<<"$pcr16_query")" true "query PCRs[16].Locked"
