@@ -36,6 +36,8 @@ public:
     bool run_in_device_thread(const std::function<void()>& task) override { return m_vsock->run_in_loop_thread(task); }
     // The NSM device (nullptr without one): its thread takes tasks through run_in_thread().
     virtio::NsmDevice* nsm_device() { return m_nsm.get(); }
+    // The machine's configuration as created (its cmdline with the virtio-mmio fragments).
+    const MachineConfig& machine_config() const { return m_machine->config(); }
 
 private:
     KvmEnclaveVm() = default;
