@@ -4,7 +4,6 @@
 #include "base/eventfd.h"
 #include "vmm/virtio/nsm_queue.h"
 
-#include <cerrno>
 #include <cstring>
 #include <poll.h>
 #include <pthread.h>
