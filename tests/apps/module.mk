@@ -14,3 +14,7 @@ app_zombie_FLAGS := -O2
 STATIC_PROGRAMS += app_vsock
 app_vsock_SRCS := tests/apps/app_vsock.c
 app_vsock_FLAGS := -O2 -D_GNU_SOURCE
+# app_nsm: /dev/nsm as libnsm uses it, for tests/integration/tcg_attestation.sh; see README.md.
+STATIC_PROGRAMS += app_nsm
+app_nsm_SRCS := tests/apps/app_nsm.c
+app_nsm_FLAGS := -O2 -D_GNU_SOURCE

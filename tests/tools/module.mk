@@ -11,3 +11,10 @@ PROGRAMS += attestation_sign_doc
 attestation_sign_doc_SRCS := tests/tools/attestation_sign_doc.cc
 attestation_sign_doc_LIBS := vmmnsm eif base
 attestation_sign_doc_LDLIBS := -lcbor -lcrypto
+
+# nsm_boot_probe: boots a kernel on the KVM VMM with the NSM device and a stub handler, and
+# reports whether the guest's NSM driver bound and what it asked (tests/integration/vmm_nsm_probe.sh).
+PROGRAMS += nsm_boot_probe
+nsm_boot_probe_SRCS := tests/tools/nsm_boot_probe.cc
+nsm_boot_probe_LIBS := $(VMM_LIBS)
+nsm_boot_probe_LDLIBS := -lcrypto -lz -lcbor -lseccomp -pthread

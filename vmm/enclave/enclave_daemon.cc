@@ -24,9 +24,12 @@ namespace vmm {
 std::unique_ptr<EnclaveVm> create_enclave_vm(
     const EnclaveSettings& settings, const BootImage& image, VsockConfig vsock, EnclaveVm::OnExit on_exit)
 {
+    nsm::RequestHandler nsm;
+    if (settings.nsm)
+        nsm = [module = settings.nsm](std::string_view request) { return module->handle(request); };
     if (settings.accel == Accel::Tcg)
-        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), settings.nsm, std::move(on_exit));
-    return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), settings.nsm, std::move(on_exit));
+        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(nsm), std::move(on_exit));
+    return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(nsm), std::move(on_exit));
 }
 
 namespace {

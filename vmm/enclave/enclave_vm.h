@@ -9,7 +9,7 @@
 // enclave_status_json.h turns into the enclave's JSON.
 //
 // Usage (the daemon):
-//     std::unique_ptr<vmm::EnclaveVm> vm = vmm::KvmEnclaveVm::create(machine_config, image, vsock_config, on_exit);
+//     std::unique_ptr<vmm::EnclaveVm> vm = vmm::KvmEnclaveVm::create(machine_config, image, vsock_config, nsm_handler, on_exit);
 //     vm->start();
 //     ... vm->request_stop(ExitKind::Stopped, "on request");  // from any thread
 //     vmm::ExitInfo why = vm->wait();                          // after on_exit fired

@@ -5,13 +5,19 @@
 
 namespace vmm {
 
-std::unique_ptr<KvmEnclaveVm> KvmEnclaveVm::create(MachineConfig machine, const BootImage& image, VsockConfig vsock, OnExit on_exit)
+std::unique_ptr<KvmEnclaveVm> KvmEnclaveVm::create(
+    MachineConfig machine, const BootImage& image, VsockConfig vsock, nsm::RequestHandler nsm, OnExit on_exit)
 {
     std::unique_ptr<KvmEnclaveVm> vm(new KvmEnclaveVm);
-    machine.virtio_mmio_devices = 1;
+    machine.virtio_mmio_devices = nsm ? 2 : 1; // slot 0 vsock, slot 1 NSM
     vm->m_machine = Machine::create(machine, image);
     vm->m_vsock = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(vm->m_machine->memory()), vsock);
     vm->m_machine->mmio_devices().attach(vm->m_vsock->mmio_wiring());
+    if (nsm) {
+        vm->m_nsm = virtio::NsmDevice::create(std::make_unique<virtio::GuestMemoryRam>(vm->m_machine->memory()), std::move(nsm));
+        vm->m_machine->mmio_devices().attach(vm->m_nsm->mmio_wiring());
+        vm->m_nsm->start();
+    }
     vm->m_vsock->start();
     vm->m_machine->set_on_exit(std::move(on_exit));
     return vm;
@@ -19,7 +25,10 @@ std::unique_ptr<KvmEnclaveVm> KvmEnclaveVm::create(MachineConfig machine, const 
 
 KvmEnclaveVm::~KvmEnclaveVm()
 {
-    // The device first: its loop thread must not touch guest memory once the Machine is gone.
+    // The devices first: their threads must not touch guest memory once the Machine is gone.
+    if (m_nsm)
+        m_nsm->stop();
+    m_nsm.reset();
     if (m_vsock)
         m_vsock->stop();
     m_vsock.reset();
@@ -33,6 +42,8 @@ ExitInfo KvmEnclaveVm::wait()
 {
     ExitInfo exit = m_machine->wait();
     m_vsock->stop(); // no more guest traffic; parent sockets close when the device goes
+    if (m_nsm)
+        m_nsm->stop();
     return exit;
 }
 

@@ -5,3 +5,8 @@
 LIBRARIES += vmmvirtio
 vmmvirtio_SRCS += $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/virtio/*.cc))
 vmmvirtio_LDLIBS := -pthread
+
+FUZZERS += nsm_device_fuzz
+nsm_device_fuzz_SRCS := vmm/virtio/nsm_device_fuzz.cc
+nsm_device_fuzz_LIBSRCS := vmm/virtio/nsm_device.cc vmm/virtio/nsm_queue.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
+  base/error.cc base/file.cc base/eventfd.cc

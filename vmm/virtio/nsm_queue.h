@@ -1,7 +1,13 @@
 // vmm/virtio/nsm_queue.h — the NSM device's one virtqueue, whatever carries it (the virtio-mmio
-// NsmDevice under KVM, the vhost-user NSM backend under --accel tcg): each chain is one request
-// (the device-readable part) and room for its response (the device-writable part), answered in
-// order. The request bytes go to the handler (NsmModule::handle), which knows CBOR; this code
+// NsmDevice under KVM, the vhost-user NSM backend under --accel tcg). A request arrives in one
+// of two layouts, answered in order:
+//   - the Linux driver's (drivers/misc/nsm.c): a device-readable chain (the request), then a
+//     device-writable chain (room for the response); the request chain is returned with length
+//     0, then the response chain with the response's length. If the response chain is not
+//     posted yet, the request waits in the ring for the kick that follows it; a request
+//     followed by another request (or by nothing but malformed chains) is returned unanswered;
+//   - one chain with both parts (readable request, then writable room).
+// The request bytes go to the handler (NsmModule::handle), which knows CBOR; this code
 // knows only buffers. A request longer than nsm::kMaxRequestSize is handed over cut at
 // kMaxRequestSize + 1 bytes (the module answers InputTooLarge); a response longer than the
 // writable part is cut (the Linux driver posts 0x3000 bytes, the most a response takes).

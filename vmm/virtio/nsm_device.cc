@@ -1,0 +1,170 @@
+// vmm/virtio/nsm_device.cc — see nsm_device.h.
+#include "vmm/virtio/nsm_device.h"
+
+#include "base/eventfd.h"
+#include "vmm/virtio/nsm_queue.h"
+
+#include <cstring>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace vmm::virtio {
+
+namespace {
+
+void drain_eventfd(int fd)
+{
+    std::uint64_t value;
+    while (::read(fd, &value, sizeof value) == sizeof value) {
+    }
+}
+
+} // namespace
+
+std::unique_ptr<NsmDevice> NsmDevice::create(std::unique_ptr<GuestRam> ram, nsm::RequestHandler handler)
+{
+    return std::unique_ptr<NsmDevice>(new NsmDevice(std::move(ram), std::move(handler)));
+}
+
+NsmDevice::NsmDevice(std::unique_ptr<GuestRam> ram, nsm::RequestHandler handler)
+    : m_ram(std::move(ram))
+    , m_handler(std::move(handler))
+    , m_kick(base::make_eventfd("NSM_EVENTFD", "the NSM device"))
+    , m_wake(base::make_eventfd("NSM_EVENTFD", "the NSM device"))
+    , m_interrupt(base::make_eventfd("NSM_EVENTFD", "the NSM device"))
+{
+    int kick = m_kick.get();
+    int irq = m_interrupt.get();
+    m_transport = std::make_unique<MmioTransport>(
+        *m_ram, *this, [kick](std::uint16_t) { base::signal_eventfd(kick); }, [irq] { base::signal_eventfd(irq); });
+}
+
+NsmDevice::~NsmDevice()
+{
+    stop();
+}
+
+VirtioMmioWiring NsmDevice::mmio_wiring()
+{
+    VirtioMmioWiring wiring;
+    wiring.registers = m_transport.get();
+    wiring.queue_notify_fds.push_back(m_kick.get());
+    wiring.interrupt_fd = m_interrupt.get();
+    return wiring;
+}
+
+void NsmDevice::read_config(std::uint64_t, std::uint8_t* data, std::size_t size) const
+{
+    std::memset(data, 0, size); // no config space
+}
+
+void NsmDevice::activate(std::vector<Virtqueue>& queues, std::uint64_t)
+{
+    m_queue = queues.empty() ? nullptr : &queues[0];
+    base::signal_eventfd(m_wake.get()); // requests posted before DRIVER_OK
+}
+
+void NsmDevice::reset()
+{
+    m_queue = nullptr;
+    m_more = false;
+}
+
+unsigned NsmDevice::run_once(int timeout_ms)
+{
+    pollfd fds[2] = { { m_kick.get(), POLLIN, 0 }, { m_wake.get(), POLLIN, 0 } };
+    int n = ::poll(fds, 2, m_more ? 0 : timeout_ms);
+    if (n > 0) {
+        if (fds[0].revents)
+            drain_eventfd(m_kick.get());
+        if (fds[1].revents)
+            drain_eventfd(m_wake.get());
+    }
+    std::lock_guard guard(m_transport->lock());
+    if (!m_queue) {
+        m_more = false;
+        return 0;
+    }
+    NsmQueueRound round = serve_nsm_queue(*m_queue, m_handler);
+    m_more = round.more;
+    m_served += round.served;
+    if (round.interrupt)
+        m_transport->signal_used_buffers();
+    return round.served;
+}
+
+void NsmDevice::start()
+{
+    if (m_thread.joinable())
+        return;
+    m_stopping.store(false);
+    {
+        std::lock_guard guard(m_task_lock);
+        m_loop_alive = true;
+    }
+    m_thread = std::thread([this] {
+        pthread_setname_np(pthread_self(), "nsm");
+        loop();
+    });
+}
+
+void NsmDevice::loop()
+{
+    while (!m_stopping.load()) {
+        run_posted_task();
+        run_once(-1);
+    }
+    std::lock_guard guard(m_task_lock);
+    m_loop_alive = false;
+    m_task = nullptr; // a task not taken yet is not run; its caller is told so
+    m_task_changed.notify_all();
+}
+
+void NsmDevice::stop()
+{
+    if (!m_thread.joinable())
+        return;
+    m_stopping.store(true);
+    base::signal_eventfd(m_wake.get());
+    m_thread.join();
+}
+
+void NsmDevice::run_posted_task()
+{
+    std::unique_lock lock(m_task_lock);
+    if (!m_task)
+        return;
+    const std::function<void()>* task = std::exchange(m_task, nullptr);
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+        (*task)();
+    } catch (...) {
+        error = std::current_exception();
+    }
+    lock.lock();
+    m_task_error = error;
+    ++m_tasks_done;
+    m_task_changed.notify_all();
+}
+
+bool NsmDevice::run_in_thread(const std::function<void()>& task)
+{
+    std::lock_guard caller(m_caller_lock);
+    std::unique_lock lock(m_task_lock);
+    if (!m_loop_alive)
+        return false;
+    m_task = &task;
+    std::uint64_t done_before = m_tasks_done;
+    base::signal_eventfd(m_wake.get());
+    // Done, or dropped because the loop ended before taking it (the loop clears m_task then).
+    m_task_changed.wait(lock, [&] { return m_tasks_done != done_before || !m_loop_alive; });
+    if (m_tasks_done == done_before)
+        return false;
+    if (std::exception_ptr error = std::exchange(m_task_error, nullptr))
+        std::rethrow_exception(error);
+    return true;
+}
+
+} // namespace vmm::virtio
