@@ -36,4 +36,11 @@ device=$("$QT_VMM" enclave query --enclave-id "$id" | jq -c '.[0].VsockDevice')
 echo "vsock device: $device"
 [ "$(jq -r .DriverOk <<<"$device")" = true ] || fail "the guest's virtio-vsock driver did not set DRIVER_OK: $device"
 (( $(jq -r .Features <<<"$device") & (1 << 32) )) || fail "VIRTIO_F_VERSION_1 not negotiated: $device"
+# The security module in slot 1, answered by the real module inside the sandboxed daemon: the
+# kernel's nsm driver bound and its hwrng's GetRandom requests were served without an error.
+expect_contains "$console" "virtio-mmio: Registering device virtio-mmio.1 at 0xd0001000-0xd0001fff, IRQ 6."
+attestation=$("$QT_VMM" enclave query --enclave-id "$id" | jq -c '.[0].Attestation | del(.PCRs)')
+echo "attestation: $attestation"
+(( $(jq -r .Requests <<<"$attestation") >= 1 )) || fail "no NSM request reached the module: $attestation"
+expect_eq "$(jq -r .Errors <<<"$attestation")" 0 "NSM requests answered with an error"
 "$QT_VMM" enclave stop --enclave-id "$id" >/dev/null
