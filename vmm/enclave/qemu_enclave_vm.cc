@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/eventfd.h"
 #include "vmm/enclave/qemu_command.h"
+#include "vmm/enclave/qemu_probe.h"
 #include "vmm/host/cpu_affinity.h"
 #include "vmm/enclave/sandbox_privileges.h"
 #include "vmm/vhost_user/vsock_backend.h"
@@ -108,6 +109,7 @@ void QemuEnclaveVm::start()
 {
     QemuLaunch launch;
     launch.binary = qemu_binary();
+    launch.version = probe_qemu_version(launch.binary); // QEMU_MISSING before anything is spawned
     launch.vcpus = m_machine.vcpus;
     launch.memory_mib = m_machine.memory_bytes >> 20;
     launch.kernel_path = fd_path(m_kernel);
