@@ -130,7 +130,12 @@ void VhostUserVsockBackend::on_socket_event()
             m_problem.clear();
             bool handled;
             try {
-                handled = handle(m);
+                // An acknowledgement nobody negotiated cannot be sent (the frontend would take it
+                // for the answer to something else), and silence would hang it: end it.
+                if ((m.header.flags & kFlagNeedReply) && !(m_protocol_features & protocol::kReplyAck))
+                    handled = fail(request_name(m.header.request) + " asks for a reply (NEED_REPLY) but REPLY_ACK was not negotiated");
+                else
+                    handled = handle(m);
             } catch (const std::exception& e) {
                 // Nothing a frontend sends may take the process down: it ends its connection.
                 handled = fail(request_name(m.header.request) + " failed: " + e.what());
@@ -217,6 +222,9 @@ bool VhostUserVsockBackend::handle(Message& m)
         m_owned = true;
         break;
     case kResetOwner:
+        reset_device();
+        m_owned = false; // the frontend gave the session up: a new SET_OWNER may follow
+        break;
     case kResetDevice:
         reset_device();
         break;
@@ -391,6 +399,9 @@ void VhostUserVsockBackend::update_rings()
         m_core->wake();
 }
 
+// RESET_DEVICE / RESET_OWNER: the device's state goes, the connection's stays — the negotiated
+// protocol features (and, after RESET_DEVICE, ownership) (QEMU 10 resets the device when the guest's driver probes it
+// and does not negotiate them again: forgetting REPLY_ACK here left its next NEED_REPLY unanswered).
 void VhostUserVsockBackend::reset_device()
 {
     for (std::uint16_t i = 0; i < kRingCount; ++i) {
@@ -400,8 +411,6 @@ void VhostUserVsockBackend::reset_device()
     update_rings();
     m_memory.clear();
     m_acked_features = 0;
-    m_protocol_features = 0;
-    m_owned = false;
 }
 
 void VhostUserVsockBackend::end_connection(const std::string& problem)
