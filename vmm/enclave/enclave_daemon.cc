@@ -25,7 +25,7 @@ std::unique_ptr<EnclaveVm> create_enclave_vm(
     const EnclaveSettings& settings, const BootImage& image, VsockConfig vsock, EnclaveVm::OnExit on_exit)
 {
     if (settings.accel == Accel::Tcg)
-        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
+        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), nullptr, std::move(on_exit)); // no NSM device yet
     return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(on_exit));
 }
 

@@ -124,3 +124,14 @@ TEST_CASE("parse_qemu_version: Debian's and upstream's -version lines")
     CHECK(!vmm::parse_qemu_version("QEMU emulator version x.y"));
     CHECK(!vmm::parse_qemu_version(""));
 }
+
+TEST_CASE("device_help_lists: only the devices -device help names (the ones QEMU lets -device create)")
+{
+    // From QEMU 10.0.2's -device help: vhost-user-device is not there (not user-creatable),
+    // although "-device vhost-user-device,help" lists its properties.
+    const std::string help = "Misc devices:\nname \"vhost-user-vsock-device\", bus virtio-bus\nname \"vhost-user-rng\", bus virtio-bus\n";
+    CHECK(vmm::device_help_lists(help, "vhost-user-vsock-device"));
+    CHECK_FALSE(vmm::device_help_lists(help, "vhost-user-device"));
+    CHECK(vmm::device_help_lists(help + "name \"vhost-user-device\", bus virtio-bus\n", "vhost-user-device"));
+    CHECK_FALSE(vmm::device_help_lists(help, "vhost-user"));
+}

@@ -94,10 +94,15 @@ QemuVersion probe_qemu_version(const std::string& binary)
     return *version;
 }
 
-bool qemu_has_device(const std::string& binary, const std::string& device)
+bool device_help_lists(const std::string& device_help, const std::string& device)
 {
-    Captured c = run_capturing_stdout({ binary, "-device", device + ",help" });
-    return c.spawn_error == 0 && c.status == 0;
+    return device_help.find("name \"" + device + "\"") != std::string::npos;
+}
+
+bool qemu_can_create_device(const std::string& binary, const std::string& device)
+{
+    Captured c = run_capturing_stdout({ binary, "-device", "help" });
+    return c.spawn_error == 0 && c.status == 0 && device_help_lists(c.output, device);
 }
 
 } // namespace vmm

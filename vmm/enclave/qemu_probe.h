@@ -1,13 +1,16 @@
 // vmm/enclave/qemu_probe.h — what the QEMU binary of a --accel tcg enclave can do, asked before
 // the command line is built: its version (`-version`: QEMU ≥ 9.1 drops root with `-run-with
 // user=`, older ones with `-runas`, which QEMU 10 removed) and, only when the enclave has an NSM
-// device, whether it has the generic `vhost-user-device` (QEMU ≥ 10 from bookworm-backports).
-// Each question is one short run of the binary (≈ 50 ms), its stdout captured, stdin and stderr
-// on /dev/null.
+// device, whether `-device vhost-user-device` can be used. That needs the device to be listed by
+// `-device help`, i.e. user-creatable: `-device vhost-user-device,help` answers even where it is
+// not, and upstream QEMU (Debian's 10.0.2 included) builds it with user_creatable = false ("stop
+// inexperienced users confusing themselves"), so QEMU refuses it with "Parameter 'driver' expects
+// a pluggable device type". Each question is one short run of the binary (≈ 50 ms), its stdout
+// captured, stdin and stderr on /dev/null.
 //
 // Usage:
 //     vmm::QemuVersion v = vmm::probe_qemu_version(binary);      // throws QEMU_MISSING, QEMU_VERSION
-//     if (!vmm::qemu_has_device(binary, "vhost-user-device")) ...
+//     if (!vmm::qemu_can_create_device(binary, "vhost-user-device")) ...
 #pragma once
 
 #include <optional>
@@ -30,7 +33,9 @@ std::optional<QemuVersion> parse_qemu_version(const std::string& version_output)
 // (it ran but printed no version).
 QemuVersion probe_qemu_version(const std::string& binary);
 
-// Runs `binary -device NAME,help`: true if QEMU knows the device.
-bool qemu_has_device(const std::string& binary, const std::string& device);
+// Whether `-device help` output lists `name "DEVICE"` (the devices -device may create).
+bool device_help_lists(const std::string& device_help, const std::string& device);
+// Runs `binary -device help`: true if -device DEVICE may be used.
+bool qemu_can_create_device(const std::string& binary, const std::string& device);
 
 } // namespace vmm
