@@ -5,7 +5,8 @@
 // is not part of this test). Logs on stdout, one line each: "NSM DRIVER_OK" once the guest's
 // driver started the ring, "NSM request N bytes: <first 32 bytes in hex>" per request, and at
 // the end "NSM end requests=N driver_ok=0|1 error=<reason or empty>". Exits 0 when QEMU
-// disconnects cleanly, 4 if the connection failed.
+// disconnects cleanly, 4 if the connection failed. A connection that closes before its first
+// message (a liveness probe) is not taken for QEMU.
 //
 //   nsm_vhost_user_stub /tmp/nsm.sock &
 //   qemu-system-x86_64 ... -chardev socket,id=nsm0,path=/tmp/nsm.sock
@@ -28,11 +29,8 @@ int main(int argc, char** argv)
     static const std::string kResponse = "\xa1\x65" "Error" "\x70" "InvalidOperation";
     try {
         base::UniqueFd listener = vmm::vhost_user::listen_unix(argv[1]);
-        base::UniqueFd conn;
-        while (!conn.valid())
-            conn = vmm::vhost_user::accept_unix(listener.get(), -1);
         std::mutex out_lock;
-        auto backend = vmm::vhost_user::VhostUserNsmBackend::create(std::move(conn), [&](std::string_view request) {
+        auto handler = [&](std::string_view request) {
             static const char hex[] = "0123456789abcdef";
             std::string shown;
             for (std::size_t i = 0; i < request.size() && i < 32; ++i) {
@@ -43,8 +41,23 @@ int main(int argc, char** argv)
             std::printf("NSM request %zu bytes: %s\n", request.size(), shown.c_str());
             std::fflush(stdout);
             return kResponse;
-        });
-        backend->start();
+        };
+        std::unique_ptr<vmm::vhost_user::VhostUserNsmBackend> backend;
+        for (;;) {
+            base::UniqueFd conn;
+            while (!conn.valid())
+                conn = vmm::vhost_user::accept_unix(listener.get(), -1);
+            backend = vmm::vhost_user::VhostUserNsmBackend::create(std::move(conn), handler);
+            backend->start();
+            pollfd p { backend->done_fd(), POLLIN, 0 };
+            // A connection that closes before its first message is a liveness probe
+            // (listen_unix's), not QEMU: accept the next one.
+            if (::poll(&p, 1, 200) == 1 && backend->messages() == 0 && backend->error().empty()) {
+                backend->stop();
+                continue;
+            }
+            break;
+        }
         bool driver_ok = false;
         for (;;) {
             pollfd p { backend->done_fd(), POLLIN, 0 };

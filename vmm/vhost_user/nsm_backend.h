@@ -59,6 +59,7 @@ public:
     bool done() const { return m_transport.done(); }
     std::string error() { return m_transport.error(); }
     std::uint64_t acked_features() { return m_transport.acked_features(); }
+    std::uint64_t messages() { return m_transport.messages(); } // control messages received
     // The frontend started the ring: QEMU does that once the guest's driver set DRIVER_OK.
     bool device_started();
     std::uint64_t requests();           // chains answered so far

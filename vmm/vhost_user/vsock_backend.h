@@ -1,9 +1,9 @@
 // vmm/vhost_user/vsock_backend.h — the enclave's virtio-vsock device served to QEMU's
 // `vhost-user-vsock-device` over one vhost-user connection. The device model is the same one
 // our KVM VMM uses (vsock::VsockCore: queues ↔ muxer, hybrid-vsock parent sockets, the
-// heartbeat and status services; see vmm/vsock/README.md); this class is only its vhost-user
-// front end: the control messages, guest memory from SET_MEM_TABLE, kicks on QEMU's kick
-// eventfds and interrupts through its call eventfds. The guest is CID config.guest_cid; the
+// heartbeat and status services; see vmm/vsock/README.md); this class puts it behind a
+// vhost-user connection: guest memory from SET_MEM_TABLE, kicks on QEMU's kick eventfds and
+// interrupts through its call eventfds. The guest is CID config.guest_cid; the
 // parent is CID 3 (Nitro's), reached through config.uds_path like with `qt-vmm enclave start`.
 //
 // The vhost-user protocol itself (messages, memory table, rings, kicks, calls, NEED_REPLY, bad
