@@ -6,6 +6,9 @@
  *      read the parent's answer line;
  *   3. parent -> enclave: listen on port 5001, accept the parent's "CONNECT 5001", read its
  *      line, answer "hello parent";
+ *   4. only where QEMU has an NSM device (/dev/nsm, vhost_user_qemu.sh's nsm run): one raw
+ *      request through the nsm driver, as libnsm sends it (ioctl 0xC0200A00), printing the
+ *      response bytes in hex ("GUEST nsm response=...");
  * then "GUEST done ok=N failed=M" and a reboot (with reboot=k and -device i8042 QEMU exits).
  * Every wait is bounded (10 s per socket operation, 60 s in all) so a broken device ends the VM.
  *
@@ -17,6 +20,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -144,6 +148,41 @@ static void console(void)
     }
 }
 
+/* The nsm driver's raw ioctl (include/uapi/linux/nsm.h, Linux >= 6.8; not in older headers). */
+struct nsm_iovec {
+    uint64_t addr;
+    uint64_t len;
+};
+struct nsm_raw {
+    struct nsm_iovec request;
+    struct nsm_iovec response;
+};
+#define NSM_IOCTL_RAW 0xC0200A00u
+
+static void nsm_request(void)
+{
+    int nsm = open("/dev/nsm", O_RDWR | O_CLOEXEC);
+    if (nsm < 0) {
+        say("GUEST no /dev/nsm (errno %d: %s)", errno, strerror(errno));
+        return;
+    }
+    static const unsigned char request[] = { 0x69, 'G', 'e', 't', 'R', 'a', 'n', 'd', 'o', 'm' }; /* CBOR "GetRandom" */
+    static unsigned char response[0x3000];
+    struct nsm_raw raw = { { (uintptr_t)request, sizeof request }, { (uintptr_t)response, sizeof response } };
+    int rc = ioctl(nsm, NSM_IOCTL_RAW, &raw);
+    int error = errno;
+    close(nsm);
+    char hex[2 * 64 + 1] = "";
+    size_t shown = rc == 0 && raw.response.len < 64 ? (size_t)raw.response.len : (rc == 0 ? 64 : 0);
+    for (size_t i = 0; i < shown; ++i)
+        snprintf(hex + 2 * i, 3, "%02x", response[i]);
+    if (rc != 0)
+        say("GUEST nsm ioctl failed (errno %d: %s)", error, strerror(error));
+    else
+        say("GUEST nsm response=%s (%llu bytes)", hex, (unsigned long long)raw.response.len);
+    step(rc == 0, "nsm request");
+}
+
 int main(void)
 {
     console();
@@ -201,5 +240,8 @@ int main(void)
         read_line(fd, line, sizeof line); /* until the parent closes */
         close(fd);
     }
+
+    /* 4. The NSM device, if there is one. */
+    nsm_request();
     finish();
 }

@@ -18,3 +18,9 @@ PROGRAMS += nsm_boot_probe
 nsm_boot_probe_SRCS := tests/tools/nsm_boot_probe.cc
 nsm_boot_probe_LIBS := $(VMM_LIBS)
 nsm_boot_probe_LDLIBS := -lcrypto -lz -lcbor -lseccomp -pthread
+
+# nsm_vhost_user_stub: the vhost-user NSM backend with a fixed-answer handler, for
+# tests/integration/vhost_user_qemu.sh (QEMU's vhost-user-device, the guest's nsm driver).
+PROGRAMS += nsm_vhost_user_stub
+nsm_vhost_user_stub_SRCS := tests/tools/nsm_vhost_user_stub.cc
+nsm_vhost_user_stub_LIBS := vmmvirtio base

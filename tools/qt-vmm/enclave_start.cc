@@ -71,6 +71,9 @@ qtvmm::CommandRegistration reg("enclave start", "Start an enclave from an EIF", 
         vmm::Json info = vmm::start_enclave(request);
         cli.info("Started enclave with enclave-cid: " + std::to_string(info.value("EnclaveCID", 0ull)) + ", memory: "
             + std::to_string(info.value("MemoryMiB", 0ull)) + " MiB, cpu-ids: " + info["CPUIDs"].dump());
+        const vmm::Json& device = info.contains("Attestation") ? info["Attestation"].value("Device", vmm::Json()) : vmm::Json();
+        if (device.is_string() && device.get<std::string>().rfind("unavailable", 0) == 0)
+            cli.info("Warning: the security module (/dev/nsm) is " + device.get<std::string>());
         cli.print(info);
     });
 });

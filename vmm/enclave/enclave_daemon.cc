@@ -205,6 +205,8 @@ Json EnclaveDaemon::describe() const
         add_vm_status(info, m_vm->report());
     if (m_settings.nsm)
         info["Attestation"] = attestation_json(m_settings.attestation, *m_settings.nsm);
+    else if (!m_settings.attestation.is_null())
+        info["Attestation"] = m_settings.attestation; // no device: why (the description says)
     return info;
 }
 

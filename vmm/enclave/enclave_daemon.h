@@ -68,7 +68,7 @@ struct EnclaveSettings {
     double heartbeat_timeout_s { 0 };
     // The enclave's security module (attestation_setup.h); null = no NSM device.
     std::shared_ptr<nsm::NsmModule> nsm;
-    Json attestation;              // {"ModuleID", "ParentID", "ParentRole", "Signing"} for query
+    Json attestation;              // {"ModuleID", "ParentID", "ParentRole", "Signing", "Device"} for query
 };
 
 // Builds the enclave's back end from the daemon's settings (machine, accel) and the vsock

@@ -9,6 +9,8 @@
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
+#include "vmm/enclave/qemu_command.h"
+#include "vmm/enclave/qemu_probe.h"
 #include "vmm/host/cpu_affinity.h"
 #include "vmm/enclave/sandbox_monitor.h"
 #include "vmm/enclave/sandbox_privileges.h"
@@ -238,6 +240,18 @@ Json start_enclave(const StartRequest& request)
     EnclaveAttestation prepared = prepare_attestation(attestation);
     settings.nsm = std::move(prepared.module);
     settings.attestation = std::move(prepared.description);
+    if (!tcg) {
+        settings.attestation["Device"] = "virtio-mmio slot 1 (virtio ID 33)";
+    } else if (std::string qemu = qemu_binary(); qemu_can_create_device(qemu, "vhost-user-device")) {
+        settings.attestation["Device"] = "QEMU vhost-user-device (virtio ID 33)";
+    } else {
+        // Debian's QEMU builds vhost-user-device as not user-creatable: the enclave still runs,
+        // without /dev/nsm, and says so (start prints it as a warning).
+        settings.nsm = nullptr;
+        settings.attestation["Device"] = "unavailable: " + qemu + " cannot create -device vhost-user-device (QEMU builds it "
+            "not user-creatable), so this --accel tcg enclave has no /dev/nsm; use --accel kvm, or QT_VMM_QEMU with a QEMU "
+            "that allows it";
+    }
     settings.heartbeat_timeout_s = request.heartbeat_timeout_s.value_or(default_heartbeat_timeout(eif_size, place.memory_mib));
 
     // The daemon reads kernel and initrd from the sealed copy into guest memory, then lets the

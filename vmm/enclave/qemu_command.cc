@@ -16,9 +16,10 @@ std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch)
         "-m", memory,
         "-object", "memory-backend-memfd,id=mem,size=" + memory + ",share=on",
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        // QEMU 7.2 installs this filter before -runas changes its IDs, so with -runas set*uid
-        // must stay allowed (elevateprivileges=deny kills it with SIGSYS right there); after
-        // -runas QEMU is an unprivileged user without capabilities, set*uid elevates nothing.
+        // QEMU (7.2 and 10.0 alike) installs this filter before -run-with user= / -runas
+        // changes its IDs, so then set*uid must stay allowed (elevateprivileges=deny kills it
+        // with SIGSYS right there); afterwards QEMU is an unprivileged user without
+        // capabilities, and set*uid elevates nothing.
         "-sandbox", std::string("on,obsolete=deny,elevateprivileges=") + (launch.run_as.empty() ? "deny" : "allow") + ",spawn=deny,resourcecontrol=deny",
         "-device", "i8042",
         // Modern virtio-mmio (version 2, VIRTIO_F_VERSION_1) as with --accel kvm, not QEMU's legacy default.
@@ -26,13 +27,22 @@ std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch)
         "-chardev", "socket,id=vsock0,fd=" + std::to_string(launch.vhost_user_fd),
         "-device", "vhost-user-vsock-device,chardev=vsock0",
     };
+    if (launch.nsm_vhost_user_fd >= 0) {
+        // The NSM device (virtio ID 33): one request queue, no config space; qt-vmm serves it.
+        argv.insert(argv.end(), { "-chardev", "socket,id=nsm0,fd=" + std::to_string(launch.nsm_vhost_user_fd),
+            "-device", "vhost-user-device,chardev=nsm0,virtio-id=33,num_vqs=1,config_size=0" });
+    }
     if (launch.console_fd >= 0) {
         argv.insert(argv.end(), { "-chardev", "socket,id=console0,fd=" + std::to_string(launch.console_fd), "-serial", "chardev:console0" });
     } else {
         argv.insert(argv.end(), { "-serial", "null" });
     }
-    if (!launch.run_as.empty())
-        argv.insert(argv.end(), { "-runas", launch.run_as });
+    if (!launch.run_as.empty()) {
+        if (launch.version.at_least(9, 1))
+            argv.insert(argv.end(), { "-run-with", "user=" + launch.run_as });
+        else
+            argv.insert(argv.end(), { "-runas", launch.run_as });
+    }
     argv.insert(argv.end(), { "-kernel", launch.kernel_path });
     if (!launch.initrd_path.empty())
         argv.insert(argv.end(), { "-initrd", launch.initrd_path });

@@ -1,18 +1,22 @@
 // vmm/enclave/qemu_command.h — the QEMU command line of a software-emulated enclave
 // (--accel tcg): the microvm machine with no firmware, modern (version 2) virtio-mmio, no PCI, no ACPI and no default devices;
 // guest RAM in a shared memfd (vhost-user needs to map it); the virtio-vsock device as QEMU's
-// vhost-user-vsock-device on an inherited socket (qt-vmm serves the device model); the UART on
+// vhost-user-vsock-device on an inherited socket (qt-vmm serves the device model); with an NSM
+// device, QEMU's generic vhost-user-device (virtio-id 33, one queue) on a second socket; the UART on
 // an inherited socket (debug mode, read-only: nothing is ever written to it) or nowhere; the
 // i8042 so that reboot=k (guest-init's end) ends QEMU, with -no-reboot. QEMU's own seccomp
 // sandbox is always on (-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,
 // resourcecontrol=deny: no obsolete calls, no set*uid, no fork/exec, no affinity or scheduler
-// changes), and a root daemon has it drop to the daemon user (-runas; then
-// elevateprivileges=allow, because QEMU 7.2 applies its filter before -runas's setuid).
+// changes), and a root daemon has it drop to the daemon user (`-run-with user=` from QEMU 9.1 on,
+// `-runas` before: QEMU 10 removed it; then elevateprivileges=allow, because QEMU — 7.2 and 10.0
+// alike — applies its filter before that setuid).
 //
 // Usage:
 //     vmm::QemuLaunch q{ .binary = "qemu-system-x86_64", .vcpus = 2, .memory_mib = 512, ... };
 //     std::vector<std::string> argv = vmm::qemu_microvm_arguments(q);   // argv[0] = binary
 #pragma once
+
+#include "vmm/enclave/qemu_probe.h"
 
 #include <cstdint>
 #include <string>
@@ -28,8 +32,10 @@ struct QemuLaunch {
     std::string initrd_path;    // "" = none
     std::string cmdline;
     int vhost_user_fd { -1 };   // inherited, connected to the vsock backend
+    int nsm_vhost_user_fd { -1 }; // inherited, connected to the NSM backend; -1 = no NSM device
     int console_fd { -1 };      // inherited, -1 = the UART goes nowhere (production mode)
-    std::string run_as;         // -runas USER once QEMU is set up ("" = keep the caller's IDs)
+    std::string run_as;         // drop to USER once QEMU is set up ("" = keep the caller's IDs)
+    QemuVersion version { 10, 0, 0 }; // probe_qemu_version(): how to ask for run_as
 };
 
 std::vector<std::string> qemu_microvm_arguments(const QemuLaunch& launch);

@@ -68,7 +68,7 @@ TEST_CASE("qemu_microvm_arguments: production mode and no initrd")
     CHECK(std::find(argv.begin(), argv.end(), "-initrd") == argv.end());
 }
 
-TEST_CASE("qemu_microvm_arguments: QEMU's seccomp sandbox always, -runas when asked")
+TEST_CASE("qemu_microvm_arguments: QEMU's seccomp sandbox always, -run-with user= (or -runas) when asked")
 {
     vmm::QemuLaunch q;
     q.memory_mib = 128;
@@ -77,9 +77,61 @@ TEST_CASE("qemu_microvm_arguments: QEMU's seccomp sandbox always, -runas when as
     std::vector<std::string> argv = vmm::qemu_microvm_arguments(q);
     CHECK(after(argv, "-sandbox") == "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
     CHECK(std::find(argv.begin(), argv.end(), "-runas") == argv.end());
+    CHECK(std::find(argv.begin(), argv.end(), "-run-with") == argv.end());
     q.run_as = "qt-vmm-daemon";
+    q.version = { 10, 0, 2 };
+    argv = vmm::qemu_microvm_arguments(q);
+    CHECK(after(argv, "-run-with") == "user=qt-vmm-daemon"); // QEMU 10 has no -runas
+    CHECK(std::find(argv.begin(), argv.end(), "-runas") == argv.end());
+    // QEMU installs its filter before that setuid: deny would kill it there.
+    CHECK(after(argv, "-sandbox") == "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
+    q.version = { 7, 2, 22 }; // before -run-with (9.1)
     argv = vmm::qemu_microvm_arguments(q);
     CHECK(after(argv, "-runas") == "qt-vmm-daemon");
-    // QEMU 7.2 installs its filter before -runas's setuid: deny would kill it there.
-    CHECK(after(argv, "-sandbox") == "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
+    CHECK(std::find(argv.begin(), argv.end(), "-run-with") == argv.end());
+}
+
+TEST_CASE("qemu_microvm_arguments: the NSM device on a second vhost-user socket, only when asked")
+{
+    vmm::QemuLaunch q;
+    q.memory_mib = 128;
+    q.kernel_path = "k";
+    q.vhost_user_fd = 3;
+    std::vector<std::string> argv = vmm::qemu_microvm_arguments(q);
+    CHECK(after(argv, "-chardev", "socket,id=nsm0").empty());
+    CHECK(after(argv, "-device", "vhost-user-device").empty());
+    q.nsm_vhost_user_fd = 9;
+    argv = vmm::qemu_microvm_arguments(q);
+    CHECK(after(argv, "-chardev", "socket,id=nsm0") == "socket,id=nsm0,fd=9");
+    CHECK(after(argv, "-device", "vhost-user-device,") == "vhost-user-device,chardev=nsm0,virtio-id=33,num_vqs=1,config_size=0");
+    CHECK(after(argv, "-device", "vhost-user-vsock") == "vhost-user-vsock-device,chardev=vsock0"); // vsock stays
+}
+
+TEST_CASE("parse_qemu_version: Debian's and upstream's -version lines")
+{
+    auto v = vmm::parse_qemu_version("QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)\nCopyright (c) 2003-2025\n");
+    REQUIRE(v);
+    CHECK(v->major == 10);
+    CHECK(v->minor == 0);
+    CHECK(v->micro == 2);
+    CHECK(v->at_least(9, 1));
+    v = vmm::parse_qemu_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)\n");
+    REQUIRE(v);
+    CHECK(v->text() == "7.2.22");
+    CHECK(!v->at_least(9, 1));
+    CHECK(vmm::parse_qemu_version("QEMU emulator version 9.1\n")->at_least(9, 1));
+    CHECK(!vmm::parse_qemu_version("qemu-system-x86_64: -version: invalid option"));
+    CHECK(!vmm::parse_qemu_version("QEMU emulator version x.y"));
+    CHECK(!vmm::parse_qemu_version(""));
+}
+
+TEST_CASE("device_help_lists: only the devices -device help names (the ones QEMU lets -device create)")
+{
+    // From QEMU 10.0.2's -device help: vhost-user-device is not there (not user-creatable),
+    // although "-device vhost-user-device,help" lists its properties.
+    const std::string help = "Misc devices:\nname \"vhost-user-vsock-device\", bus virtio-bus\nname \"vhost-user-rng\", bus virtio-bus\n";
+    CHECK(vmm::device_help_lists(help, "vhost-user-vsock-device"));
+    CHECK_FALSE(vmm::device_help_lists(help, "vhost-user-device"));
+    CHECK(vmm::device_help_lists(help + "name \"vhost-user-device\", bus virtio-bus\n", "vhost-user-device"));
+    CHECK_FALSE(vmm::device_help_lists(help, "vhost-user"));
 }

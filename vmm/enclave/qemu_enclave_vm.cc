@@ -3,8 +3,10 @@
 #include "base/error.h"
 #include "base/eventfd.h"
 #include "vmm/enclave/qemu_command.h"
+#include "vmm/enclave/qemu_probe.h"
 #include "vmm/host/cpu_affinity.h"
 #include "vmm/enclave/sandbox_privileges.h"
+#include "vmm/vhost_user/nsm_backend.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cerrno>
@@ -51,7 +53,8 @@ std::string last_line(const std::string& text)
 
 } // namespace
 
-std::unique_ptr<QemuEnclaveVm> QemuEnclaveVm::create(const MachineConfig& machine, const BootImage& image, VsockConfig vsock, OnExit on_exit)
+std::unique_ptr<QemuEnclaveVm> QemuEnclaveVm::create(
+    const MachineConfig& machine, const BootImage& image, VsockConfig vsock, nsm::RequestHandler nsm, OnExit on_exit)
 {
     std::unique_ptr<QemuEnclaveVm> vm(new QemuEnclaveVm);
     vm->m_machine = machine;
@@ -62,6 +65,12 @@ std::unique_ptr<QemuEnclaveVm> QemuEnclaveVm::create(const MachineConfig& machin
         base::throw_errno("SOCKETPAIR", "cannot create", "the vhost-user socket pair");
     vm->m_qemu_vhost_end.reset(pair[1]);
     vm->m_backend = vhost_user::VhostUserVsockBackend::create(base::UniqueFd(pair[0]), vsock);
+    if (nsm) {
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+            base::throw_errno("SOCKETPAIR", "cannot create", "the NSM device's vhost-user socket pair");
+        vm->m_qemu_nsm_end.reset(pair[1]);
+        vm->m_nsm = vhost_user::VhostUserNsmBackend::create(base::UniqueFd(pair[0]), std::move(nsm));
+    }
 
     if (machine.console) {
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
@@ -102,12 +111,21 @@ QemuEnclaveVm::~QemuEnclaveVm()
     }
     if (m_backend)
         m_backend->stop();
+    if (m_nsm)
+        m_nsm->stop();
 }
 
 void QemuEnclaveVm::start()
 {
     QemuLaunch launch;
     launch.binary = qemu_binary();
+    launch.version = probe_qemu_version(launch.binary); // QEMU_MISSING before anything is spawned
+    if (m_nsm && !qemu_can_create_device(launch.binary, "vhost-user-device"))
+        throw base::Error(base::ErrorKind::Vm, "QEMU_NO_VHOST_USER_DEVICE",
+            launch.binary + " (QEMU " + launch.version.text() + ") cannot create the vhost-user-device that carries the NSM device under --accel tcg "
+            "(upstream QEMU, Debian's 10.0.2 included, builds it not user-creatable); use a QEMU >= 8.2 built with it user-creatable "
+            "(QT_VMM_QEMU=/path/to/qemu-system-x86_64), or --accel kvm");
+    launch.nsm_vhost_user_fd = m_qemu_nsm_end.valid() ? m_qemu_nsm_end.get() : -1;
     launch.vcpus = m_machine.vcpus;
     launch.memory_mib = m_machine.memory_bytes >> 20;
     launch.kernel_path = fd_path(m_kernel);
@@ -122,7 +140,7 @@ void QemuEnclaveVm::start()
     for (std::string& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
-    const int inherited[] = { m_qemu_vhost_end.get(), m_console_qemu.get(), m_kernel.get(), m_initrd.get() };
+    const int inherited[] = { m_qemu_vhost_end.get(), m_qemu_nsm_end.get(), m_console_qemu.get(), m_kernel.get(), m_initrd.get() };
 
     // QEMU (all its threads, vCPUs included) on the daemon's CPUs, set in the child before exec;
     // a failure comes back through exec_pipe as -errno.
@@ -133,6 +151,8 @@ void QemuEnclaveVm::start()
     if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(exec_pipe, O_CLOEXEC) != 0)
         base::throw_errno("PIPE", "cannot create", "the pipes to QEMU");
     m_backend->start();
+    if (m_nsm)
+        m_nsm->start();
     auto spawn_start = std::chrono::steady_clock::now();
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
@@ -191,6 +211,7 @@ void QemuEnclaveVm::start()
     }
     // QEMU holds its own copies now.
     m_qemu_vhost_end.reset();
+    m_qemu_nsm_end.reset();
     m_console_qemu.reset();
     m_kernel.reset();
     m_initrd.reset();
@@ -220,20 +241,22 @@ void QemuEnclaveVm::supervise()
         return true;
     };
     bool backend_checked = false;
+    bool nsm_checked = !m_nsm;
     for (;;) {
-        pollfd fds[5] = {
+        pollfd fds[6] = {
             { m_pidfd.get(), POLLIN, 0 },
             { m_stop_event.get(), POLLIN, 0 },
             { m_stderr.valid() ? m_stderr.get() : -1, POLLIN, 0 },
             { m_console_ours.valid() ? m_console_ours.get() : -1, POLLIN, 0 },
             { backend_checked ? -1 : m_backend->done_fd(), POLLIN, 0 },
+            { nsm_checked ? -1 : m_nsm->done_fd(), POLLIN, 0 },
         };
         int timeout = -1;
         if (kill_deadline != std::chrono::steady_clock::time_point::max()) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_deadline - std::chrono::steady_clock::now()).count();
             timeout = static_cast<int>(std::max<long long>(0, left));
         }
-        int n = ::poll(fds, 5, timeout);
+        int n = ::poll(fds, 6, timeout);
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0 && std::chrono::steady_clock::now() >= kill_deadline) {
@@ -249,6 +272,14 @@ void QemuEnclaveVm::supervise()
             std::string error = m_backend->error();
             if (!error.empty()) {
                 m_exit.record(ExitKind::DeviceError, "the vhost-user vsock connection with QEMU failed: " + error);
+                base::signal_eventfd(m_stop_event.get());
+            }
+        }
+        if (fds[5].revents) {
+            nsm_checked = true;
+            std::string error = m_nsm->error();
+            if (!error.empty()) {
+                m_exit.record(ExitKind::DeviceError, "the vhost-user NSM connection with QEMU failed: " + error);
                 base::signal_eventfd(m_stop_event.get());
             }
         }
@@ -279,6 +310,8 @@ void QemuEnclaveVm::supervise()
     else
         m_exit.record(ExitKind::EmulatorError, "QEMU was killed by signal " + std::to_string(WTERMSIG(status)));
     m_backend->stop();
+    if (m_nsm)
+        m_nsm->stop();
     ExitInfo exit = m_exit.current();
     {
         std::lock_guard guard(m_lock);

@@ -14,13 +14,23 @@
 // -no-reboot) — recorded as guest-reset — or when it is stopped (SIGTERM, SIGKILL after 5 s).
 // A vhost-user connection that fails stops the enclave (vcpu-error, with the backend's reason).
 //
+// The NSM device (attestation): given a request handler, QEMU also gets a second vhost-user
+// socket and `-device vhost-user-device,virtio-id=33,num_vqs=1` (start() checks that the binary
+// lets -device create it, else QEMU_NO_VHOST_USER_DEVICE: upstream QEMU, 10.0.2 included, does
+// not; see qemu_probe.h), served by vhost_user::VhostUserNsmBackend
+// on its thread "vhost-nsm"; it ends with the enclave. run_in_device_thread() stays the vsock
+// thread's.
+//
 // Usage:
-//     auto vm = vmm::QemuEnclaveVm::create(machine_config, image, vsock_config, on_exit);
+//     auto vm = vmm::QemuEnclaveVm::create(machine_config, image, vsock_config,
+//         [module](std::string_view r) { return module->handle(r); },  // nullptr: no NSM device
+//         on_exit);
 //     vm->start();   // throws QEMU_MISSING / QEMU_EXEC when QEMU cannot be run
 #pragma once
 
 #include "base/file.h"
 #include "vmm/enclave/enclave_vm.h"
+#include "vmm/nsm/nsm_types.h"
 #include "vmm/vsock/vsock_device.h"
 
 #include <atomic>
@@ -35,11 +45,15 @@ namespace vmm {
 
 namespace vhost_user {
 class VhostUserVsockBackend;
+class VhostUserNsmBackend;
 }
 
 class QemuEnclaveVm final : public EnclaveVm {
 public:
-    static std::unique_ptr<QemuEnclaveVm> create(const MachineConfig& machine, const BootImage& image, VsockConfig vsock, OnExit on_exit);
+    // nsm: answers the NSM device's requests (NsmModule::handle, holding the module); nullptr =
+    // no NSM device.
+    static std::unique_ptr<QemuEnclaveVm> create(
+        const MachineConfig& machine, const BootImage& image, VsockConfig vsock, nsm::RequestHandler nsm, OnExit on_exit);
     ~QemuEnclaveVm() override;
 
     void start() override;
@@ -57,6 +71,8 @@ private:
     OnExit m_on_exit;
     std::unique_ptr<vhost_user::VhostUserVsockBackend> m_backend;
     base::UniqueFd m_qemu_vhost_end;   // QEMU's end of the vhost-user socketpair
+    std::unique_ptr<vhost_user::VhostUserNsmBackend> m_nsm; // null: no NSM device
+    base::UniqueFd m_qemu_nsm_end;     // QEMU's end of the NSM device's socketpair
     base::UniqueFd m_console_ours;     // debug mode: our end of the UART socketpair
     base::UniqueFd m_console_qemu;
     base::UniqueFd m_kernel;           // memfds

@@ -1,6 +1,7 @@
-# vmm/vhost_user/: the virtio-vsock device (vmm/vsock/'s VsockCore) served to QEMU's
-# vhost-user-vsock-device: the vhost-user message codec, guest memory from SET_MEM_TABLE, the
-# backend, and the Unix socket helpers. `qt-vmm vsock vhost-user` (tools/qt-vmm/) runs one.
+# vmm/vhost_user/: qt-vmm's devices served to QEMU over vhost-user: the message codec, guest
+# memory from SET_MEM_TABLE, the device-independent backend (backend.h), its vsock half (QEMU's
+# vhost-user-vsock-device, vmm/vsock/'s VsockCore) and its NSM half (vhost-user-device,
+# virtio-id=33, vmm/virtio/nsm_queue), and the Unix socket helpers. `qt-vmm vsock vhost-user` (tools/qt-vmm/) runs one.
 # Part of the virtio devices library (vmm/virtio/module.mk).
 vmmvirtio_SRCS += $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc))
 
@@ -13,5 +14,5 @@ FUZZERS += vhost_user_fuzz
 vhost_user_fuzz_SRCS := vmm/vhost_user/vhost_user_fuzz.cc
 vhost_user_fuzz_LIBSRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc)) vmm/vsock/vsock_core.cc \
   vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc \
-  vmm/virtio/virtqueue.cc guest-init/status_protocol.cc base/error.cc base/file.cc \
+  vmm/virtio/virtqueue.cc vmm/virtio/nsm_queue.cc guest-init/status_protocol.cc base/error.cc base/file.cc \
   base/eventfd.cc base/unix_address.cc base/hex.cc

@@ -1,14 +1,16 @@
-// libFuzzer target: the vhost-user vsock backend driven by a hostile frontend. The input is a
-// program: raw bytes on the control socket (with or without fds attached — memfds, eventfds),
+// libFuzzer target: the vhost-user backends (vsock, or NSM when the first input byte is odd)
+// driven by a hostile frontend. The input is a program: raw bytes on the control socket (with or without fds attached — memfds, eventfds),
 // well-formed messages of every known request with fuzzed contents and fd counts, a QEMU-like
 // setup (memory table, rings, kicks, enable) so the data path is reached, raw writes anywhere in
 // the shared guest RAM (rings, descriptors, packets), tx packets with fuzzed headers, rx buffers
-// and kicks; each step is followed by a round of the backend loop. The backend must never crash,
+// and kicks, NSM request chains (readable and writable parts of fuzzed sizes, the handler checking
+// it never gets more than 4 KiB + 1 bytes); each step is followed by a round of the backend loop. The backend must never crash,
 // hang, touch memory outside the mapped regions (ASan), leak fds, or buffer beyond its bounds;
 // bad input may only end the connection.
 //
 // Run: make BUILD=build/vhost fuzz FUZZ_SECONDS=600   (or build/vhost/fuzz/vhost_user_fuzz)
 #include "vmm/testing/vsock_fuzz_input.h"
+#include "vmm/vhost_user/nsm_backend.h"
 #include "vmm/vhost_user/vsock_backend.h"
 
 #include <cstring>
@@ -96,7 +98,7 @@ struct Frontend {
         }
     }
     // What QEMU sends to start the device, with fuzzed knobs.
-    void setup(Input& in)
+    void setup(Input& in, std::uint32_t rings)
     {
         std::uint8_t knobs = in.u8();
         message(request::kSetOwner, {});
@@ -105,7 +107,7 @@ struct Frontend {
         message(request::kSetFeatures, u64(features));
         std::vector<MemoryRegion> regions { { 0, 0xf0000, kUser, 0 }, { 0x100000, kRamSize - 0x100000, kUser + 0x100000, 0x100000 } };
         message(request::kSetMemTable, encode_regions(regions), { shared.memfd, shared.memfd }, kVersion | kFlagNeedReply);
-        for (std::uint32_t q = 0; q < 2; ++q) {
+        for (std::uint32_t q = 0; q < rings; ++q) {
             message(request::kSetVringNum, encode_state({ q, kRingSize }));
             message(request::kSetVringBase, encode_state({ q, 0 }));
             message(request::kSetVringAddr, encode_address({ q, 0, kUser + desc_area(q), kUser + used_area(q), kUser + avail_area(q), 0 }));
@@ -155,13 +157,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         __builtin_trap();
     Frontend fe { shared, sv[0], {} };
     {
-        VsockConfig config;
-        config.guest_cid = kCid;
-        auto backend = VhostUserVsockBackend::create(base::UniqueFd(sv[1]), config);
+        const bool nsm = (in.u8() & 1) != 0;
+        std::unique_ptr<VhostUserVsockBackend> vsock_backend;
+        std::unique_ptr<VhostUserNsmBackend> nsm_backend;
+        if (nsm) {
+            nsm_backend = VhostUserNsmBackend::create(base::UniqueFd(sv[1]), [](std::string_view request) {
+                if (request.size() > nsm::kMaxRequestSize + 1)
+                    __builtin_trap();
+                return std::string((request.size() * 7) % (nsm::kMaxResponseSize + 100), '\xa0');
+            });
+        } else {
+            VsockConfig config;
+            config.guest_cid = kCid;
+            vsock_backend = VhostUserVsockBackend::create(base::UniqueFd(sv[1]), config);
+        }
+        auto round = [&] {
+            if (nsm) {
+                nsm_backend->run_once(0);
+            } else {
+                vsock_backend->run_once(0);
+                if (vsock_backend->stats().connections > kMaxConnections)
+                    __builtin_trap();
+            }
+        };
 
         int steps = 0;
         while (!in.empty() && steps++ < 200) {
-            switch (in.u8() % 10) {
+            switch (in.u8() % 11) {
             case 0: { // raw bytes on the socket, maybe with fds
                 std::uint8_t fdpick = in.u8();
                 std::vector<int> fds;
@@ -188,7 +210,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             }
             case 2:
-                fe.setup(in);
+                fe.setup(in, nsm ? 1 : 2);
                 break;
             case 3: { // raw bytes anywhere in guest RAM
                 std::uint64_t at = in.u32() % kRamSize;
@@ -240,15 +262,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (in.u8() == 0x5a)
                     ::shutdown(fe.socket, SHUT_WR);
                 break;
+            case 8: { // an NSM request chain on ring 0: a readable part, then room for the response
+                std::uint16_t slot = fe.tx_next++ % (kRingSize / 2);
+                std::uint64_t base = 0x40000 + 0x1000ull * (slot % 8);
+                std::vector<std::uint8_t> request = in.bytes(in.u8());
+                if (!request.empty())
+                    std::memcpy(shared.ram + base, request.data(), request.size());
+                std::uint32_t readable = in.u8() & 1 ? in.u32() % 0x20000 : static_cast<std::uint32_t>(request.size());
+                std::uint32_t writable = in.u8() & 1 ? in.u32() % 0x20000 : static_cast<std::uint32_t>(nsm::kMaxResponseSize);
+                fe.set_desc(0, static_cast<std::uint16_t>(slot * 2), base, readable, virtio::kDescFlagNext, static_cast<std::uint16_t>(slot * 2 + 1));
+                fe.set_desc(0, static_cast<std::uint16_t>(slot * 2 + 1), 0x80000, writable, virtio::kDescFlagWrite, 0);
+                fe.offer(0, static_cast<std::uint16_t>(slot * 2));
+                break;
+            }
             default:
                 break;
             }
-            backend->run_once(0);
+            round();
             fe.drain();
-            if (backend->stats().connections > kMaxConnections)
-                __builtin_trap();
         }
-        backend->run_once(0);
+        round();
     }
     ::close(fe.socket);
     for (int fd : fe.eventfds)

@@ -1,23 +1,23 @@
 // vmm/vhost_user/vsock_backend.h — the enclave's virtio-vsock device served to QEMU's
 // `vhost-user-vsock-device` over one vhost-user connection. The device model is the same one
 // our KVM VMM uses (vsock::VsockCore: queues ↔ muxer, hybrid-vsock parent sockets, the
-// heartbeat and status services; see vmm/vsock/README.md); this class is only its vhost-user
-// front end: the control messages, guest memory from SET_MEM_TABLE, kicks on QEMU's kick
-// eventfds and interrupts through its call eventfds. The guest is CID config.guest_cid; the
+// heartbeat and status services; see vmm/vsock/README.md); this class puts it behind a
+// vhost-user connection: guest memory from SET_MEM_TABLE, kicks on QEMU's kick eventfds and
+// interrupts through its call eventfds. The guest is CID config.guest_cid; the
 // parent is CID 3 (Nitro's), reached through config.uds_path like with `qt-vmm enclave start`.
 //
-// One loop thread (start()) does everything: it reads the control socket, the kick eventfds and
-// the parent sockets from one epoll set. Bad input from the frontend (unknown request, wrong
-// size, too many fds, a memory table or ring that does not hold up, ...) ends that connection:
-// all vsock connections close, done_fd() becomes readable and error() says why. The process is
-// never at risk. A clean close by the frontend (QEMU exited) ends it the same way with error()
-// empty. One backend serves one connection; create another for the next one.
+// The vhost-user protocol itself (messages, memory table, rings, kicks, calls, NEED_REPLY, bad
+// input ending the connection) is VhostUserBackend's (backend.h); this class is the vsock half:
+// three rings, the vsock config space (the guest CID), and VsockCore's loop thread (start()),
+// which reads the control socket, the kick eventfds and the parent sockets from one epoll set.
+// When the connection ends all vsock connections close, done_fd() becomes readable and error()
+// says why. One backend serves one connection; create another for the next one.
 //
 // Offered: features VERSION_1, EVENT_IDX, PROTOCOL_FEATURES (never INDIRECT_DESC or packed
 // rings); protocol features REPLY_ACK, CONFIG, RESET_DEVICE. Rings 0 (rx) and 1 (tx) are
 // processed; QEMU keeps the event queue (a ring 2 may be configured and is left alone).
-// A ring starts on SET_VRING_KICK, stops on GET_VRING_BASE; when neither rx nor tx runs any
-// more (guest reset, VM stopped) every vsock connection is closed, like a device reset.
+// When neither rx nor tx runs any more (guest reset, VM stopped) every vsock connection is
+// closed, like a device reset.
 //
 // Callbacks (config.on_heartbeat, on_app_status) run on the loop thread with the backend's lock
 // held: keep them short, do not call back into the backend.
@@ -35,29 +35,22 @@
 // Or on a path: listener = listen_unix(path); conn = accept_unix(listener.get(), -1) (unix_socket.h).
 #pragma once
 
-#include "vmm/vhost_user/memory_table.h"
-#include "vmm/vhost_user/message.h"
+#include "vmm/vhost_user/backend.h"
 #include "vmm/vsock/vsock_core.h"
 #include "vmm/virtio/virtio_device.h"
 #include "vmm/vsock/vsock_config.h"
 
-#include <array>
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace vmm::vhost_user {
 
-class VhostUserVsockBackend {
+class VhostUserVsockBackend final : private VhostUserDevice {
 public:
     static constexpr std::uint16_t kRingCount = 3;          // rx, tx, event (QEMU sends rx and tx)
     static constexpr std::uint16_t kServedRings = 2;        // GET_QUEUE_NUM
-    static constexpr std::uint16_t kMaxRingSize = virtio::Virtqueue::kMaxSize;
     static constexpr std::uint64_t kFeatures = virtio::kFeatureVersion1 | virtio::kFeatureEventIdx | kFeatureProtocolFeatures;
     static constexpr std::uint64_t kProtocolFeatures = protocol::kReplyAck | protocol::kConfig | protocol::kResetDevice;
-    // Messages handled per loop round before the queues get their turn.
-    static constexpr int kMessagesPerRound = 64;
 
     // Takes a connected stream socket (accepted, or one end of a socketpair); the guest CID is
     // checked like VsockDevice::create (VSOCK_BAD_CID) and config.uds_path is bound now
@@ -76,15 +69,15 @@ public:
     bool run_in_loop_thread(const std::function<void()>& task) { return m_core->run_in_loop_thread(task); }
 
     // Readable (an eventfd, never reset) once the connection has ended, for any reason.
-    int done_fd() const { return m_done_fd.get(); }
-    bool done() const { return m_done.load(); }
+    int done_fd() const { return m_transport.done_fd(); }
+    bool done() const { return m_transport.done(); }
     // Why the connection was dropped; "" while it lasts or after a clean close by the frontend.
-    std::string error();
+    std::string error() { return m_transport.error(); }
     const VsockConfig& config() const { return m_config; }
     vsock::VsockStats stats();
-    std::uint64_t messages();
+    std::uint64_t messages() { return m_transport.messages(); }
     // Features the frontend acknowledged (SET_FEATURES; still there after the connection ended).
-    std::uint64_t acked_features();
+    std::uint64_t acked_features() { return m_transport.acked_features(); }
     // The frontend started the device's rings: QEMU does that once the guest's driver set
     // DRIVER_OK (and stops them on a reset or a VM stop), so this is the driver's DRIVER_OK.
     bool device_started();
@@ -92,48 +85,23 @@ public:
     std::vector<std::string> describe();
 
 private:
-    struct Ring {
-        std::uint16_t size { 0 };          // SET_VRING_NUM
-        std::uint16_t base { 0 };          // SET_VRING_BASE / where GET_VRING_BASE stopped
-        std::optional<VringAddress> address;
-        base::UniqueFd kick;
-        base::UniqueFd call;
-        bool started { false };
-        bool enabled { false };            // SET_VRING_ENABLE
-    };
-
     static constexpr std::uint64_t kSocketToken = vsock::VsockCore::kFirstExternalToken;
 
     VhostUserVsockBackend(base::UniqueFd socket, const VsockConfig& config);
-    void on_socket_event();
-    // Each returns false with m_problem set to end the connection.
-    bool handle(Message& m);
-    bool reply(const Message& m, const void* payload, std::size_t size);
-    bool fail(std::string problem);
-    bool start_ring(std::uint16_t index);
-    void stop_ring(std::uint16_t index);
-    void update_rings();
-    void reset_device();
-    void end_connection(const std::string& problem);
-    void raise_interrupts(unsigned queue_mask);
-    bool ring_enabled(const Ring& ring) const;
+    // VhostUserDevice
+    std::string device_name() const override { return "the vsock device"; }
+    std::uint16_t served_rings() const override { return kServedRings; }
+    std::uint64_t features() const override { return kFeatures; }
+    std::uint64_t protocol_features() const override { return kProtocolFeatures; }
+    std::string ring_name(std::uint16_t ring) const override;
+    void read_config(std::uint32_t offset, std::uint8_t* data, std::uint32_t size) const override;
+    bool watch_kick(std::uint16_t ring, int fd) override { return m_core->watch_kick(ring, fd); }
+    void rings_changed(const std::vector<bool>& started, const std::vector<bool>& running, bool polled) override;
+    void connection_ended() override;
 
     VsockConfig m_config;
-    std::mutex m_lock;
-    base::UniqueFd m_socket;
-    base::UniqueFd m_done_fd;
-    MemoryTable m_memory;
-    std::vector<virtio::Virtqueue> m_queues;
-    std::array<Ring, kRingCount> m_rings;
-    std::unique_ptr<vsock::VsockCore> m_core; // after the rings and queues it points into
-    MessageReader m_reader;
-    std::uint64_t m_acked_features { 0 };
-    std::uint64_t m_protocol_features { 0 };
-    bool m_owned { false };
-    std::uint64_t m_messages { 0 };
-    std::string m_problem;
-    std::string m_error;
-    std::atomic<bool> m_done { false };
+    VhostUserBackend m_transport;
+    std::unique_ptr<vsock::VsockCore> m_core; // after the transport's queues it points into
 };
 
 } // namespace vmm::vhost_user

@@ -369,6 +369,30 @@ TEST_CASE("vhost-user vsock: a refused request with NEED_REPLY is acknowledged a
     CHECK(*ok == 0);
 }
 
+TEST_CASE("vhost-user vsock: RESET_DEVICE keeps the protocol features: QEMU 10's acknowledged SET_MEM_TABLE after it is answered")
+{
+    // QEMU 10 sends RESET_DEVICE when the guest's driver resets the device (before DRIVER_OK),
+    // then SET_FEATURES and SET_MEM_TABLE with NEED_REPLY — without negotiating the protocol
+    // features again. A backend that forgot REPLY_ACK in the reset never answered, and QEMU's
+    // vCPU thread waited in recvmsg forever (the guest stopped after "NET: Registered PF_VSOCK").
+    Bench b;
+    REQUIRE(b.fe.handshake());
+    REQUIRE(b.fe.send(request::kResetDevice));
+    REQUIRE(b.guest->init()); // configure() waits for the SET_MEM_TABLE acknowledgement
+    CHECK_FALSE(b.backend->done());
+    b.heartbeat(5002);
+    CHECK(b.heartbeats == 1);
+}
+
+TEST_CASE("vhost-user vsock: NEED_REPLY without REPLY_ACK negotiated ends the connection instead of leaving it unanswered")
+{
+    Bench b;
+    REQUIRE(b.fe.handshake(protocol::kConfig)); // no REPLY_ACK
+    REQUIRE(b.fe.send_state(request::kSetVringBase, 0, 0, kVersion | kFlagNeedReply));
+    CHECK(b.ended().find("REPLY_ACK") != std::string::npos);
+    CHECK(b.fe.backend_closed());
+}
+
 TEST_CASE("vhost-user vsock: RESET_OWNER drops rings, memory and connections; the frontend may start over")
 {
     Bench b;
