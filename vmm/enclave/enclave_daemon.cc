@@ -111,6 +111,10 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
             // And the vsock device's loop thread to what it does (between two of its rounds).
             if (!m_vm->run_in_device_thread([] { install_thread_filter(ThreadRole::Vsock); }))
                 std::fprintf(stderr, "qt-vmm daemon: the vsock thread is not running; its list was not applied\n");
+            // The security module's thread under KVM ("nsm": poll, eventfds, signing). Under tcg
+            // its vhost-user back end ("vhost-nsm") keeps the union list (README, seccomp).
+            if (m_settings.nsm && m_settings.accel == Accel::Kvm && !m_vm->run_in_nsm_thread([] { install_thread_filter(ThreadRole::Nsm); }))
+                std::fprintf(stderr, "qt-vmm daemon: the NSM thread is not running; its list was not applied\n");
             // Last, the main thread itself: the control loop, no KVM ioctls.
             install_thread_filter(ThreadRole::Control, m_vm->report().qemu_pid);
         }

@@ -68,6 +68,9 @@ public:
     // Runs `task` once on the vsock device's loop thread (KVM: "vsock", tcg: "vhost-vsock") and
     // waits for it. False, having run nothing, if that thread is not running.
     virtual bool run_in_device_thread(const std::function<void()>& /*task*/) { return false; }
+    // The same for the security module's thread (KVM: "nsm"). False, having run nothing, without
+    // an NSM device, when that thread is not running, or under tcg (not done there yet).
+    virtual bool run_in_nsm_thread(const std::function<void()>& /*task*/) { return false; }
 };
 
 } // namespace vmm

@@ -34,6 +34,7 @@ public:
     EnclaveVmStatus report() const override;
     void run_in_vcpu_threads(const std::function<void()>& task) override;
     bool run_in_device_thread(const std::function<void()>& task) override { return m_vsock->run_in_loop_thread(task); }
+    bool run_in_nsm_thread(const std::function<void()>& task) override { return m_nsm && m_nsm->run_in_thread(task); }
     // The NSM device (nullptr without one): its thread takes tasks through run_in_thread().
     virtio::NsmDevice* nsm_device() { return m_nsm.get(); }
     // The machine's configuration as created (its cmdline with the virtio-mmio fragments).

@@ -33,6 +33,9 @@ const char* const kSockets[] = {
 };
 // The vsock/vhost-user thread on top: ioctl for interrupt lines of the KVM device model.
 const char* const kVsock[] = { "pread64", "pwrite64", "dup", "ioctl" };
+// The NSM device's thread under KVM ("nsm", vmm/virtio/nsm_device.h): it waits in poll on its
+// kick and wake eventfds, reads and writes them, and the module signs (getrandom, memory: common).
+const char* const kNsm[] = { "poll", "ppoll" };
 // The main thread on top (Control): the control socket, the start report, signals, QEMU's supervision.
 const char* const kMain[] = {
     "epoll_create1", "timerfd_create", "signalfd4", "pipe2", "wait4", "waitid", "getuid", "geteuid", "getgid",
@@ -164,8 +167,10 @@ std::vector<std::string> allowed_syscalls(ThreadRole role)
     append(names, kCommon);
     if (role == ThreadRole::Vcpu || role == ThreadRole::Daemon)
         append(names, kVcpu);
-    if (role != ThreadRole::Vcpu)
+    if (role != ThreadRole::Vcpu && role != ThreadRole::Nsm)
         append(names, kSockets);
+    if (role == ThreadRole::Nsm)
+        append(names, kNsm);
     if (role == ThreadRole::Vsock || role == ThreadRole::Daemon)
         append(names, kVsock);
     if (role == ThreadRole::Control || role == ThreadRole::Daemon)

@@ -10,6 +10,9 @@
 //            for every thread at once (TSYNC, which also gives every thread no_new_privs).
 //   Vsock    sockets, epoll, eventfds, memory, the device model's ioctls; no process control.
 //   Vcpu     KVM ioctls, eventfds, memory, futexes; no sockets, no epoll.
+//   Nsm      the NSM device's thread under KVM ("nsm"): poll and its eventfds, memory, futexes,
+//            getrandom (signing); no sockets, no ioctl. Under tcg the NSM's vhost-user back end
+//            ("vhost-nsm") keeps the union list, like "qemu-supervisor".
 //   Control  the main thread: the control socket and the monitor's socketpair, epoll, timers,
 //            signalfd, waiting for and signalling QEMU; no ioctl (ENOTTY: glibc's isatty),
 //            no pread/pwrite, no dup.
@@ -29,6 +32,7 @@
 //     vmm::install_daemon_filter(qemu_pid);          // after drop_privileges(), from the main thread
 //     vmm::install_thread_filter(vmm::ThreadRole::Vcpu);   // from a vCPU thread, afterwards
 //     vmm::install_thread_filter(vmm::ThreadRole::Vsock);  // from the vsock loop thread, afterwards
+//     vmm::install_thread_filter(vmm::ThreadRole::Nsm);    // from the NSM device's thread (KVM)
 //     vmm::install_thread_filter(vmm::ThreadRole::Control, qemu_pid);  // the main thread, last
 //     vmm::install_monitor_filter();                  // the monitor, before it serves
 #pragma once
@@ -40,7 +44,7 @@
 
 namespace vmm {
 
-enum class ThreadRole { Daemon, Vsock, Vcpu, Control };
+enum class ThreadRole { Daemon, Vsock, Vcpu, Nsm, Control };
 
 // The system call names a role may make (for tests and documentation).
 std::vector<std::string> allowed_syscalls(ThreadRole role);
