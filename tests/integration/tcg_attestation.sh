@@ -129,7 +129,7 @@ verify_both reject "two years ahead" "$d/document.cbor" "$TEST_TMP/root.pem" --a
 
 # ---- production mode: the image's PCR0, a 20-byte nonce, no user_data or public_key ----
 tcg_image prod '{"Entrypoint":["app_nsm"],"Cmd":["7100","0","20","0"],"Env":["PATH=/bin"]}' app_nsm
-pcr0_want=$(jq -r .Measurements.PCR0 "$TEST_TMP/prod.pcrs.json")
+pcr0_want=$(jq -r .PCR0 "$TEST_TMP/prod.pcrs.json")
 [ "$(jq -r .Measurements.PCR0 <("$QT_VMM" enclave describe-eif --eif "$TEST_TMP/prod.eif"))" = "$pcr0_want" ] || fail "make-img and describe-eif disagree on PCR0"
 start_production() {
   START_JSON=$("$QT_VMM" enclave start --accel "$E2E_ACCEL" "${E2E_START_OPTS[@]}" --eif "$TEST_TMP/prod.eif" --cpus "$E2E_CPUS" \

@@ -99,10 +99,7 @@ void NsmDevice::start()
     if (m_thread.joinable())
         return;
     m_stopping.store(false);
-    {
-        std::lock_guard guard(m_task_lock);
-        m_loop_alive = true;
-    }
+    m_tasks.open();
     m_thread = std::thread([this] {
         pthread_setname_np(pthread_self(), "nsm");
         loop();
@@ -112,13 +109,10 @@ void NsmDevice::start()
 void NsmDevice::loop()
 {
     while (!m_stopping.load()) {
-        run_posted_task();
+        m_tasks.run_posted();
         run_once(-1);
     }
-    std::lock_guard guard(m_task_lock);
-    m_loop_alive = false;
-    m_task = nullptr; // a task not taken yet is not run; its caller is told so
-    m_task_changed.notify_all();
+    m_tasks.close(); // a task not taken yet is not run; its caller is told so
 }
 
 void NsmDevice::stop()
@@ -130,41 +124,9 @@ void NsmDevice::stop()
     m_thread.join();
 }
 
-void NsmDevice::run_posted_task()
+bool NsmDevice::run_in_thread(const std::function<void()>& task, std::chrono::milliseconds deadline)
 {
-    std::unique_lock lock(m_task_lock);
-    if (!m_task)
-        return;
-    const std::function<void()>* task = std::exchange(m_task, nullptr);
-    lock.unlock();
-    std::exception_ptr error;
-    try {
-        (*task)();
-    } catch (...) {
-        error = std::current_exception();
-    }
-    lock.lock();
-    m_task_error = error;
-    ++m_tasks_done;
-    m_task_changed.notify_all();
-}
-
-bool NsmDevice::run_in_thread(const std::function<void()>& task)
-{
-    std::lock_guard caller(m_caller_lock);
-    std::unique_lock lock(m_task_lock);
-    if (!m_loop_alive)
-        return false;
-    m_task = &task;
-    std::uint64_t done_before = m_tasks_done;
-    base::signal_eventfd(m_wake.get());
-    // Done, or dropped because the loop ended before taking it (the loop clears m_task then).
-    m_task_changed.wait(lock, [&] { return m_tasks_done != done_before || !m_loop_alive; });
-    if (m_tasks_done == done_before)
-        return false;
-    if (std::exception_ptr error = std::exchange(m_task_error, nullptr))
-        std::rethrow_exception(error);
-    return true;
+    return m_tasks.run(task, [this] { base::signal_eventfd(m_wake.get()); }, deadline);
 }
 
 } // namespace vmm::virtio

@@ -22,6 +22,8 @@
 // Without a thread (unit tests): nsm->transport().mmio_write(...); nsm->run_once(0);
 #pragma once
 
+#include "base/loop_task.h"
+
 #include "base/file.h"
 #include "vmm/nsm/nsm_types.h"
 #include "vmm/virtio/guest_ram.h"
@@ -57,8 +59,9 @@ public:
     // wake-up, then serves up to kNsmChainsPerRound requests. Returns how many it served.
     unsigned run_once(int timeout_ms);
     // Runs `task` on the device thread between two rounds and waits for it (where the daemon
-    // installs that thread's seccomp filter). False, nothing run, if the thread is not running.
-    bool run_in_thread(const std::function<void()>& task);
+    // installs that thread's seccomp filter). False, nothing run, if the thread is not running
+    // or did not take it within `deadline` (base::LoopTask).
+    bool run_in_thread(const std::function<void()>& task, std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
     MmioTransport& transport() { return *m_transport; }
     int kick_fd() const { return m_kick.get(); }
@@ -78,7 +81,6 @@ public:
 private:
     NsmDevice(std::unique_ptr<GuestRam> ram, nsm::RequestHandler handler);
     void loop();
-    void run_posted_task();
 
     std::unique_ptr<GuestRam> m_ram;
     nsm::RequestHandler m_handler;
@@ -92,14 +94,7 @@ private:
 
     std::thread m_thread;
     std::atomic<bool> m_stopping { false };
-    // run_in_thread(): one caller at a time; the loop takes the posted task between rounds.
-    std::mutex m_caller_lock;
-    std::mutex m_task_lock;
-    std::condition_variable m_task_changed;
-    const std::function<void()>* m_task { nullptr };
-    std::uint64_t m_tasks_done { 0 };
-    std::exception_ptr m_task_error;
-    bool m_loop_alive { false };
+    base::LoopTask m_tasks; // run_in_thread()
 };
 
 } // namespace vmm::virtio

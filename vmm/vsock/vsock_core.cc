@@ -116,10 +116,7 @@ void VsockCore::start(const char* thread_name)
         return;
     m_stopping.store(false);
     m_running.store(true);
-    {
-        std::lock_guard guard(m_task_lock);
-        m_loop_alive = true;
-    }
+    m_tasks.open();
     std::string name = thread_name;
     m_thread = std::thread([this, name] {
         pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
@@ -130,59 +127,15 @@ void VsockCore::start(const char* thread_name)
 void VsockCore::loop()
 {
     while (!m_stopping.load()) {
-        run_posted_task();
+        m_tasks.run_posted();
         run_once(-1);
     }
-    std::lock_guard guard(m_task_lock);
-    m_loop_alive = false; // a task posted now or not yet taken is not run
-    m_task_changed.notify_all();
-}
-
-void VsockCore::run_posted_task()
-{
-    std::unique_lock lock(m_task_lock);
-    if (!m_task)
-        return;
-    const std::function<void()>* task = m_task;
-    m_task = nullptr;
-    m_task_running = true;
-    lock.unlock();
-    std::exception_ptr error;
-    try {
-        (*task)();
-    } catch (...) {
-        error = std::current_exception();
-    }
-    lock.lock();
-    m_task_running = false;
-    m_task_error = error;
-    ++m_tasks_done;
-    m_task_changed.notify_all();
+    m_tasks.close(); // a task posted now or not yet taken is not run
 }
 
 bool VsockCore::run_in_loop_thread(const std::function<void()>& task, std::chrono::milliseconds deadline)
 {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    std::unique_lock caller(m_caller_lock, std::defer_lock);
-    if (!caller.try_lock_until(until)) // an earlier caller's task still running
-        return false;
-    std::unique_lock lock(m_task_lock);
-    if (!m_loop_alive)
-        return false;
-    m_task = &task;
-    std::uint64_t done_before = m_tasks_done;
-    wake();
-    // Taken in time, or withdrawn; once taken, it is waited for to the end (it borrows `task`).
-    bool taken = m_task_changed.wait_until(lock, until, [this, &task] { return m_task != &task || !m_loop_alive; });
-    if (!taken || m_task == &task) {
-        m_task = nullptr; // not taken: the loop is gone or busy past the deadline
-        m_task_changed.notify_all();
-        return false;
-    }
-    m_task_changed.wait(lock, [this, done_before] { return m_tasks_done != done_before; });
-    if (std::exception_ptr error = std::exchange(m_task_error, nullptr))
-        std::rethrow_exception(error);
-    return true;
+    return m_tasks.run(task, [this] { wake(); }, deadline);
 }
 
 void VsockCore::stop()

@@ -34,6 +34,8 @@
 //     ... core.stop();
 #pragma once
 
+#include "base/loop_task.h"
+
 #include "vmm/virtio/virtqueue.h"
 #include "vmm/vsock/vsock_muxer.h"
 
@@ -168,20 +170,10 @@ private:
     std::atomic<std::uint64_t> m_describe_requested { 0 };
     // The loop thread's body: rounds until stopped, a posted task (run_in_loop_thread) in between.
     void loop();
-    void run_posted_task();
 
     std::thread m_thread;
     std::atomic<bool> m_stopping { false };
-    // run_in_loop_thread(): one caller at a time (m_caller_lock), its task taken by the loop
-    // thread while it loops.
-    std::timed_mutex m_caller_lock;
-    std::mutex m_task_lock;
-    std::condition_variable m_task_changed;
-    const std::function<void()>* m_task { nullptr }; // posted, not yet taken
-    bool m_task_running { false };
-    std::uint64_t m_tasks_done { 0 };
-    std::exception_ptr m_task_error;
-    bool m_loop_alive { false };
+    base::LoopTask m_tasks; // run_in_loop_thread()
     std::atomic<bool> m_running { false }; // between start() and the end of stop()'s join
 };
 

@@ -63,9 +63,15 @@ uint64_t e820_ram_top_below_4g(void) { return ram_top(1ull << 32); }
  * costs milliseconds per lookup on a KVM that emulates guest instructions. */
 int cmdline_get(const char *key, char *out, size_t out_size)
 {
+    return cmdline_get_nth(key, -1, out, out_size);
+}
+
+/* Occurrence `nth` of key= (0 = the first; -1 = the last, as Linux takes most parameters). */
+int cmdline_get_nth(const char *key, int nth, char *out, size_t out_size)
+{
     const char *s = bp_cmdline();
     size_t klen = strlen(key);
-    int found = 0;
+    int found = 0, seen = 0;
     while (*s) {
         if (*s == ' ') {
             s++;
@@ -78,7 +84,7 @@ int cmdline_get(const char *key, char *out, size_t out_size)
             size_t i = 0;
             while (i < klen && tok[i] == key[i])
                 i++;
-            if (i == klen) { /* the last occurrence wins, as in Linux */
+            if (i == klen && (nth < 0 || seen++ == nth)) {
                 size_t vlen = tlen - klen - 1;
                 if (vlen >= out_size)
                     vlen = out_size - 1;

@@ -106,6 +106,7 @@ uint64_t e820_ram_top(void);                      /* end of the highest usable R
 uint64_t e820_ram_top_below_4g(void);
 /* Value of "key=" on the command line copied into out (NUL-terminated); 0 if absent. */
 int cmdline_get(const char *key, char *out, size_t out_size);
+int cmdline_get_nth(const char *key, int nth, char *out, size_t out_size);
 uint64_t cmdline_get_u64(const char *key, uint64_t fallback);
 
 /* --- CPU (cpu.c) ------------------------------------------------------------------------------ */

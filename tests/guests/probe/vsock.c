@@ -140,7 +140,9 @@ int vs_setup(void)
     char spec[64];
     g_vs.base = 0xd0000000ull;
     g_vs.irq = 5;
-    if (cmdline_get("virtio_mmio.device", spec, sizeof spec)) { /* <size>[KM]@<base>:<irq>[:<id>] */
+    /* qt-vmm announces vsock in slot 0, the first virtio_mmio.device= (the NSM device follows it);
+     * <size>[KM]@<base>:<irq>[:<id>] */
+    if (cmdline_get_nth("virtio_mmio.device", 0, spec, sizeof spec)) {
         const char *p = spec;
         parse_number(&p);
         if (*p == 'K' || *p == 'k' || *p == 'M' || *p == 'm')
