@@ -34,6 +34,7 @@ std::string checked_field(const std::string& value, const char* option, const ch
     return value;
 }
 
+// The host's /etc/machine-id, or "" when it is missing or empty (containers): PCR4 stays zero then.
 std::string machine_id()
 {
     std::string text;
@@ -43,10 +44,6 @@ std::string machine_id()
     }
     while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
         text.pop_back();
-    if (text.empty())
-        throw base::Error(base::ErrorKind::Usage, "ATTESTATION_PARENT_ID",
-            std::string(kMachineIdPath) + " is missing or empty, so PCR4 has no parent identity; pass --parent-id ID "
-            "(or create it: systemd-machine-id-setup)");
     return text;
 }
 
@@ -64,6 +61,8 @@ nsm::Digest extend_fresh_pcr(std::string_view bytes)
 EnclaveAttestation prepare_attestation(const AttestationInputs& in)
 {
     std::string parent_id = in.parent_id ? checked_field(*in.parent_id, "--parent-id", "BAD_PARENT_ID") : machine_id();
+    if (parent_id.size() > kMaxParentField)
+        parent_id.clear(); // a machine-id is 32 hex digits; anything else is not one
     std::optional<std::string> role;
     if (in.parent_role)
         role = checked_field(*in.parent_role, "--parent-role", "BAD_PARENT_ROLE");
@@ -77,11 +76,13 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in)
     }
     if (role)
         config.boot_pcrs[3] = extend_fresh_pcr(*role);
-    config.boot_pcrs[4] = extend_fresh_pcr(parent_id);
+    if (!parent_id.empty())
+        config.boot_pcrs[4] = extend_fresh_pcr(parent_id);
     if (in.pcr8)
         config.boot_pcrs[8] = *in.pcr8;
 
-    Json description { { "ModuleID", config.module_id }, { "ParentID", parent_id },
+    Json description { { "ModuleID", config.module_id },
+        { "ParentID", parent_id.empty() ? Json("none: " + std::string(kMachineIdPath) + " is missing or empty and no --parent-id was given, so PCR4 is zeros") : Json(parent_id) },
         { "ParentRole", role ? Json(*role) : Json(nullptr) } };
     if (::geteuid() == 0) {
         nsm::KeyAndCert root = load_or_create_host_root();

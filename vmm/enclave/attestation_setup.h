@@ -3,7 +3,8 @@
 //
 //   PCR0/1/2  the EIF's measurements (as describe-eif shows them); zeros in --debug-mode, as on Nitro
 //   PCR3      SHA384(0^48 ‖ role) with --parent-role ROLE, else zeros
-//   PCR4      SHA384(0^48 ‖ id): --parent-id ID, default the contents of /etc/machine-id
+//   PCR4      SHA384(0^48 ‖ id): --parent-id ID, default the contents of /etc/machine-id (zeros
+//             if that is missing or empty, e.g. in a container; query's ParentID says so)
 //   PCR8      the signing certificate's measurement for a signed EIF, else zeros
 //   module_id "<hostname>-enc<EnclaveID>-<16 random hex digits>" (attestation_keys.h): the host
 //             and this enclave, told apart from an earlier enclave with the same ID
@@ -44,8 +45,7 @@ struct EnclaveAttestation {
     Json description;
 };
 
-// Throws base::Error: ATTESTATION_PARENT_ID (no --parent-id and /etc/machine-id unreadable or
-// empty), BAD_PARENT_ID / BAD_PARENT_ROLE (empty or longer than 1,024 bytes), or what the host
+// Throws base::Error: BAD_PARENT_ID / BAD_PARENT_ROLE (empty or longer than 1,024 bytes), or what the host
 // root CA's store throws for root (a damaged or unsafe state directory).
 EnclaveAttestation prepare_attestation(const AttestationInputs& inputs);
 

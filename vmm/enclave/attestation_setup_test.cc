@@ -4,6 +4,7 @@
 #include "vmm/enclave/attestation_setup.h"
 
 #include "base/error.h"
+#include "base/file.h"
 #include "base/hex.h"
 #include "vmm/testing/temp_state_dir.h"
 
@@ -85,6 +86,28 @@ TEST_CASE("debug mode: the image PCRs are zeros, the others stay")
     CHECK(hex(pcr(*a.module, 3).value) == hex(extend_fresh_pcr("arn:aws:iam::123456789012:role/app")));
     CHECK(hex(pcr(*a.module, 8).value) == hex(filled(0x88)));
     CHECK(a.description["ParentRole"] == "arn:aws:iam::123456789012:role/app");
+}
+
+TEST_CASE("without --parent-id, PCR4 is /etc/machine-id's, or zeros where there is none")
+{
+    TempStateDir state;
+    AttestationInputs in = inputs();
+    in.parent_id.reset();
+    EnclaveAttestation a = prepare_attestation(in);
+    std::string id;
+    try {
+        id = base::read_file(kMachineIdPath, 4096);
+    } catch (const base::Error&) {
+    }
+    while (!id.empty() && id.back() == '\n')
+        id.pop_back();
+    if (id.empty()) {
+        CHECK(hex(pcr(*a.module, 4).value) == hex(nsm::Digest {}));
+        CHECK(a.description["ParentID"].get<std::string>().find("none: ") == 0);
+    } else {
+        CHECK(hex(pcr(*a.module, 4).value) == hex(extend_fresh_pcr(id)));
+        CHECK(a.description["ParentID"] == id);
+    }
 }
 
 TEST_CASE("empty or oversized parent fields are refused with the option's name")
