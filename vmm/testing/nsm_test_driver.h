@@ -13,6 +13,8 @@
 //     auto used = guest.take_used();        // [{request head, 0}, {response head, length}]
 #pragma once
 
+#include "vmm/testing/mmio_registers.h"
+
 #include "vmm/memory/guest_memory.h"
 #include "vmm/virtio/nsm_device.h"
 
@@ -152,20 +154,8 @@ public:
     {
     }
 
-    std::uint32_t read32(std::uint64_t offset)
-    {
-        std::uint8_t b[4];
-        m_device.transport().mmio_read(offset, b, 4);
-        std::uint32_t v;
-        std::memcpy(&v, b, 4);
-        return v;
-    }
-    void write32(std::uint64_t offset, std::uint32_t value)
-    {
-        std::uint8_t b[4];
-        std::memcpy(b, &value, 4);
-        m_device.transport().mmio_write(offset, b, 4);
-    }
+    std::uint32_t read32(std::uint64_t offset) { return vmm::testing::read32(m_device.transport(), offset); }
+    void write32(std::uint64_t offset, std::uint32_t value) { vmm::testing::write32(m_device.transport(), offset, value); }
     // The Linux order: reset, ACK, DRIVER, features (VERSION_1 and EVENT_IDX if offered),
     // FEATURES_OK (checked), queue 0, DRIVER_OK.
     bool init(bool event_idx = true)

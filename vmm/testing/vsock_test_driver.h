@@ -19,6 +19,8 @@
 //     vmm::vsock::TestDriver guest(my_transport, flat_guest_ram);
 #pragma once
 
+#include "vmm/testing/mmio_registers.h"
+
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vsock/vsock_device.h"
 
@@ -82,20 +84,8 @@ public:
     std::uint64_t avail(std::uint16_t q) const { return desc(q) + 0x4000; }
     std::uint64_t used(std::uint16_t q) const { return desc(q) + 0x8000; }
 
-    std::uint32_t read32(std::uint64_t offset)
-    {
-        std::uint8_t b[4];
-        m_device->transport().mmio_read(offset, b, 4);
-        std::uint32_t v;
-        std::memcpy(&v, b, 4);
-        return v;
-    }
-    void write32(std::uint64_t offset, std::uint32_t value)
-    {
-        std::uint8_t b[4];
-        std::memcpy(b, &value, 4);
-        m_device->transport().mmio_write(offset, b, 4);
-    }
+    std::uint32_t read32(std::uint64_t offset) { return vmm::testing::read32(m_device->transport(), offset); }
+    void write32(std::uint64_t offset, std::uint32_t value) { vmm::testing::write32(m_device->transport(), offset, value); }
     std::uint64_t read_config64()
     {
         return read32(virtio::mmio::kConfig) | (std::uint64_t(read32(virtio::mmio::kConfig + 4)) << 32);
