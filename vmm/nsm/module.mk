@@ -13,7 +13,7 @@ nsm_test_LDLIBS := -lcbor -lcrypto -lz -pthread
 # Every NSM request comes from the guest: the module is fuzzed with sequences of them.
 FUZZERS += nsm_module_fuzz
 nsm_module_fuzz_SRCS := vmm/nsm/nsm_module_fuzz.cc
-nsm_module_fuzz_LIBSRCS := vmm/nsm/nsm_module.cc vmm/nsm/nsm_protocol.cc vmm/nsm/pcr_bank.cc eif-format/cbor_util.cc \
+nsm_module_fuzz_LIBSRCS := vmm/nsm/nsm_module.cc vmm/nsm/nsm_protocol.cc vmm/nsm/pcr_bank.cc vmm/nsm/signature_pace.cc eif-format/cbor_util.cc \
   eif-format/pcr.cc eif-format/eif_layout.cc base/error.cc base/file.cc base/hex.cc
 nsm_module_fuzz_LDLIBS := -lcbor -lcrypto -pthread
 

@@ -1,5 +1,7 @@
 #include "vmm/nsm/nsm_module.h"
 
+#include "vmm/nsm/signature_pace.h"
+
 #include "vmm/nsm/nsm_protocol.h"
 
 #include <atomic>
@@ -13,12 +15,14 @@ struct NsmModule::State {
     explicit State(NsmModuleConfig c)
         : config(std::move(c))
         , bank(config.boot_pcrs)
+        , pace(config.signatures_per_second > 0 ? config.signatures_per_second : 50, config.pace_clock, config.pace_sleep)
     {
     }
 
     NsmModuleConfig config;
     mutable std::mutex mutex;   // guards bank
     PcrBank bank;
+    SignaturePace pace;         // thread-safe on its own
     std::atomic<std::uint64_t> requests { 0 };
     std::atomic<std::uint64_t> errors { 0 };
 };
@@ -50,10 +54,11 @@ Reply done(std::string bytes)
 // Serves one parsed request (std::visit): takes the lock only around the PCR bank.
 class Dispatcher {
 public:
-    Dispatcher(const NsmModuleConfig& config, std::mutex& mutex, PcrBank& bank)
+    Dispatcher(const NsmModuleConfig& config, std::mutex& mutex, PcrBank& bank, SignaturePace& pace)
         : m_config(config)
         , m_mutex(mutex)
         , m_bank(bank)
+        , m_pace(pace)
     {
     }
 
@@ -112,6 +117,7 @@ public:
     {
         if (!m_config.sign)
             return failed(ErrorCode::InternalError);
+        m_pace.wait(); // a guest asking in a loop gets documents at the module's pace
         DocumentFields fields;
         fields.module_id = m_config.module_id;
         fields.timestamp_ms = m_config.now_ms ? m_config.now_ms() : realtime_ms();
@@ -148,6 +154,7 @@ private:
     const NsmModuleConfig& m_config;
     std::mutex& m_mutex;
     PcrBank& m_bank;
+    SignaturePace& m_pace;
 };
 
 } // namespace
@@ -169,7 +176,7 @@ std::string NsmModule::handle(std::string_view request) noexcept
         if (parsed.error)
             reply = failed(*parsed.error);
         else
-            reply = std::visit(Dispatcher(s.config, s.mutex, s.bank), parsed.request);
+            reply = std::visit(Dispatcher(s.config, s.mutex, s.bank, s.pace), parsed.request);
     } catch (...) {
         reply = {};
     }

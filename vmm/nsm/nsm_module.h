@@ -35,6 +35,10 @@ struct NsmModuleConfig {
     std::array<Digest, kPcrsLockedAtBoot> boot_pcrs {}; // PCR0..15 at boot (zeros where unused)
     SignDocument sign;                                 // empty: Attestation answers InternalError
     std::function<std::uint64_t()> now_ms;             // empty: CLOCK_REALTIME in milliseconds
+    // Documents signed per second after a burst of 10 (signature_pace.h); a flood waits.
+    double signatures_per_second { 50 };
+    std::function<void(std::uint64_t ns)> pace_sleep;  // empty: nanosleep (tests pass a fake)
+    std::function<std::uint64_t()> pace_clock;         // empty: CLOCK_MONOTONIC in nanoseconds
 };
 
 class NsmModule {

@@ -277,3 +277,35 @@ TEST_CASE("nsm module: every response is one well-formed CBOR item")
         CHECK_FALSE(eif::cbor_check_shape(response, 3));
     }
 }
+
+TEST_CASE("nsm module: a guest asking for documents in a loop gets them at the module's pace")
+{
+    FakeSigner signer;
+    NsmModuleConfig c = config_with(&signer);
+    std::uint64_t now = 0, slept = 0;
+    c.signatures_per_second = 50; // one per 20 ms after a burst of 10
+    c.pace_clock = [&] { return now; };
+    c.pace_sleep = [&](std::uint64_t ns) { slept += ns; now += ns; };
+    NsmModule nsm(std::move(c));
+    for (int i = 0; i < 10; ++i)
+        CHECK(ask(nsm, kAttest).rfind("a16b4174746573746174696f6e", 0) == 0);
+    CHECK(slept == 0); // the burst
+    ask(nsm, kAttest);
+    CHECK(slept == 20'000'000); // the 11th waits one interval
+    for (int i = 0; i < 89; ++i)
+        ask(nsm, kAttest);
+    CHECK(signer.calls.size() == 100);
+    CHECK(slept == 90ull * 20'000'000); // 100 documents: 90 paced, 1.8 s, i.e. 50 per second
+    now += 10ull * 1'000'000'000;        // idle: the burst comes back, no more than that
+    slept = 0;
+    for (int i = 0; i < 10; ++i)
+        ask(nsm, kAttest);
+    CHECK(slept == 0);
+    ask(nsm, kAttest);
+    CHECK(slept == 20'000'000);
+    // Other requests are never paced.
+    slept = 0;
+    for (int i = 0; i < 100; ++i)
+        ask(nsm, "6947657452616e646f6d"); // "GetRandom"
+    CHECK(slept == 0);
+}
