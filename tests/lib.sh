@@ -36,6 +36,17 @@ expect_not_contains() {
   if grep -qF -- "$2" <<<"$1"; then fail "${3:-output} unexpectedly contains: $2"; fi
 }
 
+# expect_cli_error STATUS CODE CMD...: CMD (run in the current directory, which gets out.txt and
+# err.txt) must exit with STATUS, print one stderr line containing [CODE] and nothing on stdout.
+expect_cli_error() {
+  local want=$1 code=$2; shift 2
+  set +e; "$@" >out.txt 2>err.txt; local got=$?; set -e
+  [ "$got" -eq "$want" ] || { cat err.txt; fail "$* exited $got, expected $want"; }
+  [ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "$*: stderr is not one line"; }
+  expect_contains "$(cat err.txt)" "[$code]" "stderr of $*"
+  [ ! -s out.txt ] || fail "$*: printed a result despite failing"
+}
+
 # make_initramfs DIR OUT: a newc cpio of DIR (sorted, owned by root) — for tests that need a
 # ramdisk before qt-vmm's own image builder is involved.
 make_initramfs() {

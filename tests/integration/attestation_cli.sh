@@ -20,15 +20,6 @@ chmod 0755 "$TEST_TMP"   # the unprivileged user below must reach the state dire
 export QT_VMM_STATE_DIR="$TEST_TMP/state"
 nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups "$@"; }
 
-# run_fail STATUS CODE CMD...: fails with that status and one stderr line containing [CODE].
-run_fail() {
-  local want=$1 code=$2; shift 2
-  set +e; "$@" >out.txt 2>err.txt; local got=$?; set -e
-  [ "$got" -eq "$want" ] || { cat err.txt; fail "$* exited $got, expected $want"; }
-  [ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "$*: stderr is not one line"; }
-  expect_contains "$(cat err.txt)" "[$code]" "stderr of $*"
-  [ ! -s out.txt ] || fail "$*: printed a result despite failing"
-}
 # py_rejects WHY ARGS...: the independent verifier must exit 1 with a reason.
 py_rejects() {
   local why=$1; shift
@@ -38,7 +29,7 @@ py_rejects() {
 }
 
 # --- the root: made once, the same after; before it exists a user is told who makes it --------
-run_fail 8 ATTESTATION_NO_ROOT nobody "$QT_VMM" attestation root-cert
+expect_cli_error 8 ATTESTATION_NO_ROOT nobody "$QT_VMM" attestation root-cert
 "$QT_VMM" attestation root-cert > root1.pem
 "$QT_VMM" attestation root-cert > root2.pem
 cmp root1.pem root2.pem || fail "root-cert printed two different roots"
@@ -85,45 +76,45 @@ expect_eq "$(head -c 7 doc.cbor | xxd -p)" "8444a1013822a0" "COSE_Sign1 header b
 off=$(grep -abo -- "-enc3" doc.cbor | head -n1 | cut -d: -f1)
 cp doc.cbor tampered.cbor
 printf 'X' | dd of=tampered.cbor bs=1 seek="$off" conv=notrunc status=none
-run_fail 5 ATTESTATION_BAD_SIGNATURE "$QT_VMM" attestation verify --doc tampered.cbor
+expect_cli_error 5 ATTESTATION_BAD_SIGNATURE "$QT_VMM" attestation verify --doc tampered.cbor
 py_rejects tampered --root root1.pem --doc tampered.cbor
 # Foreign root: another root signed it; and our document checked against another root.
 "$sign" make-root foreign.key foreign.pem "foreign host"
 "$sign" sign --root-key foreign.key --root-cert foreign.pem --out foreign.cbor
-run_fail 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc foreign.cbor
+expect_cli_error 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc foreign.cbor
 py_rejects "from a foreign root" --root root1.pem --doc foreign.cbor
-run_fail 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc doc.cbor --root-cert foreign.pem
+expect_cli_error 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc doc.cbor --root-cert foreign.pem
 py_rejects "checked against a foreign root" --root foreign.pem --doc doc.cbor
 # A forged chain: the leaf issued by the foreign root, the cabundle naming ours.
 "$sign" sign --root-key foreign.key --root-cert foreign.pem --cabundle-root root1.pem --out forged.cbor
-run_fail 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc forged.cbor
+expect_cli_error 5 ATTESTATION_BAD_CHAIN "$QT_VMM" attestation verify --doc forged.cbor
 expect_contains "$(cat err.txt)" "is not signed by" "the forged chain's reason"
 py_rejects "a forged chain" --root root1.pem --doc forged.cbor
 expect_contains "$(cat err.txt)" "broken chain" "verify_attestation.py's reason for the forged chain"
 # Expired (the leaf lives a year) and not yet valid.
 late=$((now + 2 * 365 * 86400))
-run_fail 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc doc.cbor --at "$late"
+expect_cli_error 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc doc.cbor --at "$late"
 expect_contains "$(cat err.txt)" "has expired" "the expiry reason"
 py_rejects expired --root root1.pem --doc doc.cbor --at "$late"
-run_fail 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc doc.cbor --at "$((now - 120))"
+expect_cli_error 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc doc.cbor --at "$((now - 120))"
 py_rejects "not yet valid" --root root1.pem --doc doc.cbor --at "$((now - 120))"
 # A time no certificate library can represent: a rejection with a reason, not a crash.
 py_rejects "checked in the year 3 million" --root root1.pem --doc doc.cbor --at 99999999999999
 [ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "verify_attestation.py: more than one line for an absurd --at"; }
-run_fail 2 USAGE "$QT_VMM" attestation verify --doc doc.cbor --at 99999999999999
+expect_cli_error 2 USAGE "$QT_VMM" attestation verify --doc doc.cbor --at 99999999999999
 # Wrong PCR, wrong nonce.
 other=$(head -c 48 /dev/zero | xxd -p -c 48)
-run_fail 5 ATTESTATION_PCR_MISMATCH "$QT_VMM" attestation verify --doc doc.cbor --pcr 0="$other"
+expect_cli_error 5 ATTESTATION_PCR_MISMATCH "$QT_VMM" attestation verify --doc doc.cbor --pcr 0="$other"
 py_rejects "a PCR mismatch" --root root1.pem --doc doc.cbor --pcr 0="$other"
-run_fail 5 ATTESTATION_NONCE_MISMATCH "$QT_VMM" attestation verify --doc doc.cbor --nonce 0badc0df
+expect_cli_error 5 ATTESTATION_NONCE_MISMATCH "$QT_VMM" attestation verify --doc doc.cbor --nonce 0badc0df
 py_rejects "a nonce mismatch" --root root1.pem --doc doc.cbor --nonce 0badc0df
 # Not a document at all.
 head -c 300 /dev/urandom > junk.cbor
-run_fail 3 ATTESTATION_MALFORMED "$QT_VMM" attestation verify --doc junk.cbor
+expect_cli_error 3 ATTESTATION_MALFORMED "$QT_VMM" attestation verify --doc junk.cbor
 py_rejects junk --root root1.pem --doc junk.cbor
 # Bad options are usage errors naming the option.
-run_fail 2 BAD_PCR_OPTION "$QT_VMM" attestation verify --doc doc.cbor --pcr 40="$pcr0"
-run_fail 2 BAD_NONCE_OPTION "$QT_VMM" attestation verify --doc doc.cbor --nonce xyz
+expect_cli_error 2 BAD_PCR_OPTION "$QT_VMM" attestation verify --doc doc.cbor --pcr 40="$pcr0"
+expect_cli_error 2 BAD_NONCE_OPTION "$QT_VMM" attestation verify --doc doc.cbor --nonce xyz
 
 # --- the real Nitro sample verifies with both, against its own root, at its issue time ---------
 sample="$TOP/vmm/nsm/testdata/nitro_sample_document.cbor"
@@ -139,5 +130,5 @@ expect_eq "$("$QT_VMM" attestation verify --doc "$sample" --root-cert nitro-root
   "i-0936512d5ae6ee91a-enc01823bcde8eb8a8a" "the Nitro sample (qt-vmm)"
 "$py" "$verify_py" --root nitro-root.pem --doc "$sample" --at 1658860752 --pcr 4=$pcr4 > nitro.json
 expect_eq "$(jq -r .module_id nitro.json)" "i-0936512d5ae6ee91a-enc01823bcde8eb8a8a" "the Nitro sample (python)"
-run_fail 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc "$sample" --root-cert nitro-root.pem
+expect_cli_error 5 ATTESTATION_EXPIRED "$QT_VMM" attestation verify --doc "$sample" --root-cert nitro-root.pem
 echo "attestation_cli: ok"

@@ -22,16 +22,6 @@ printf '{"team":"enclaves","ticket":42}' > custom.json
 pcr_of() { { head -c 48 /dev/zero; cat "$@" | sha384sum | cut -c1-96 | xxd -r -p; } | sha384sum | cut -c1-96; }
 der_pcr() { openssl x509 -in "$1" -outform DER -out "$1.der" && pcr_of "$1.der"; }
 sections_of() { od -An -tu1 -j26 -N2 "$1" | awk '{print $1 * 256 + $2}'; }
-# run_fail STATUS CODE CMD...: the command must fail with that exit status and one stderr line
-# containing [CODE].
-run_fail() {
-  local want=$1 code=$2; shift 2
-  set +e; "$@" >out.txt 2>err.txt; local got=$?; set -e
-  [ "$got" -eq "$want" ] || { cat err.txt; fail "$* exited $got, expected $want"; }
-  [ "$(wc -l < err.txt)" -eq 1 ] || { cat err.txt; fail "$*: stderr is not one line"; }
-  expect_contains "$(cat err.txt)" "[$code]" "stderr of $*"
-  [ ! -s out.txt ] || fail "$*: printed a result despite failing"
-}
 
 SOURCE_DATE_EPOCH=1700000000 "$mk" image.eif kernel "$(cat cmdline)" rd0 rd1 --name hello --version 3.1 --metadata custom.json > built.json
 want0=$(pcr_of kernel cmdline rd0 rd1); want1=$(pcr_of kernel cmdline rd0); want2=$(pcr_of rd1)
@@ -61,9 +51,9 @@ jq -e '.Metadata.BuildTime == "2023-11-14T22:13:20+00:00" and .Metadata.BuildToo
 [ "$("$QT_VMM" enclave pcr --input rd1 | jq -r .PCR)" = "$want2" ] || fail "pcr --input"
 : > empty
 [ "$("$QT_VMM" enclave pcr --input empty | jq -r .PCR)" = "21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a" ] || fail "pcr of nothing"
-run_fail 2 USAGE "$QT_VMM" enclave pcr
-run_fail 2 USAGE "$QT_VMM" enclave pcr --input rd1 --signing-certificate rd0
-run_fail 8 FILE_OPEN "$QT_VMM" enclave pcr --input missing-file
+expect_cli_error 2 USAGE "$QT_VMM" enclave pcr
+expect_cli_error 2 USAGE "$QT_VMM" enclave pcr --input rd1 --signing-certificate rd0
+expect_cli_error 8 FILE_OPEN "$QT_VMM" enclave pcr --input missing-file
 
 # --- keys and certificates ----------------------------------------------------------------------
 key() { openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$2" -out "$1" 2>/dev/null; }
@@ -81,7 +71,7 @@ openssl ca -batch -config ca.cnf -selfsign -keyfile k384.pem -in dated.csr -out 
 printf -- '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n' > garbage.pem
 
 [ "$("$QT_VMM" enclave pcr --signing-certificate c384.pem | jq -r .PCR8)" = "$(der_pcr c384.pem)" ] || fail "pcr --signing-certificate"
-run_fail 5 CERT_BAD_PEM "$QT_VMM" enclave pcr --signing-certificate garbage.pem
+expect_cli_error 5 CERT_BAD_PEM "$QT_VMM" enclave pcr --signing-certificate garbage.pem
 
 # --- sign, re-sign ------------------------------------------------------------------------------
 cp image.eif unsigned.eif
@@ -122,21 +112,21 @@ cp image.eif before.eif
 before_files=$(ls | LC_ALL=C sort)
 check_untouched() { cmp image.eif before.eif || fail "$1 modified the image"; [ "$(ls | LC_ALL=C sort)" = "$before_files" ] || fail "$1 left files behind"; }
 sign() { "$QT_VMM" enclave sign --eif image.eif "$@"; }
-run_fail 5 SIGN_BAD_KEY_TYPE sign --private-key rsa.pem --signing-certificate rsa-cert.pem; check_untouched "RSA key"
-run_fail 5 SIGN_KEY_MISMATCH sign --private-key k384.pem --signing-certificate c256.pem; check_untouched "mismatched key"
-run_fail 5 SIGN_CERT_NOT_VALID sign --private-key k384.pem --signing-certificate expired.pem; check_untouched "expired cert"
+expect_cli_error 5 SIGN_BAD_KEY_TYPE sign --private-key rsa.pem --signing-certificate rsa-cert.pem; check_untouched "RSA key"
+expect_cli_error 5 SIGN_KEY_MISMATCH sign --private-key k384.pem --signing-certificate c256.pem; check_untouched "mismatched key"
+expect_cli_error 5 SIGN_CERT_NOT_VALID sign --private-key k384.pem --signing-certificate expired.pem; check_untouched "expired cert"
 expect_contains "$(cat err.txt)" "expired"
-run_fail 5 SIGN_CERT_NOT_VALID sign --private-key k384.pem --signing-certificate future.pem; check_untouched "future cert"
+expect_cli_error 5 SIGN_CERT_NOT_VALID sign --private-key k384.pem --signing-certificate future.pem; check_untouched "future cert"
 expect_contains "$(cat err.txt)" "not valid yet"
-run_fail 5 SIGN_BAD_CERT sign --private-key k384.pem --signing-certificate garbage.pem; check_untouched "garbage cert"
-run_fail 5 SIGN_BAD_KEY sign --private-key garbage.pem --signing-certificate c384.pem; check_untouched "garbage key"
-run_fail 8 FILE_OPEN sign --private-key nokey.pem --signing-certificate c384.pem; check_untouched "missing key"
-run_fail 2 USAGE sign --private-key k384.pem; check_untouched "key without certificate"
-run_fail 2 USAGE sign --signing-certificate c384.pem; check_untouched "certificate without key"
+expect_cli_error 5 SIGN_BAD_CERT sign --private-key k384.pem --signing-certificate garbage.pem; check_untouched "garbage cert"
+expect_cli_error 5 SIGN_BAD_KEY sign --private-key garbage.pem --signing-certificate c384.pem; check_untouched "garbage key"
+expect_cli_error 8 FILE_OPEN sign --private-key nokey.pem --signing-certificate c384.pem; check_untouched "missing key"
+expect_cli_error 2 USAGE sign --private-key k384.pem; check_untouched "key without certificate"
+expect_cli_error 2 USAGE sign --signing-certificate c384.pem; check_untouched "certificate without key"
 # The library path (what make-img uses) refuses the same inputs before writing anything.
-run_fail 5 SIGN_BAD_KEY_TYPE "$mk" new.eif kernel x rd0 --private-key rsa.pem --signing-certificate rsa-cert.pem
-run_fail 5 SIGN_CERT_NOT_VALID "$mk" new.eif kernel x rd0 --private-key k384.pem --signing-certificate expired.pem
-run_fail 5 SIGN_INCOMPLETE "$mk" new.eif kernel x rd0 --private-key k384.pem
+expect_cli_error 5 SIGN_BAD_KEY_TYPE "$mk" new.eif kernel x rd0 --private-key rsa.pem --signing-certificate rsa-cert.pem
+expect_cli_error 5 SIGN_CERT_NOT_VALID "$mk" new.eif kernel x rd0 --private-key k384.pem --signing-certificate expired.pem
+expect_cli_error 5 SIGN_INCOMPLETE "$mk" new.eif kernel x rd0 --private-key k384.pem
 [ ! -e new.eif ] || fail "an output was written despite a bad key"
 [ "$(ls | LC_ALL=C sort)" = "$(printf '%s\n' $before_files err.txt out.txt | LC_ALL=C sort -u)" ] || fail "temp files left behind"
 
@@ -147,16 +137,16 @@ cmp -s corrupt.eif unsigned.eif && printf '\xa5' | dd of=corrupt.eif bs=1 seek=1
 "$QT_VMM" enclave describe-eif --eif corrupt.eif > dc.json || fail "describe-eif must report, not fail on, a bad CRC"
 jq -e '.CheckCRC == false' dc.json >/dev/null || fail "CheckCRC should be false after corrupting one byte"
 cp corrupt.eif corrupt-before.eif
-run_fail 3 EIF_BAD_CRC "$QT_VMM" enclave sign --eif corrupt.eif --private-key k384.pem --signing-certificate c384.pem
+expect_cli_error 3 EIF_BAD_CRC "$QT_VMM" enclave sign --eif corrupt.eif --private-key k384.pem --signing-certificate c384.pem
 cmp corrupt.eif corrupt-before.eif || fail "sign modified a corrupt image"
 # Structural damage is an error naming the problem.
 head -c 3000 unsigned.eif > truncated.eif
-run_fail 3 EIF_TRUNCATED "$QT_VMM" enclave describe-eif --eif truncated.eif
+expect_cli_error 3 EIF_TRUNCATED "$QT_VMM" enclave describe-eif --eif truncated.eif
 expect_contains "$(cat err.txt)" "runs past the end of the file"
 printf 'XXXX' | dd of=badmagic.eif conv=notrunc 2>/dev/null; cat unsigned.eif >> badmagic.eif
 printf 'NOPE' | dd of=badmagic.eif bs=1 seek=0 conv=notrunc 2>/dev/null
-run_fail 3 EIF_BAD_MAGIC "$QT_VMM" enclave describe-eif --eif badmagic.eif
-run_fail 2 USAGE "$QT_VMM" enclave describe-eif
+expect_cli_error 3 EIF_BAD_MAGIC "$QT_VMM" enclave describe-eif --eif badmagic.eif
+expect_cli_error 2 USAGE "$QT_VMM" enclave describe-eif
 
 # --- output formats ----------------------------------------------------------------------------
 yaml=$("$QT_VMM" --output yaml enclave describe-eif --eif image.eif)
