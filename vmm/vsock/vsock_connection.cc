@@ -403,7 +403,7 @@ std::size_t Connection::data_wanted() const
 {
     if (m_pending || m_state != State::Established || m_service || !has_host_data())
         return 0;
-    return std::min<std::size_t>(peer_credit(), kMaxRxBatchBytes);
+    return std::min<std::size_t>({ peer_credit(), kMaxRxBatchBytes, std::max<std::size_t>(m_read_hint, 1) });
 }
 
 std::size_t Connection::read_host_data(std::span<const RxBufferView> buffers, std::span<std::size_t> rooms)
@@ -434,6 +434,8 @@ std::size_t Connection::read_host_data(std::span<const RxBufferView> buffers, st
     ssize_t r = iov.empty() ? -1 : ::recvmsg(m_fd.get(), &msg, MSG_DONTWAIT);
     if (r > 0) {
         std::size_t n = static_cast<std::size_t>(r);
+        // A full read asks for twice as much room next time; a short one for what came.
+        m_read_hint = n < total ? n : std::min<std::size_t>(2 * total, kMaxRxBatchBytes);
         // Probably drained: let epoll tell us about more. Not after a hang-up: the socket is
         // out of the epoll set and its end-of-file is still to be read.
         if (n < total && m_polling != Polling::HungUp)

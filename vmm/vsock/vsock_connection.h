@@ -134,7 +134,9 @@ public:
     // (at least buffers.size() entries); 0 as send_pkt.
     std::size_t send_pkts(std::span<const RxBufferView> buffers, std::span<std::uint32_t> lengths);
     // Payload bytes one send_pkts call would read from the parent now (0: it would send a
-    // control packet, or nothing): how much rx buffer space is worth gathering for it.
+    // control packet, or nothing): how much rx buffer space is worth gathering for it — within
+    // the guest's credit and kMaxRxBatchBytes, twice the last read if that one filled all it
+    // was given, else what it found.
     std::size_t data_wanted() const;
     // After send_pkt returned 0: data waits but the buffer had no room past the header.
     bool buffer_too_small() const { return m_buffer_too_small; }
@@ -236,6 +238,9 @@ private:
     std::uint32_t m_peer_buf_alloc { 0 };
     std::uint32_t m_peer_fwd_cnt { 0 };
     std::uint32_t m_tx_cnt { 0 };   // payload bytes sent to the guest
+    // data_wanted()'s guess of what the socket holds: a streaming parent's reads grow it to
+    // kMaxRxBatchBytes, a 1-byte exchange keeps it small (no chains popped only to go back).
+    std::size_t m_read_hint { 0 };
 };
 
 } // namespace vmm::vsock

@@ -337,7 +337,7 @@ TEST_CASE("one parent read fills several rx buffers, one RW packet each, and may
     std::string data = pattern(10000);
     parent_sends(h, data);
     c->notify(EPOLLIN);
-    CHECK(c->data_wanted() == 64 * 1024); // the guest's credit (its buf_alloc)
+    CHECK(c->data_wanted() == 1); // nothing read yet: one buffer's worth
     std::vector<RxBuffer> rx = rx_buffers(4);
     REQUIRE(send_many(*c, rx) == 3); // 4052 + 4052 + 1896: the fourth buffer is not touched
     std::string got;
@@ -367,7 +367,6 @@ TEST_CASE("the guest's credit ends the read mid-batch: the rest of the buffers s
     std::string data = pattern(12000);
     parent_sends(h, data);
     c->notify(EPOLLIN);
-    CHECK(c->data_wanted() == 5000);
     std::vector<RxBuffer> rx = rx_buffers(4);
     REQUIRE(send_many(*c, rx) == 2);
     CHECK(rx[0].payload().size() + rx[1].payload().size() == 5000);
@@ -384,6 +383,34 @@ TEST_CASE("the guest's credit ends the read mid-batch: the rest of the buffers s
     std::vector<RxBuffer> rest = rx_buffers(4);
     REQUIRE(send_many(*c, rest) == 2);
     CHECK(rest[0].payload() + rest[1].payload() == data.substr(5000, 5000));
+}
+
+TEST_CASE("data_wanted grows while reads fill everything they are given, shrinks to what came, stops at the credit")
+{
+    Harness h;
+    GuestPacket request(kOpRequest, "", 0, 20000); // the guest can take 20,000 bytes
+    auto c = Connection::accepted_from_guest(h.context, request.header, 1024, std::move(h.ours), nullptr);
+    send(*c);
+    parent_sends(h, pattern(30000));
+    c->notify(EPOLLIN);
+    const std::size_t room = 4096 - kHeaderSize;
+    std::vector<RxBuffer> one = rx_buffers(1);
+    REQUIRE(send_many(*c, one) == 1); // filled: ask for twice as much
+    CHECK(c->data_wanted() == 2 * room);
+    std::vector<RxBuffer> two = rx_buffers(2);
+    REQUIRE(send_many(*c, two) == 2);
+    CHECK(c->data_wanted() == 20000 - 3 * room); // 4 * room would pass the guest's credit
+    GuestPacket credit(kOpCreditUpdate, "", 0, 20000);
+    credit.header.fwd_cnt = static_cast<std::uint32_t>(3 * room);
+    c->recv_pkt(credit.header, credit.segments);
+    CHECK(c->data_wanted() == 4 * room);
+    std::vector<RxBuffer> many = rx_buffers(8);
+    std::size_t used = send_many(*c, many); // 30,000 - 3 * room are left: a short read
+    CHECK(used == 5);
+    CHECK(c->data_wanted() == 0); // drained: epoll's turn
+    parent_sends(h, "x");
+    c->notify(EPOLLIN);
+    CHECK(c->data_wanted() == std::min<std::size_t>(30000 - 3 * room, 20000 - (30000 - 3 * room)));
 }
 
 TEST_CASE("a buffer with no room past the header ends the batch; as the first buffer it is reported")
