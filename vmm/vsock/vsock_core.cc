@@ -287,9 +287,13 @@ bool VsockCore::process_rx_locked(virtio::Virtqueue& rx)
             continue;
         }
         // Parent data waiting: more buffers, so that one socket read fills them all.
-        std::size_t count = first.writable_bytes > kHeaderSize ? gather_rx_chains_locked(rx, kRoundDescriptors - passes, kRoundBytes - round_bytes) : 1;
-        for (std::size_t i = 0; i < count; ++i)
-            buffers[i] = { &m_rx_chains[i].writable, static_cast<std::size_t>(std::min<std::uint64_t>(m_rx_chains[i].writable_bytes, 0xffff'ffffull)) };
+        std::size_t count = first.writable_bytes > kHeaderSize
+            ? gather_rx_chains_locked(rx, kRoundDescriptors - passes, kRoundBytes - round_bytes)
+            : 1;
+        for (std::size_t i = 0; i < count; ++i) {
+            std::uint64_t capacity = std::min<std::uint64_t>(m_rx_chains[i].writable_bytes, 0xffff'ffffull);
+            buffers[i] = { &m_rx_chains[i].writable, static_cast<std::size_t>(capacity) };
+        }
         std::size_t used = m_muxer->fill_rx_buffers(std::span(buffers).first(count), lengths);
         if (used == 0 && m_muxer->buffer_too_small()) {
             rx.undo_pop(static_cast<std::uint16_t>(count - 1)); // header-only first buffer while data waits:

@@ -391,13 +391,6 @@ std::size_t VsockMuxer::rx_bytes_wanted() const
     return it == m_connections.end() ? 0 : it->second->data_wanted();
 }
 
-std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity)
-{
-    RxBufferView buffer { &writable, capacity };
-    std::uint32_t length = 0;
-    return fill_rx_buffers(std::span(&buffer, 1), std::span(&length, 1)) ? length : 0;
-}
-
 std::size_t VsockMuxer::fill_rx_buffers(std::span<const RxBufferView> buffers, std::span<std::uint32_t> lengths)
 {
     m_buffer_too_small = false;
