@@ -92,6 +92,11 @@ std::size_t copy_to_segments(const std::vector<BufferSegment>& segments, std::si
 std::size_t segments_to_iovecs(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, std::vector<iovec>& out)
 {
     out.clear();
+    return append_iovecs(segments, offset, length, out);
+}
+
+std::size_t append_iovecs(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, std::vector<iovec>& out)
+{
     return for_each_piece(segments, offset, length, [&out](std::uint8_t* piece, std::size_t, std::size_t n) {
         out.push_back({ piece, n });
     });

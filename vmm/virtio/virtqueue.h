@@ -64,6 +64,8 @@ std::size_t copy_from_segments(const std::vector<BufferSegment>& segments, std::
 std::size_t copy_to_segments(const std::vector<BufferSegment>& segments, std::size_t offset, const void* in, std::size_t length);
 // iovecs covering at most `length` bytes of the segments from `offset`; returns the byte count.
 std::size_t segments_to_iovecs(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, std::vector<iovec>& out);
+// The same, appended to `out` (one scatter list over several chains).
+std::size_t append_iovecs(const std::vector<BufferSegment>& segments, std::size_t offset, std::size_t length, std::vector<iovec>& out);
 
 class Virtqueue {
 public:
@@ -89,7 +91,10 @@ public:
     // Publishes `head` as used with `written` bytes written into its writable part.
     void add_used(std::uint16_t head, std::uint32_t written);
     // Puts the chain popped last back (nothing was published for it): the next pop returns it.
-    void undo_pop() { --m_next_avail; }
+    // undo_pop(n) puts back the last n chains; only for chains popped from consecutive
+    // available entries (each pop advanced next_avail() by exactly one), else a malformed entry
+    // skipped in between would be handed back twice.
+    void undo_pop(std::uint16_t n = 1) { m_next_avail = static_cast<std::uint16_t>(m_next_avail - n); }
     // Whether the driver asked to be interrupted for what was added since the last call.
     bool needs_interrupt();
     // Re-arms driver notifications (avail_event with EVENT_IDX) after the device drained the

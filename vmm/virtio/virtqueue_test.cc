@@ -199,6 +199,33 @@ TEST_CASE("segment copies span descriptors and stop at the end")
     CHECK(segments_to_iovecs(segs, 4, 100, iov) == 4);
     REQUIRE(iov.size() == 1);
     CHECK(iov[0].iov_base == b + 1);
+    // append_iovecs: one scatter list over several chains, earlier entries kept.
+    CHECK(append_iovecs(segs, 1, 5, iov) == 5);
+    REQUIRE(iov.size() == 3);
+    CHECK(iov[0].iov_base == b + 1);
+    CHECK(iov[1].iov_base == a + 1);
+    CHECK(iov[1].iov_len == 2);
+    CHECK(iov[2].iov_base == b);
+    CHECK(iov[2].iov_len == 3);
+}
+
+TEST_CASE("virtqueue: undo_pop(n) hands the last n chains of consecutive entries out again, in order")
+{
+    Ring r;
+    for (std::uint16_t i = 0; i < 4; ++i) {
+        r.desc(i, kData + 64 * i, 44, kDescFlagWrite);
+        r.offer(i);
+    }
+    DescriptorChain c;
+    for (std::uint16_t i = 0; i < 4; ++i)
+        REQUIRE(r.queue.pop(c));
+    r.queue.undo_pop(3);
+    CHECK(r.queue.next_avail() == 1);
+    for (std::uint16_t i = 1; i < 4; ++i) {
+        REQUIRE(r.queue.pop(c));
+        CHECK(c.head == i);
+    }
+    CHECK_FALSE(r.queue.pop(c));
 }
 
 TEST_CASE("virtqueue: resume() continues a ring at the given avail index and the ring's used index")

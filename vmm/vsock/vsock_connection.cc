@@ -1,6 +1,7 @@
 #include "vmm/vsock/vsock_connection.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -398,25 +399,46 @@ PacketHeader Connection::header_for(std::uint16_t op) const
     return h;
 }
 
-std::size_t Connection::read_host_data(const std::vector<virtio::BufferSegment>& writable, std::size_t room)
+std::size_t Connection::data_wanted() const
+{
+    if (m_pending || m_state != State::Established || m_service || !has_host_data())
+        return 0;
+    return std::min<std::size_t>({ peer_credit(), kMaxRxBatchBytes, std::max<std::size_t>(m_read_hint, 1) });
+}
+
+std::size_t Connection::read_host_data(std::span<const RxBufferView> buffers, std::span<std::size_t> rooms)
 {
     if (m_service) {
         std::string& out = m_service->output();
-        std::size_t n = virtio::copy_to_segments(writable, kHeaderSize, out.data(), std::min(room, out.size()));
+        std::size_t n = virtio::copy_to_segments(*buffers[0].segments, kHeaderSize, out.data(), std::min(rooms[0], out.size()));
         out.erase(0, n);
         return n;
     }
     std::vector<iovec>& iov = m_context.iov;
-    virtio::segments_to_iovecs(writable, kHeaderSize, room, iov);
+    iov.clear();
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+        std::size_t covered = virtio::append_iovecs(*buffers[i].segments, kHeaderSize, rooms[i], iov);
+        total += covered;
+        if (covered < rooms[i]) {
+            // Segments shorter than the capacity claimed: this buffer ends the read, so that
+            // every byte lands in the buffer its packet header will name.
+            rooms[i] = covered;
+            std::fill(rooms.begin() + static_cast<std::ptrdiff_t>(i) + 1, rooms.end(), 0);
+            break;
+        }
+    }
     msghdr msg {};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = iov.size();
     ssize_t r = iov.empty() ? -1 : ::recvmsg(m_fd.get(), &msg, MSG_DONTWAIT);
     if (r > 0) {
         std::size_t n = static_cast<std::size_t>(r);
+        // A full read asks for twice as much room next time; a short one for what came.
+        m_read_hint = n < total ? n : std::min<std::size_t>(2 * total, kMaxRxBatchBytes);
         // Probably drained: let epoll tell us about more. Not after a hang-up: the socket is
         // out of the epoll set and its end-of-file is still to be read.
-        if (n < room && m_polling != Polling::HungUp)
+        if (n < total && m_polling != Polling::HungUp)
             m_host_input = HostInput::Waiting;
         return n;
     }
@@ -433,65 +455,90 @@ std::size_t Connection::read_host_data(const std::vector<virtio::BufferSegment>&
     return 0;
 }
 
-bool Connection::next_packet(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity, PacketHeader& h)
+std::size_t Connection::next_packets(std::span<const RxBufferView> buffers, std::span<PacketHeader> headers)
 {
     static constexpr std::uint32_t kControlPackets[] = { kPendResponse, kPendRequest, kPendCreditUpdate };
     static constexpr std::uint16_t kControlOps[] = { kOpResponse, kOpRequest, kOpCreditUpdate };
     for (std::size_t i = 0; i < std::size(kControlPackets); ++i) {
         if (m_pending & kControlPackets[i]) {
             m_pending &= ~kControlPackets[i];
-            h = header_for(kControlOps[i]);
-            return true;
+            headers[0] = header_for(kControlOps[i]);
+            return 1;
         }
     }
     bool data_waits = m_state == State::Established && has_host_data();
-    if (data_waits && peer_credit() > 0 && capacity > kHeaderSize) {
-        std::size_t room = std::min<std::size_t>({ capacity - kHeaderSize, peer_credit(), kMaxPacketPayload });
-        std::size_t n = read_host_data(writable, room);
+    if (data_waits && peer_credit() > 0 && buffers[0].capacity > kHeaderSize) {
+        // Each buffer carries one packet of at most kMaxPacketPayload; all of them together at
+        // most the guest's credit. A local service's replies are short: one buffer.
+        std::size_t limit = std::min<std::size_t>(peer_credit(), kMaxRxBatchBytes);
+        std::size_t most = m_service ? 1 : std::min({ buffers.size(), headers.size(), kMaxRxBatch });
+        std::array<std::size_t, kMaxRxBatch> rooms {};
+        std::size_t count = 0, total = 0;
+        for (; count < most && total < limit && buffers[count].capacity > kHeaderSize; ++count) {
+            rooms[count] = std::min<std::size_t>({ buffers[count].capacity - kHeaderSize, kMaxPacketPayload, limit - total });
+            total += rooms[count];
+        }
+        std::size_t n = read_host_data(buffers.first(count), std::span(rooms).first(count));
         if (ended())
-            return false;
+            return 0;
         if (n) {
-            h = header_for(kOpRw);
-            h.len = static_cast<std::uint32_t>(n);
-            m_tx_cnt += h.len;
+            std::size_t used = 0;
+            for (std::size_t left = n; left > 0; ++used) {
+                std::size_t length = std::min(left, rooms[used]);
+                headers[used] = header_for(kOpRw);
+                headers[used].len = static_cast<std::uint32_t>(length);
+                left -= length;
+            }
+            m_tx_cnt += static_cast<std::uint32_t>(n);
             m_context.stats.bytes_to_guest += n;
-            return true;
+            return used;
         }
         data_waits = false; // nothing was there after all: only a SHUTDOWN may follow
     }
     if (m_pending & kPendShutdown) {
         m_pending &= ~kPendShutdown;
-        h = header_for(kOpShutdown);
-        h.flags = kShutdownSend;
-        return true;
+        headers[0] = header_for(kOpShutdown);
+        headers[0].flags = kShutdownSend;
+        return 1;
     }
     if (data_waits && peer_credit() > 0) {
         m_buffer_too_small = true; // data waits, but this buffer has no room past the header
-        return false;
+        return 0;
     }
     if (data_waits && !m_credit_requested) {
         m_credit_requested = true;
-        h = header_for(kOpCreditRequest);
-        return true;
+        headers[0] = header_for(kOpCreditRequest);
+        return 1;
     }
-    return false;
+    return 0;
 }
 
 std::size_t Connection::send_pkt(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity)
 {
+    RxBufferView buffer { &writable, capacity };
+    std::uint32_t length = 0;
+    return send_pkts(std::span(&buffer, 1), std::span(&length, 1)) ? length : 0;
+}
+
+std::size_t Connection::send_pkts(std::span<const RxBufferView> buffers, std::span<std::uint32_t> lengths)
+{
     m_buffer_too_small = false;
-    PacketHeader h;
-    bool send = next_packet(writable, capacity, h);
+    if (buffers.empty())
+        return 0;
+    std::array<PacketHeader, kMaxRxBatch> headers;
+    std::size_t count = next_packets(buffers, std::span(headers).first(std::min(headers.size(), lengths.size())));
     if (ended())
         return 0;
-    if (send) {
+    if (count)
         m_last_fwd_cnt_sent = m_fwd_cnt;
+    for (std::size_t i = 0; i < count; ++i) {
         std::uint8_t bytes[kHeaderSize];
-        h.encode(bytes);
-        virtio::copy_to_segments(writable, 0, bytes, kHeaderSize);
+        headers[i].encode(bytes);
+        virtio::copy_to_segments(*buffers[i].segments, 0, bytes, kHeaderSize);
+        lengths[i] = static_cast<std::uint32_t>(kHeaderSize + headers[i].len);
     }
-    check_finished(); // may end the connection: the packet written still goes, then its RST
-    return send ? kHeaderSize + h.len : 0;
+    check_finished(); // may end the connection: the packets written still go, then its RST
+    return count;
 }
 
 } // namespace vmm::vsock

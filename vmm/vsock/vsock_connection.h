@@ -31,6 +31,7 @@
 //     auto c = Connection::accepted_from_guest(context, request, std::move(fd), std::move(service));
 //     c->recv_pkt(header, segments);                  // then: c->ended()? c->take_rx_request()?
 //     std::size_t n = c->send_pkt(writable, capacity); // 0: nothing (buffer_too_small() says why)
+//     std::size_t used = c->send_pkts(buffers, lengths); // several rx buffers, one socket read
 //     c->notify(EPOLLIN);
 #pragma once
 
@@ -42,6 +43,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <sys/uio.h>
 #include <vector>
@@ -68,6 +70,16 @@ struct VsockStats {
     std::uint64_t heartbeats { 0 };
     std::uint64_t status_records { 0 };
 };
+
+// One rx buffer offered to a connection: a chain's writable segments and their total size.
+struct RxBufferView {
+    const std::vector<virtio::BufferSegment>* segments;
+    std::size_t capacity;
+};
+
+// The most rx buffers one socket read may fill (send_pkts), and the most bytes it asks for.
+inline constexpr std::size_t kMaxRxBatch = 64;
+inline constexpr std::uint32_t kMaxRxBatchBytes = 128 * 1024;
 
 // What every connection of one muxer shares; outlives them.
 struct ConnectionContext {
@@ -115,6 +127,17 @@ public:
     // Writes this connection's next packet for the guest into an rx buffer; returns its length,
     // or 0 when it had nothing to send after all (see buffer_too_small()).
     std::size_t send_pkt(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity);
+    // The same over several rx buffers: a control packet takes the first one; parent data is
+    // read with one recvmsg scattered over the payload areas of as many buffers as it fills
+    // (within the guest's credit and kMaxRxBatchBytes), one RW packet per buffer. Returns how
+    // many buffers (a prefix of `buffers`) now hold a packet, their lengths in `lengths`
+    // (at least buffers.size() entries); 0 as send_pkt.
+    std::size_t send_pkts(std::span<const RxBufferView> buffers, std::span<std::uint32_t> lengths);
+    // Payload bytes one send_pkts call would read from the parent now (0: it would send a
+    // control packet, or nothing): how much rx buffer space is worth gathering for it — within
+    // the guest's credit and kMaxRxBatchBytes, twice the last read if that one filled all it
+    // was given, else what it found.
+    std::size_t data_wanted() const;
     // After send_pkt returned 0: data waits but the buffer had no room past the header.
     bool buffer_too_small() const { return m_buffer_too_small; }
     // An epoll event on the parent's socket.
@@ -176,10 +199,12 @@ private:
     void check_finished();
     void update_interest();
     void apply_guest_shutdown(std::uint32_t flags);
-    // Reads parent bytes straight into the rx buffer; returns the payload size (0: none).
-    std::size_t read_host_data(const std::vector<virtio::BufferSegment>& writable, std::size_t room);
-    // The packet send_pkt would send now, if any (updates the pending bits it uses).
-    bool next_packet(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity, PacketHeader& header);
+    // Reads parent bytes straight into the buffers' payload areas, at most rooms[i] into
+    // buffer i (lowered to what the segments really hold); returns the payload size (0: none).
+    std::size_t read_host_data(std::span<const RxBufferView> buffers, std::span<std::size_t> rooms);
+    // The packets send_pkts would send now, one header per buffer (updates the pending bits
+    // it uses); returns how many.
+    std::size_t next_packets(std::span<const RxBufferView> buffers, std::span<PacketHeader> headers);
     PacketHeader header_for(std::uint16_t op) const;
 
     ConnectionContext& m_context;
@@ -213,6 +238,9 @@ private:
     std::uint32_t m_peer_buf_alloc { 0 };
     std::uint32_t m_peer_fwd_cnt { 0 };
     std::uint32_t m_tx_cnt { 0 };   // payload bytes sent to the guest
+    // data_wanted()'s guess of what the socket holds: a streaming parent's reads grow it to
+    // kMaxRxBatchBytes, a 1-byte exchange keeps it small (no chains popped only to go back).
+    std::size_t m_read_hint { 0 };
 };
 
 } // namespace vmm::vsock

@@ -286,3 +286,214 @@ TEST_CASE("the status service records a valid reason, and refuses one that is no
         CHECK_MESSAGE(!deliver(bad), bad);
     CHECK(reasons.size() == 1);
 }
+
+// --- several rx buffers filled by one parent read (send_pkts) ---------------------------------
+
+namespace {
+
+// Offers `buffers` to the connection at once; returns how many it filled.
+std::size_t send_many(Connection& c, std::vector<RxBuffer>& buffers)
+{
+    std::vector<RxBufferView> views;
+    for (RxBuffer& b : buffers)
+        views.push_back({ &b.segments, b.bytes.size() });
+    std::vector<std::uint32_t> lengths(buffers.size(), 0);
+    std::size_t used = c.send_pkts(views, lengths);
+    for (std::size_t i = 0; i < buffers.size(); ++i)
+        buffers[i].length = i < used ? lengths[i] : 0;
+    return used;
+}
+
+// `count` rx buffers of `size` bytes (built in place: each segment points into its own bytes).
+std::vector<RxBuffer> rx_buffers(std::size_t count, std::size_t size = 4096)
+{
+    std::vector<RxBuffer> buffers;
+    buffers.reserve(count);
+    for (std::size_t i = 0; i < count; ++i)
+        buffers.emplace_back(size);
+    return buffers;
+}
+
+std::string pattern(std::size_t n)
+{
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; ++i)
+        s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+    return s;
+}
+
+void parent_sends(Harness& h, const std::string& data)
+{
+    REQUIRE(::send(h.parent.get(), data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size()));
+}
+
+} // namespace
+
+TEST_CASE("one parent read fills several rx buffers, one RW packet each, and may end mid-buffer")
+{
+    Harness h;
+    auto c = from_guest(h);
+    send(*c); // RESPONSE
+    std::string data = pattern(10000);
+    parent_sends(h, data);
+    c->notify(EPOLLIN);
+    CHECK(c->data_wanted() == 1); // nothing read yet: one buffer's worth
+    std::vector<RxBuffer> rx = rx_buffers(4);
+    REQUIRE(send_many(*c, rx) == 3); // 4052 + 4052 + 1896: the fourth buffer is not touched
+    std::string got;
+    for (int i = 0; i < 3; ++i) {
+        CHECK(rx[i].header().op == kOpRw);
+        CHECK(rx[i].header().len == rx[i].length - kHeaderSize);
+        CHECK(rx[i].header().src_port == kHostPort);
+        CHECK(rx[i].header().dst_port == kGuestPort);
+        got += rx[i].payload();
+    }
+    CHECK(rx[0].length == 4096);
+    CHECK(rx[2].length == kHeaderSize + 1896);
+    CHECK(rx[3].length == 0);
+    CHECK(got == data);
+    CHECK(h.stats.bytes_to_guest == data.size());
+    // The socket is drained: nothing more until epoll says so.
+    CHECK_FALSE(c->has_more_for_guest());
+    CHECK(c->data_wanted() == 0);
+}
+
+TEST_CASE("the guest's credit ends the read mid-batch: the rest of the buffers stay unused, then CREDIT_REQUEST")
+{
+    Harness h;
+    GuestPacket request(kOpRequest, "", 0, 5000); // the guest can take 5,000 bytes
+    auto c = Connection::accepted_from_guest(h.context, request.header, 1024, std::move(h.ours), nullptr);
+    send(*c);
+    std::string data = pattern(12000);
+    parent_sends(h, data);
+    c->notify(EPOLLIN);
+    std::vector<RxBuffer> rx = rx_buffers(4);
+    REQUIRE(send_many(*c, rx) == 2);
+    CHECK(rx[0].payload().size() + rx[1].payload().size() == 5000);
+    CHECK(rx[0].payload() + rx[1].payload() == data.substr(0, 5000));
+    CHECK(c->data_wanted() == 0); // no credit left
+    std::vector<RxBuffer> more = rx_buffers(4);
+    REQUIRE(send_many(*c, more) == 1);
+    CHECK(more[0].header().op == kOpCreditRequest);
+    // The guest consumed those 5,000: the next 5,000 (of 7,000 waiting) come in two buffers.
+    GuestPacket credit(kOpCreditUpdate, "", 0, 5000);
+    credit.header.fwd_cnt = 5000;
+    c->recv_pkt(credit.header, credit.segments);
+    CHECK(c->take_rx_request());
+    std::vector<RxBuffer> rest = rx_buffers(4);
+    REQUIRE(send_many(*c, rest) == 2);
+    CHECK(rest[0].payload() + rest[1].payload() == data.substr(5000, 5000));
+}
+
+TEST_CASE("data_wanted grows while reads fill everything they are given, shrinks to what came, stops at the credit")
+{
+    Harness h;
+    GuestPacket request(kOpRequest, "", 0, 20000); // the guest can take 20,000 bytes
+    auto c = Connection::accepted_from_guest(h.context, request.header, 1024, std::move(h.ours), nullptr);
+    send(*c);
+    parent_sends(h, pattern(30000));
+    c->notify(EPOLLIN);
+    const std::size_t room = 4096 - kHeaderSize;
+    std::vector<RxBuffer> one = rx_buffers(1);
+    REQUIRE(send_many(*c, one) == 1); // filled: ask for twice as much
+    CHECK(c->data_wanted() == 2 * room);
+    std::vector<RxBuffer> two = rx_buffers(2);
+    REQUIRE(send_many(*c, two) == 2);
+    CHECK(c->data_wanted() == 20000 - 3 * room); // 4 * room would pass the guest's credit
+    GuestPacket credit(kOpCreditUpdate, "", 0, 20000);
+    credit.header.fwd_cnt = static_cast<std::uint32_t>(3 * room);
+    c->recv_pkt(credit.header, credit.segments);
+    CHECK(c->data_wanted() == 4 * room);
+    std::vector<RxBuffer> many = rx_buffers(8);
+    std::size_t used = send_many(*c, many); // 30,000 - 3 * room are left: a short read
+    CHECK(used == 5);
+    CHECK(c->data_wanted() == 0); // drained: epoll's turn
+    parent_sends(h, "x");
+    c->notify(EPOLLIN);
+    CHECK(c->data_wanted() == std::min<std::size_t>(30000 - 3 * room, 20000 - (30000 - 3 * room)));
+}
+
+TEST_CASE("a buffer with no room past the header ends the batch; as the first buffer it is reported")
+{
+    Harness h;
+    auto c = from_guest(h);
+    send(*c);
+    std::string data = pattern(9000);
+    parent_sends(h, data);
+    c->notify(EPOLLIN);
+    std::vector<RxBuffer> rx = rx_buffers(3);
+    rx[1] = RxBuffer(kHeaderSize);
+    REQUIRE(send_many(*c, rx) == 1); // only the first: the header-only one is never given data
+    CHECK(rx[0].payload() == data.substr(0, 4096 - kHeaderSize));
+    std::vector<RxBuffer> tiny_first = rx_buffers(2);
+    tiny_first[0] = RxBuffer(kHeaderSize);
+    CHECK(send_many(*c, tiny_first) == 0);
+    CHECK(c->buffer_too_small());
+    std::vector<RxBuffer> after = rx_buffers(2);
+    REQUIRE(send_many(*c, after) == 2);
+    CHECK(after[0].payload() + after[1].payload() == data.substr(4096 - kHeaderSize));
+}
+
+TEST_CASE("segments shorter than the capacity claimed end the read at that buffer: every byte lands where its header says")
+{
+    Harness h;
+    auto c = from_guest(h);
+    send(*c);
+    std::string data = pattern(6000);
+    parent_sends(h, data);
+    c->notify(EPOLLIN);
+    std::vector<RxBuffer> rx = rx_buffers(3);
+    rx[0].segments[0].length = 100; // the view below claims 4,096 bytes
+    std::vector<RxBufferView> views;
+    for (RxBuffer& b : rx)
+        views.push_back({ &b.segments, b.bytes.size() });
+    std::vector<std::uint32_t> lengths(3, 0);
+    REQUIRE(c->send_pkts(views, lengths) == 1);
+    CHECK(lengths[0] == 100);
+    rx[0].length = lengths[0];
+    CHECK(rx[0].header().len == 100 - kHeaderSize);
+    CHECK(rx[0].payload() == data.substr(0, 100 - kHeaderSize));
+    CHECK(rx[1].bytes == std::vector<std::uint8_t>(4096, 0)); // untouched
+}
+
+TEST_CASE("a parent that closes mid-batch: its bytes fill what they fill, then SHUTDOWN, then the clean close")
+{
+    Harness h;
+    auto c = from_guest(h);
+    send(*c);
+    std::string data = pattern(5000);
+    parent_sends(h, data);
+    h.parent.reset(); // gone: its bytes are still to be read, then end-of-file
+    c->notify(EPOLLIN | EPOLLHUP);
+    std::vector<RxBuffer> rx = rx_buffers(4);
+    REQUIRE(send_many(*c, rx) == 2);
+    CHECK(rx[0].payload() + rx[1].payload() == data);
+    CHECK(c->has_more_for_guest()); // hung up: the end-of-file is read without epoll's help
+    std::vector<RxBuffer> next = rx_buffers(4);
+    REQUIRE(send_many(*c, next) == 1);
+    CHECK(next[0].header().op == kOpShutdown);
+    CHECK(next[0].header().flags == kShutdownSend);
+    GuestPacket guest_done(kOpShutdown, "", kShutdownSend | kShutdownReceive);
+    c->recv_pkt(guest_done.header, guest_done.segments);
+    CHECK(c->state() == Connection::State::Killed); // the final RST of a clean close
+}
+
+TEST_CASE("control packets take one buffer of a batch; a local service's reply one buffer too")
+{
+    Harness h;
+    GuestPacket request(kOpRequest);
+    request.header.dst_port = kHeartbeatPort;
+    auto c = Connection::accepted_from_guest(h.context, request.header, 1024, base::UniqueFd(),
+        make_local_service(kHeartbeatPort, ServiceCallbacks {}));
+    std::vector<RxBuffer> rx = rx_buffers(3);
+    REQUIRE(send_many(*c, rx) == 1);
+    CHECK(rx[0].header().op == kOpResponse);
+    CHECK(rx[1].length == 0);
+    GuestPacket beat(kOpRw, "\xb7");
+    beat.header.dst_port = kHeartbeatPort;
+    c->recv_pkt(beat.header, beat.segments);
+    CHECK(c->data_wanted() == 0); // a service's reply is copied, not read from a socket
+    std::vector<RxBuffer> reply = rx_buffers(3);
+    REQUIRE(send_many(*c, reply) == 1);
+    CHECK(reply[0].payload() == "\xb7");
+}

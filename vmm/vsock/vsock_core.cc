@@ -4,6 +4,8 @@
 #include "base/eventfd.h"
 
 #include <algorithm>
+#include <array>
+#include <span>
 #include <cstring>
 #include <ctime>
 #include <utility>
@@ -42,6 +44,7 @@ void VsockCore::read_config(std::uint64_t guest_cid, std::uint64_t offset, std::
 VsockCore::VsockCore(MuxerConfig config, std::mutex& lock, Interrupt interrupt)
     : m_lock(lock)
     , m_interrupt(std::move(interrupt))
+    , m_rx_chains(1)
 {
     for (auto& k : m_kick)
         k.store(-1);
@@ -240,35 +243,73 @@ bool VsockCore::process_tx_locked(virtio::Virtqueue& tx)
     }
 }
 
+std::size_t VsockCore::gather_rx_chains_locked(virtio::Virtqueue& rx, unsigned passes_left, std::uint64_t bytes_left)
+{
+    std::size_t wanted = m_muxer->rx_bytes_wanted();
+    std::uint64_t room = m_rx_chains[0].writable_bytes - kHeaderSize;
+    std::size_t count = 1;
+    while (room < wanted && room < bytes_left && count < kMaxRxBatch && count < passes_left) {
+        if (m_rx_chains.size() <= count)
+            m_rx_chains.emplace_back(); // grows once, to at most kMaxRxBatch chains
+        std::uint16_t before = rx.next_avail();
+        if (!rx.pop(m_rx_chains[count]))
+            break;
+        const virtio::DescriptorChain& chain = m_rx_chains[count];
+        bool next_entry = rx.next_avail() == static_cast<std::uint16_t>(before + 1); // no malformed entry skipped
+        if (!next_entry || !chain.readable.empty() || chain.writable_bytes <= kHeaderSize) {
+            rx.undo_pop(); // handled on its own by the caller's next pass
+            break;
+        }
+        room += chain.writable_bytes - kHeaderSize;
+        ++count;
+    }
+    return count;
+}
+
 bool VsockCore::process_rx_locked(virtio::Virtqueue& rx)
 {
     std::uint64_t round_bytes = 0;
-    for (unsigned passes = 0; m_muxer->has_pending_rx(); ++passes) {
+    std::array<RxBufferView, kMaxRxBatch> buffers;
+    std::array<std::uint32_t, kMaxRxBatch> lengths;
+    for (unsigned passes = 0; m_muxer->has_pending_rx();) {
         if (passes >= kRoundDescriptors || round_bytes >= kRoundBytes)
             return true; // the rest next round
-        if (!rx.pop(m_chain)) {
+        virtio::DescriptorChain& first = m_rx_chains[0];
+        if (!rx.pop(first)) {
             if (rx.has_available() || rx.enable_notifications())
                 continue;
             break; // no buffers: the driver's next rx kick wakes us
         }
-        if (!m_chain.readable.empty() || m_chain.writable_bytes < kHeaderSize) {
-            rx.add_used(m_chain.head, 0); // unusable buffer (wrong direction or too short)
+        if (!first.readable.empty() || first.writable_bytes < kHeaderSize) {
+            rx.add_used(first.head, 0); // unusable buffer (wrong direction or too short)
             m_muxer->note_malformed_packet();
+            ++passes;
             continue;
         }
-        std::size_t capacity = static_cast<std::size_t>(std::min<std::uint64_t>(m_chain.writable_bytes, 0xffff'ffffull));
-        std::size_t n = m_muxer->fill_rx_buffer(m_chain.writable, capacity);
-        if (n == 0 && m_muxer->buffer_too_small()) {
-            rx.add_used(m_chain.head, 0); // header-only buffer while data waits: hand it back empty
+        // Parent data waiting: more buffers, so that one socket read fills them all.
+        std::size_t count = first.writable_bytes > kHeaderSize
+            ? gather_rx_chains_locked(rx, kRoundDescriptors - passes, kRoundBytes - round_bytes)
+            : 1;
+        for (std::size_t i = 0; i < count; ++i) {
+            std::uint64_t capacity = std::min<std::uint64_t>(m_rx_chains[i].writable_bytes, 0xffff'ffffull);
+            buffers[i] = { &m_rx_chains[i].writable, static_cast<std::size_t>(capacity) };
+        }
+        std::size_t used = m_muxer->fill_rx_buffers(std::span(buffers).first(count), lengths);
+        if (used == 0 && m_muxer->buffer_too_small()) {
+            rx.undo_pop(static_cast<std::uint16_t>(count - 1)); // header-only first buffer while data waits:
+            rx.add_used(first.head, 0);                        // hand it back empty
             m_muxer->note_malformed_packet();
+            ++passes;
             continue;
         }
-        if (n == 0) {
-            rx.undo_pop();
+        rx.undo_pop(static_cast<std::uint16_t>(count - used)); // the buffers left unfilled go back
+        if (used == 0)
             break;
+        for (std::size_t i = 0; i < used; ++i) {
+            rx.add_used(m_rx_chains[i].head, lengths[i]);
+            round_bytes += lengths[i];
         }
-        rx.add_used(m_chain.head, static_cast<std::uint32_t>(n));
-        round_bytes += n;
+        passes += static_cast<unsigned>(used);
     }
     return false;
 }

@@ -143,6 +143,11 @@ private:
     // Both return true if work is left for the next round (the budget ran out).
     bool process_tx_locked(virtio::Virtqueue& tx);
     bool process_rx_locked(virtio::Virtqueue& rx);
+    // m_rx_chains[0] was popped and can carry data: pops the chains that follow it while the
+    // muxer's next packet wants more payload room (rx_bytes_wanted), within the round's budget;
+    // only usable chains from consecutive entries (so undo_pop(n) can return them). Returns how
+    // many chains m_rx_chains now holds for one fill_rx_buffers call.
+    std::size_t gather_rx_chains_locked(virtio::Virtqueue& rx, unsigned passes_left, std::uint64_t bytes_left);
     bool usable(std::uint16_t queue) const;
 
     std::mutex& m_lock;
@@ -154,7 +159,8 @@ private:
     std::array<bool, kQueueCount> m_enabled { true, true, true };
     std::unique_ptr<VsockMuxer> m_muxer;
     std::vector<virtio::Virtqueue>* m_queues { nullptr };
-    virtio::DescriptorChain m_chain;
+    virtio::DescriptorChain m_chain;                // tx
+    std::vector<virtio::DescriptorChain> m_rx_chains; // rx: one, or up to kMaxRxBatch for one socket read
     bool m_deadlines { false };
     // renotify_stalled_locked(): per queue, the (used_event, used) seen and since when.
     std::array<std::uint32_t, kQueueCount> m_stall_snapshot {};

@@ -383,18 +383,27 @@ void VsockMuxer::reset()
 
 // --- device → guest ---------------------------------------------------------------------------
 
-std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity)
+std::size_t VsockMuxer::rx_bytes_wanted() const
+{
+    if (!m_rsts.empty() || m_rx_queue.empty())
+        return 0;
+    auto it = m_connections.find(m_rx_queue.front());
+    return it == m_connections.end() ? 0 : it->second->data_wanted();
+}
+
+std::size_t VsockMuxer::fill_rx_buffers(std::span<const RxBufferView> buffers, std::span<std::uint32_t> lengths)
 {
     m_buffer_too_small = false;
-    if (capacity < kHeaderSize)
+    if (buffers.empty() || lengths.empty() || buffers[0].capacity < kHeaderSize)
         return 0;
     if (!m_rsts.empty()) {
         std::uint8_t bytes[kHeaderSize];
         m_rsts.front().encode(bytes);
         m_rsts.pop_front();
         ++m_stats.rsts_sent;
-        virtio::copy_to_segments(writable, 0, bytes, kHeaderSize);
-        return kHeaderSize;
+        virtio::copy_to_segments(*buffers[0].segments, 0, bytes, kHeaderSize);
+        lengths[0] = kHeaderSize;
+        return 1;
     }
     // Each queued connection gets at most one look per call: one that cannot use this buffer
     // (data, but the buffer has no room past the header) goes back in line without looping.
@@ -404,14 +413,14 @@ std::size_t VsockMuxer::fill_rx_buffer(const std::vector<virtio::BufferSegment>&
         if (!c)
             continue;
         c->in_rx_queue = false;
-        std::size_t length = c->send_pkt(writable, capacity);
+        std::size_t used = c->send_pkts(buffers, lengths);
         m_buffer_too_small = m_buffer_too_small || c->buffer_too_small();
         // More to say? Back of the line (round-robin between connections).
         if (c->has_more_for_guest())
             schedule(*c);
         settle(*c);
-        if (length)
-            return length;
+        if (used)
+            return used;
     }
     return 0;
 }

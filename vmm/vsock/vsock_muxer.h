@@ -41,7 +41,7 @@
 // Usage (see vsock_device.cc):
 //     VsockMuxer mux({ .guest_cid = 16, .uds_path = "/run/qt-vmm/1.vsock" }, epoll_fd);
 //     mux.handle_guest_packet(header, segments);        // each tx packet
-//     while (mux.has_pending_rx()) n = mux.fill_rx_buffer(writable);   // each rx buffer
+//     while (mux.has_pending_rx()) used = mux.fill_rx_buffers(buffers, lengths); // rx_bytes_wanted(): how many help
 #pragma once
 
 #include "vmm/virtio/virtqueue.h"
@@ -53,6 +53,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -90,10 +91,16 @@ public:
     void handle_guest_packet(const PacketHeader& header, const std::vector<virtio::BufferSegment>& segments);
     // True if some packet is waiting for an rx buffer.
     bool has_pending_rx() const { return !m_rsts.empty() || !m_rx_queue.empty(); }
-    // Writes the next packet (header + payload) into an rx buffer; returns its length, 0 if
-    // nothing was left to send after all (the caller gives the buffer back unused).
-    std::size_t fill_rx_buffer(const std::vector<virtio::BufferSegment>& writable, std::size_t capacity);
-    // After fill_rx_buffer returned 0: true if data was waiting but the buffer had no room for
+    // Writes the next packets into rx buffers: an RST or a connection's control packet takes
+    // the first buffer; parent data is read once into as many of them as it fills
+    // (Connection::send_pkts). Returns how many buffers, from the first, now hold a packet,
+    // with their lengths in `lengths`; 0 if nothing was left to send after all (the caller
+    // gives the buffers back unused).
+    std::size_t fill_rx_buffers(std::span<const RxBufferView> buffers, std::span<std::uint32_t> lengths);
+    // Payload bytes the next fill_rx_buffers call would read from a parent's socket (0: it
+    // would send a control packet or an RST): how much rx buffer space to gather for it.
+    std::size_t rx_bytes_wanted() const;
+    // After fill_rx_buffers returned 0: true if data was waiting but the buffer had no room for
     // any (the caller then returns the buffer empty rather than retrying it forever).
     bool buffer_too_small() const { return m_buffer_too_small; }
     // An epoll event on one of our sockets.
