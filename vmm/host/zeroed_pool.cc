@@ -103,7 +103,37 @@ std::string unique_name()
     return name;
 }
 
+// The pool root and its page-size mount are ours alone, and the mount is hugetlbfs of that size.
+bool usable_pool(const std::string& root, std::uint64_t page_size)
+{
+    for (const std::string& path : { root, zeroed_pool_mount(root, page_size) }) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0)
+            return false;
+    }
+    return is_hugetlbfs_of(zeroed_pool_mount(root, page_size), page_size);
+}
+
 } // namespace
+
+ChunkClaim claim_zeroed_memory(const std::string& root, std::uint64_t page_size, int node, std::uint64_t bytes)
+{
+    if (!usable_pool(root, page_size))
+        return {};
+    return ZeroedPool(zeroed_pool_directory(root, page_size, node), zeroed_chunk_bytes(page_size)).claim(bytes);
+}
+
+HugepagePools with_zeroed_as_free(const HugepagePools& pools, const std::string& root)
+{
+    std::vector<HugepagePool> counted = pools.pools();
+    for (HugepagePool& pool : counted) {
+        if (!usable_pool(root, pool.page_size))
+            continue;
+        const std::uint64_t chunk = zeroed_chunk_bytes(pool.page_size);
+        pool.free += ZeroedPool(zeroed_pool_directory(root, pool.page_size, pool.node), chunk).counts().ready * (chunk / pool.page_size);
+    }
+    return HugepagePools::from_pools(std::move(counted));
+}
 
 std::uint64_t zeroed_chunk_bytes(std::uint64_t page_size) { return page_size >= kPageSize1G ? kPageSize1G : 128 * kMiB; }
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "base/file.h"
+#include "vmm/host/hugepage_pool.h"
 
 #include <cstdint>
 #include <string>
@@ -100,5 +101,14 @@ private:
     std::string m_directory;
     std::uint64_t m_chunk_bytes;
 };
+
+// What `enclave start` uses (as root). A pool counts only where its root is a directory of the
+// caller's, open to nobody else, and its page-size directory is a hugetlbfs mount of that size;
+// anywhere else these see no pool (fresh pages, still correct).
+//
+// Ready chunks for `bytes` of guest RAM on (page size, node), or an empty claim.
+ChunkClaim claim_zeroed_memory(const std::string& root, std::uint64_t page_size, int node, std::uint64_t bytes);
+// `pools` with each node's ready chunks counted as free pages (placement sees memory it can use).
+HugepagePools with_zeroed_as_free(const HugepagePools& pools, const std::string& root);
 
 } // namespace vmm::host
