@@ -157,7 +157,8 @@ qtvmm::Json show_pools(const std::string& root)
             { "CPUs", format_cpu_list(topology.cpus_of_node(pool.node)) },
             { "EnclaveCPUs", format_cpu_list(topology.enclave_cpus(pool.node)) },
         });
-        if (zeroed.exists())
+        // (A fake sysfs tree describes another host: its rows get no pool of this one.)
+        if (!sysfs_root_overridden() && zeroed.exists())
             rows.back()["Prezeroed"] = zeroed_json(zeroed);
     }
     return rows;
