@@ -202,7 +202,7 @@ Json start_enclave(const StartRequest& request)
         place.memory_mib = request.memory_mib;
     } else {
         // Ready chunks of the pre-zeroed pool are memory this start can use, like free pages.
-        place = placement::plan_placement(want, topology, host::with_zeroed_as_free(host::HugepagePools::read(), host::zeroed_pool_root()),
+        place = placement::plan_placement(want, topology, host::with_zeroed_as_free(host::HugepagePools::read(), host::zeroed_pool_root(), request.memory_mib << 20),
             host::read_mem_total_mib(), running);
     }
     // The daemon's threads and QEMU: the parent's CPUs, none of any enclave's (finding 6).

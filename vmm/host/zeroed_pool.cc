@@ -123,14 +123,16 @@ ChunkClaim claim_zeroed_memory(const std::string& root, std::uint64_t page_size,
     return ZeroedPool(zeroed_pool_directory(root, page_size, node), zeroed_chunk_bytes(page_size)).claim(bytes);
 }
 
-HugepagePools with_zeroed_as_free(const HugepagePools& pools, const std::string& root)
+HugepagePools with_zeroed_as_free(const HugepagePools& pools, const std::string& root, std::uint64_t bytes)
 {
     std::vector<HugepagePool> counted = pools.pools();
     for (HugepagePool& pool : counted) {
         if (!usable_pool(root, pool.page_size))
             continue;
         const std::uint64_t chunk = zeroed_chunk_bytes(pool.page_size);
-        pool.free += ZeroedPool(zeroed_pool_directory(root, pool.page_size, pool.node), chunk).counts().ready * (chunk / pool.page_size);
+        const std::uint64_t ready = ZeroedPool(zeroed_pool_directory(root, pool.page_size, pool.node), chunk).counts().ready;
+        if (ready * chunk >= bytes)
+            pool.free += ready * (chunk / pool.page_size);
     }
     return HugepagePools::from_pools(std::move(counted));
 }

@@ -108,7 +108,8 @@ private:
 //
 // Ready chunks for `bytes` of guest RAM on (page size, node), or an empty claim.
 ChunkClaim claim_zeroed_memory(const std::string& root, std::uint64_t page_size, int node, std::uint64_t bytes);
-// `pools` with each node's ready chunks counted as free pages (placement sees memory it can use).
-HugepagePools with_zeroed_as_free(const HugepagePools& pools, const std::string& root);
+// `pools` with each node's ready chunks counted as free pages where they alone cover `bytes` (a
+// claim is all or nothing), so placement sees the memory a start can really use.
+HugepagePools with_zeroed_as_free(const HugepagePools& pools, const std::string& root, std::uint64_t bytes);
 
 } // namespace vmm::host
