@@ -3,6 +3,14 @@
 //   qt-vmm allocator [--show]                                   pools per node (no root needed)
 //   qt-vmm allocator --mem 256 --hugepage-size 2M --numa-node 0  make 128 free 2 MiB pages (root)
 //   qt-vmm allocator --mem 256 --hugepage-size 2M --release      give up to 128 free pages back
+//   qt-vmm allocator --mem 256 --hugepage-size 2M --prezero      ...and keep them faulted in, zeroed
+//   qt-vmm allocator --mem 256 --hugepage-size 2M --prezero --release   give pre-zeroed chunks back
+//
+// --prezero (vmm/host/zeroed_pool.h): the pages become chunks of a pre-zeroed pool (128 MiB of 2M
+// pages, 1 GiB of 1G pages) in a root-only hugetlbfs mount it creates per page size
+// (QT_VMM_POOL_DIR, default /run/qt-vmm-hugepages), faulted in on the node, so that `enclave
+// start` maps memory the kernel zeroed ahead of time. It first scrubs what enclaves that ended
+// without their monitor left dirty, then tops the ready chunks up to --mem.
 //
 // Reserving grows nr_hugepages only by what is missing (free pages already there count), then
 // re-reads what the kernel granted; if it granted fewer, the pool is put back and the command
@@ -17,9 +25,14 @@
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
 #include "vmm/host/sysfs.h"
+#include "vmm/host/zeroed_pool.h"
 #include "vmm/placement/placement.h"
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -32,6 +45,7 @@ struct AllocatorOptions {
     int numa_node { -1 };
     bool release { false };
     bool show { false };
+    bool prezero { false };
 };
 
 int default_node(const CpuTopology& topology, const HugepagePools& pools)
@@ -51,12 +65,88 @@ int default_node(const CpuTopology& topology, const HugepagePools& pools)
     return best;
 }
 
+ZeroedPool zeroed_pool(std::uint64_t page_size, int node)
+{
+    return ZeroedPool(zeroed_pool_directory(zeroed_pool_root(), page_size, node), zeroed_chunk_bytes(page_size));
+}
+
+qtvmm::Json zeroed_json(const ZeroedPool& pool)
+{
+    ZeroedPoolCounts c = pool.counts();
+    const std::uint64_t mib = pool.chunk_bytes() / kMiB;
+    return qtvmm::Json { { "ChunkMiB", mib }, { "ReadyMiB", c.ready * mib }, { "InUseMiB", c.in_use * mib }, { "DirtyMiB", c.dirty * mib } };
+}
+
+// The root-only hugetlbfs mount of this page size under the pool root, mounted if missing.
+void mount_zeroed_pool(std::uint64_t page_size)
+{
+    const std::string root = zeroed_pool_root();
+    const std::string mount = zeroed_pool_mount(root, page_size);
+    for (const std::string& dir : { root, mount })
+        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+            throw base::Error(base::ErrorKind::Io, "POOL_DIR", "cannot create " + dir + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::lstat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) != 0)
+        throw base::Error(base::ErrorKind::Permission, "POOL_DIR_UNSAFE",
+            root + " must be a directory of root's that nobody else can open (0700); remove it or point QT_VMM_POOL_DIR elsewhere");
+    if (is_hugetlbfs_of(mount, page_size))
+        return;
+    const std::string options = "pagesize=" + hugepage_size_name(page_size) + ",mode=0700,uid=0,gid=0";
+    if (::mount("qt-vmm-hugepages", mount.c_str(), "hugetlbfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0)
+        throw base::Error(base::ErrorKind::Resource, "POOL_MOUNT",
+            "cannot mount hugetlbfs (" + options + ") on " + mount + ": " + std::strerror(errno) + "; the kernel needs CONFIG_HUGETLBFS");
+}
+
+// --prezero: scrub leftovers, then top the ready chunks up to --mem (reserving only the pages
+// that are missing), or with --release delete ready chunks covering --mem and give their pages back.
+qtvmm::Json change_zeroed_pool(const std::string& root, std::uint64_t page_size, int node, std::uint64_t memory_mib, bool release,
+    const qtvmm::Cli& cli)
+{
+    mount_zeroed_pool(page_size);
+    ZeroedPool pool = zeroed_pool(page_size, node);
+    const std::uint64_t chunk_mib = pool.chunk_bytes() / kMiB, pages_per_chunk = pool.chunk_bytes() / page_size;
+    const std::uint64_t chunks = (memory_mib + chunk_mib - 1) / chunk_mib;
+    std::size_t scrubbed = pool.exists() ? pool.scrub_leftovers() : 0;
+    std::size_t changed = 0;
+    PoolChange pages;
+    if (release) {
+        changed = pool.remove_ready(chunks);
+        pages = release_hugepages(root, node, page_size, changed * pages_per_chunk);
+    } else {
+        const std::uint64_t ready = pool.exists() ? pool.counts().ready : 0;
+        const std::uint64_t missing = chunks > ready ? chunks - ready : 0;
+        cli.detail("pre-zeroed pool: " + std::to_string(ready) + " ready chunks of " + std::to_string(chunk_mib) + " MiB, adding "
+            + std::to_string(missing));
+        pages = reserve_hugepages(root, node, page_size, missing * pages_per_chunk);
+        changed = pool.add(missing, node);
+        if (changed < missing)
+            throw base::Error(base::ErrorKind::Resource, "PREZERO_SHORT",
+                "only " + std::to_string(changed) + " of " + std::to_string(missing) + " chunks of " + std::to_string(chunk_mib)
+                    + " MiB could be faulted in on NUMA node " + std::to_string(node) + " (the kernel gave no more " + hugepage_size_name(page_size)
+                    + " pages there); see qt-vmm allocator --show");
+    }
+    const HugepagePools now = HugepagePools::read(root); // after the faulting-in
+    const HugepagePool* after = now.find(node, page_size);
+    qtvmm::Json out {
+        { "NumaNode", node },
+        { "HugepageSize", hugepage_size_name(page_size) },
+        { "MemoryMiB", memory_mib },
+        { release ? "ChunksRemoved" : "ChunksAdded", changed },
+        { "ChunksScrubbed", scrubbed },
+        { "Prezeroed", zeroed_json(pool) },
+        { "Free", after ? after->free : pages.free },
+        { "Total", after ? after->total : pages.total },
+    };
+    return out;
+}
+
 qtvmm::Json show_pools(const std::string& root)
 {
     auto topology = CpuTopology::read(root);
     auto pools = HugepagePools::read(root);
     qtvmm::Json rows = qtvmm::Json::array();
     for (const auto& pool : pools.pools()) {
+        ZeroedPool zeroed = zeroed_pool(pool.page_size, pool.node);
         rows.push_back(qtvmm::Json {
             { "NumaNode", pool.node },
             { "HugepageSize", hugepage_size_name(pool.page_size) },
@@ -67,6 +157,9 @@ qtvmm::Json show_pools(const std::string& root)
             { "CPUs", format_cpu_list(topology.cpus_of_node(pool.node)) },
             { "EnclaveCPUs", format_cpu_list(topology.enclave_cpus(pool.node)) },
         });
+        // (A fake sysfs tree describes another host: its rows get no pool of this one.)
+        if (!sysfs_root_overridden() && zeroed.exists())
+            rows.back()["Prezeroed"] = zeroed_json(zeroed);
     }
     return rows;
 }
@@ -84,6 +177,11 @@ qtvmm::Json change_pool(const std::string& root, const AllocatorOptions& opts, c
     if (opts.memory_mib > (UINT64_MAX - page_mib) / kMiB)
         throw base::Error(base::ErrorKind::Usage, "ALLOCATOR_BAD_MEMORY", "--mem " + std::to_string(opts.memory_mib) + " is too large");
     std::uint64_t pages = (opts.memory_mib + page_mib - 1) / page_mib;
+    if (opts.prezero) {
+        if (sysfs_root_overridden())
+            throw base::Error(base::ErrorKind::Usage, "PREZERO_FAKE_SYSFS", "--prezero faults real pages in; it does not work on a fake sysfs tree (QT_VMM_SYSFS_ROOT)");
+        return change_zeroed_pool(root, page_size, node, opts.memory_mib, opts.release, cli);
+    }
     cli.detail((opts.release ? "releasing up to " : "making sure there are ") + std::to_string(pages) + " free "
         + hugepage_size_name(page_size) + " pages on node " + std::to_string(node));
     PoolChange change = opts.release ? release_hugepages(root, node, page_size, pages) : reserve_hugepages(root, node, page_size, pages);
@@ -110,12 +208,16 @@ static qtvmm::CommandRegistration reg("allocator", "Show, reserve or release the
             ->check(CLI::NonNegativeNumber)
             ->needs(mem);
         cmd.add_flag("--release", opts->release, "Give back up to that many free pages instead of reserving")->needs(mem);
+        cmd.add_flag("--prezero", opts->prezero,
+               "Keep the pages faulted in and zeroed, in a pool `enclave start` maps from (with --release: give such chunks back)")
+            ->needs(mem);
         cmd.add_flag("--show", opts->show, "Print the pools per node (default without --mem)")->excludes(mem);
         qtvmm::set_examples(cmd, {
             "qt-vmm allocator                                  # the pools per NUMA node",
             "sudo qt-vmm allocator --mem 1024                  # reserve pages for a 1 GiB enclave",
             "sudo qt-vmm allocator --mem 4096 --hugepage-size 1G --numa-node 0",
             "sudo qt-vmm allocator --mem 1024 --release        # give them back",
+            "sudo qt-vmm allocator --mem 4096 --hugepage-size 1G --prezero   # ready-zeroed pages: faster starts",
         });
         cmd.callback([&cli, opts, mem] {
             std::string root = sysfs_root();

@@ -188,6 +188,7 @@ Json EnclaveDaemon::describe() const
         { "Accel", accel_name(m_settings.accel) },
         { "HugepageSize", m.page_size >= (1ull << 30) ? "1G" : m.page_size >= (2ull << 20) ? "2M" : "4K" },
         { "NumaNode", m.numa_node },
+        { "MemorySource", m_settings.memory_source },
         { "CPUIsolation", m_settings.cpu_isolation },
         { "DaemonCPUs", daemon_cpus },
         { "DaemonCPUIsolation", m_settings.daemon_cpu_isolation },
@@ -197,6 +198,8 @@ Json EnclaveDaemon::describe() const
         { "VsockSocket", m_run_dir.vsock_path(m_settings.id) },
         { "Heartbeat", m_heartbeat_ns.load() != 0 },
     };
+    if (!m_settings.pool_chunks.empty())
+        info["PoolChunks"] = m_settings.pool_chunks;
     {
         std::lock_guard guard(m_app_status_lock);
         if (m_app_status)

@@ -69,6 +69,10 @@ struct EnclaveSettings {
     // The enclave's security module (attestation_setup.h); null = no NSM device.
     std::shared_ptr<nsm::NsmModule> nsm;
     Json attestation;              // {"ModuleID", "ParentID", "ParentRole", "Signing", "Device"} for query
+    // Where guest RAM comes from, for query: "prezeroed-pool" (machine.memory_chunks, named in
+    // pool_chunks), "fresh" (hugepages the kernel zeroes on first touch) or "not-applicable (tcg)".
+    std::string memory_source { "fresh" };
+    std::vector<std::string> pool_chunks;
 };
 
 // Builds the enclave's back end from the daemon's settings (machine, accel) and the vsock

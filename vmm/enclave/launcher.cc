@@ -16,6 +16,7 @@
 #include "vmm/enclave/sandbox_privileges.h"
 #include "vmm/host/cpu_topology.h"
 #include "vmm/host/hugepage_pool.h"
+#include "vmm/host/zeroed_pool.h"
 #include "vmm/host/meminfo.h"
 #include "vmm/placement/daemon_cpus.h"
 #include "vmm/placement/placement.h"
@@ -200,7 +201,9 @@ Json start_enclave(const StartRequest& request)
         placement::check_vcpu_total(want, running); // QingTian's 62 in total counts every enclave
         place.memory_mib = request.memory_mib;
     } else {
-        place = placement::plan_placement(want, topology, host::HugepagePools::read(), host::read_mem_total_mib(), running);
+        // Ready chunks of the pre-zeroed pool are memory this start can use, like free pages.
+        place = placement::plan_placement(want, topology, host::with_zeroed_as_free(host::HugepagePools::read(), host::zeroed_pool_root(), request.memory_mib << 20),
+            host::read_mem_total_mib(), running);
     }
     // The daemon's threads and QEMU: the parent's CPUs, none of any enclave's (finding 6).
     placement::DaemonCpus daemon_cpus = placement::daemon_cpus(topology.online_cpus(), host::allowed_cpus(), place.cpus, running);
@@ -271,14 +274,31 @@ Json start_enclave(const StartRequest& request)
         { "CPUIDs", place.cpus }, { "MemoryMiB", place.memory_mib }, { "Accel", accel_name(*accel) } };
     dir.write_reservation(id, reservation);
 
+    // Pre-zeroed memory when the pool covers it (all or nothing), else fresh pages. The claim's
+    // files (and flocks) go to the daemon, which maps them, and to its monitor, which scrubs them
+    // once the daemon is gone; this process closes its copies after the fork.
+    auto pool_claim = std::make_shared<host::ChunkClaim>();
+    if (tcg) {
+        settings.memory_source = "not-applicable (tcg)";
+    } else {
+        *pool_claim = host::claim_zeroed_memory(host::zeroed_pool_root(), place.page_size, place.numa_node, place.memory_mib << 20);
+        if (!pool_claim->empty()) {
+            settings.memory_source = "prezeroed-pool";
+            settings.pool_chunks = pool_claim->names();
+            settings.machine.memory_chunks = { pool_claim->fds(), pool_claim->chunk_bytes() };
+        }
+    }
+
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        pool_claim->give_back_unused();
         dir.remove_reservation(id);
         base::throw_errno("PIPE", "cannot create", "a pipe to the enclave daemon");
     }
     std::fflush(nullptr);
     pid_t child = ::fork();
     if (child < 0) {
+        pool_claim->give_back_unused();
         dir.remove_reservation(id);
         base::throw_errno("FORK", "cannot fork", "the enclave daemon");
     }
@@ -317,10 +337,13 @@ Json start_enclave(const StartRequest& request)
         try {
             // Privilege separation: this process stays root as the daemon's monitor; the daemon
             // (its child) drops root once the enclave runs (sandbox_monitor.h).
-            std::shared_ptr<MonitorClient> monitor = fork_monitor(dir, id, log, [&] {
-                lock.release();
-                ::close(pipe_fds[1]);
-            });
+            std::shared_ptr<MonitorClient> monitor = fork_monitor(
+                dir, id, log,
+                [&] {
+                    lock.release();
+                    ::close(pipe_fds[1]);
+                },
+                [pool_claim] { pool_claim->scrub_and_return(); });
             if (::geteuid() == 0)
                 enter_daemon_namespaces();
             EnclaveDaemon daemon(dir, std::move(settings));
@@ -332,6 +355,7 @@ Json start_enclave(const StartRequest& request)
         ::_exit(status); // the monitor removes the log unless the daemon died
     }
     ::close(pipe_fds[1]);
+    pool_claim.reset(); // the daemon and its monitor hold the chunks now
     lock.release(); // the daemon holds the lock (same open file) until it has reserved memory
     int status = 0;
     ::waitpid(child, &status, 0);

@@ -125,12 +125,13 @@ bool uid_in_access_group(uid_t uid)
 
 class Monitor {
 public:
-    Monitor(const RunDir& dir, int id, std::string log_path, base::UniqueFd channel, pid_t daemon)
+    Monitor(const RunDir& dir, int id, std::string log_path, base::UniqueFd channel, pid_t daemon, std::function<void()> after_daemon)
         : m_dir(dir)
         , m_id(id)
         , m_log_path(std::move(log_path))
         , m_channel(std::move(channel))
         , m_daemon(daemon)
+        , m_after_daemon(std::move(after_daemon))
     {
     }
 
@@ -150,6 +151,8 @@ public:
         int status = 0;
         while (::waitpid(m_daemon, &status, 0) < 0 && errno == EINTR) {
         }
+        if (m_after_daemon)
+            m_after_daemon();
         if (WIFSIGNALED(status)) {
             clean_up_after(WTERMSIG(status));
             // The daemon's children (QEMU) outlive it: -runas cleared their parent-death signal,
@@ -274,6 +277,7 @@ private:
     std::string m_log_path;
     base::UniqueFd m_channel;
     pid_t m_daemon;
+    std::function<void()> m_after_daemon;
     bool m_sockets_removed { false };
 };
 
@@ -337,7 +341,8 @@ bool MonitorClient::save_console(const std::string& text) { return call(SaveCons
 bool MonitorClient::write_record(const std::string& json_text) { return call(WriteRecord, json_text, nullptr, nullptr) == 0; }
 bool MonitorClient::remove_sockets() { return call(RemoveSockets, {}, nullptr, nullptr) == 0; }
 
-std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std::string& log_path, const std::function<void()>& in_monitor)
+std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std::string& log_path, const std::function<void()>& in_monitor,
+    std::function<void()> after_daemon)
 {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
@@ -364,7 +369,7 @@ std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std
         std::fprintf(stderr, "qt-vmm monitor: %s; stopping the daemon\n", e.what());
         ::kill(daemon, SIGKILL);
     }
-    Monitor(dir, id, log_path, base::UniqueFd(pair[0]), daemon).run();
+    Monitor(dir, id, log_path, base::UniqueFd(pair[0]), daemon, std::move(after_daemon)).run();
 }
 
 } // namespace vmm

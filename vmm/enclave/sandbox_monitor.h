@@ -11,7 +11,9 @@
 //   remove_sockets()     unlink <id>.sock and <id>.vsock
 // When the daemon dies without having removed its sockets, the monitor removes them and writes
 // the `daemon-killed` record, naming the signal ("killed by seccomp (SIGSYS)" for a filter
-// violation). The monitor then exits with the daemon's status.
+// violation). Before that, once the daemon is gone (and with it every mapping of guest RAM), it
+// runs `after_daemon`: the launcher's scrub of the enclave's pre-zeroed pool chunks
+// (vmm/host/zeroed_pool.h), off every launch path. The monitor then exits with the daemon's status.
 //
 // Usage (in the launcher's daemon process, root, single-threaded):
 //     auto monitor = vmm::fork_monitor(dir, id, log_path, [&] { close what the monitor must not hold; });
@@ -57,7 +59,9 @@ private:
 // `in_monitor` (close the run-dir lock, the ready pipe and anything else the daemon owns), then
 // serves until the daemon exits and _exit()s with the daemon's status (never returns).
 // `log_path` (the daemon's stderr) is removed when the daemon exits normally, kept otherwise.
-std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std::string& log_path, const std::function<void()>& in_monitor);
+// `after_daemon` runs in the monitor once the daemon has exited (under the monitor's filter).
+std::shared_ptr<MonitorClient> fork_monitor(const RunDir& dir, int id, const std::string& log_path, const std::function<void()>& in_monitor,
+    std::function<void()> after_daemon = {});
 
 // The monitor's judgement of a parent listener (exposed for tests): a Unix socket (not a
 // symlink) owned by root or by a member of group qt-vmm; otherwise why not.

@@ -31,9 +31,43 @@ int log2_exact(std::uint64_t value)
     return shift;
 }
 
+// Maps the chunks side by side into one range aligned to the page size; returns its start.
+std::uint8_t* map_chunks(const GuestMemory::Options& options, const GuestMemory::Chunks& chunks)
+{
+    if (chunks.bytes == 0 || chunks.bytes % options.page_size != 0
+        || chunks.fds.size() != (options.size + chunks.bytes - 1) / chunks.bytes)
+        throw base::Error(base::ErrorKind::Internal, "MEM_CHUNKS",
+            std::to_string(chunks.fds.size()) + " pool chunks of " + std::to_string(chunks.bytes) + " bytes do not make "
+                + mib(options.size) + " of hugepage memory");
+    // An address range aligned to the page size, then each chunk fixed into its place.
+    const std::uint64_t span = options.size + options.page_size;
+    void* area = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED)
+        throw base::Error(base::ErrorKind::Resource, "MEM_MMAP", "cannot reserve " + mib(options.size) + " of address space: " + std::strerror(errno));
+    const auto start = reinterpret_cast<std::uintptr_t>(area);
+    const std::uintptr_t aligned = (start + options.page_size - 1) & ~(options.page_size - 1);
+    if (aligned > start)
+        ::munmap(area, aligned - start);
+    if (const std::uintptr_t end = aligned + options.size; start + span > end)
+        ::munmap(reinterpret_cast<void*>(end), start + span - end);
+    auto* base = reinterpret_cast<std::uint8_t*>(aligned);
+    for (std::size_t i = 0; i < chunks.fds.size(); ++i) {
+        const std::uint64_t offset = i * chunks.bytes;
+        const std::uint64_t length = std::min(chunks.bytes, options.size - offset);
+        if (::mmap(base + offset, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, chunks.fds[i], 0) == MAP_FAILED) {
+            int saved = errno;
+            ::munmap(base, options.size);
+            throw base::Error(base::ErrorKind::Resource, "MEM_MMAP", "cannot map pre-zeroed pool chunk " + std::to_string(i) + ": " + std::strerror(saved));
+        }
+    }
+    return base;
+}
+
 } // namespace
 
-GuestMemory GuestMemory::create(const Options& options)
+GuestMemory GuestMemory::create(const Options& options) { return create(options, Chunks {}); }
+
+GuestMemory GuestMemory::create(const Options& options, const Chunks& chunks)
 {
     if (options.page_size != 4096 && options.page_size != (2ull << 20) && options.page_size != (1ull << 30))
         throw base::Error(base::ErrorKind::InvalidInput, "MEM_PAGE_SIZE", "unsupported page size " + std::to_string(options.page_size) + "; use 2M or 1G");
@@ -45,6 +79,13 @@ GuestMemory GuestMemory::create(const Options& options)
     memory.m_size = options.size;
     memory.m_page_size = options.page_size;
     memory.m_mapping_size = options.size;
+
+    if (!chunks.fds.empty()) {
+        memory.m_base = map_chunks(options, chunks);
+        ::madvise(memory.m_base, options.size, MADV_DONTDUMP);
+        memory.set_regions();
+        return memory;
+    }
 
     int flags = MAP_PRIVATE | MAP_ANONYMOUS;
     if (options.page_size != 4096)
@@ -84,11 +125,16 @@ GuestMemory GuestMemory::create(const Options& options)
         throw base::Error(base::ErrorKind::Resource, "MEM_LOCK",
             "cannot lock " + mib(options.size) + " of guest memory: " + std::strerror(errno) + "; raise RLIMIT_MEMLOCK (ulimit -l) or run as root");
 
-    std::uint64_t low = std::min(options.size, kMmioHoleStart);
-    memory.m_regions.push_back({ 0, low, 0 });
-    if (options.size > low)
-        memory.m_regions.push_back({ kFourGiB, options.size - low, low });
+    memory.set_regions();
     return memory;
+}
+
+void GuestMemory::set_regions()
+{
+    std::uint64_t low = std::min(m_size, kMmioHoleStart);
+    m_regions.push_back({ 0, low, 0 });
+    if (m_size > low)
+        m_regions.push_back({ kFourGiB, m_size - low, low });
 }
 
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept

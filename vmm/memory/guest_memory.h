@@ -5,6 +5,10 @@
 // pool fails here, never as a SIGBUS later), bound to one NUMA node with a strict mbind and left
 // out of core dumps. Hugetlb pages are never swapped: each is pinned from its first fault, and
 // nothing is prefaulted at launch (mlock would fault in all of RAM, see guest_memory.cc).
+// Or: chunks of the pre-zeroed pool (vmm/host/zeroed_pool.h), hugetlbfs files whose pages are
+// already faulted in and zeroed, mapped shared side by side into the same one contiguous range
+// (the last one only as far as the size needs); then nothing is reserved or bound here (the
+// allocator placed the pages on their node).
 // Plain 4 KiB anonymous memory is available for unit tests and in-process benchmarks only.
 //
 // Usage:
@@ -37,7 +41,14 @@ public:
     static constexpr std::uint64_t kMmioHoleStart = 0xC000'0000ull;
     static constexpr std::uint64_t kFourGiB = 0x1'0000'0000ull;
 
+    // Pre-zeroed pool chunks (vmm/host/zeroed_pool.h), in guest order: enough to cover the size.
+    struct Chunks {
+        std::vector<int> fds;
+        std::uint64_t bytes { 0 };      // each chunk's size, a multiple of the page size
+    };
+
     static GuestMemory create(const Options& options);
+    static GuestMemory create(const Options& options, const Chunks& chunks);
     GuestMemory(GuestMemory&&) noexcept;
     GuestMemory& operator=(GuestMemory&&) noexcept;
     GuestMemory(const GuestMemory&) = delete;
@@ -67,6 +78,7 @@ public:
 
 private:
     GuestMemory() = default;
+    void set_regions(); // from m_size: RAM below the MMIO hole, the rest from 4 GiB
     std::uint8_t* m_base { nullptr };
     std::uint64_t m_size { 0 };
     std::uint64_t m_mapping_size { 0 };

@@ -3,11 +3,15 @@
 #include "vmm/memory/guest_memory.h"
 
 #include "base/error.h"
+#include "base/file.h"
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vector>
 
 using namespace vmm;
 
@@ -93,4 +97,39 @@ TEST_CASE("a moved-from GuestMemory gives its mapping to the new owner")
     GuestMemory b = std::move(a);
     CHECK(b.host_base() == base);
     CHECK(b.translate(0, 1) == base);
+}
+
+TEST_CASE("pool chunks are mapped side by side, the last one only as far as the size needs")
+{
+    constexpr std::uint64_t chunk = 64 * 1024;
+    std::vector<base::UniqueFd> files;
+    std::vector<int> fds;
+    for (int i = 0; i < 3; ++i) {
+        files.emplace_back(::memfd_create("chunk", MFD_CLOEXEC));
+        REQUIRE(files.back().valid());
+        REQUIRE(::ftruncate(files.back().get(), chunk) == 0);
+        fds.push_back(files.back().get());
+    }
+    GuestMemory::Options options { .size = 2 * chunk + 4096, .page_size = 4096, .numa_node = -1, .lock = false };
+    GuestMemory::Chunks chunks { fds, chunk };
+    GuestMemory ram = GuestMemory::create(options, chunks);
+    CHECK(ram.size() == 2 * chunk + 4096);
+    REQUIRE(ram.regions().size() == 1);
+    const char marks[] = { 'a', 'b', 'c' };
+    for (int i = 0; i < 3; ++i)
+        ram.write(i * chunk + 7, &marks[i], 1);
+    for (int i = 0; i < 3; ++i) {
+        char got = 0;
+        REQUIRE(::pread(fds[i], &got, 1, 7) == 1);
+        CHECK(got == marks[i]); // chunk i backs guest bytes [i * chunk, (i + 1) * chunk)
+    }
+    CHECK(ram.translate(2 * chunk + 4096, 1) == nullptr);
+
+    chunks.fds.pop_back(); // two chunks cannot make the size
+    try {
+        GuestMemory::create(options, chunks);
+        FAIL("two chunks made three chunks' worth");
+    } catch (const base::Error& e) {
+        CHECK(e.code() == "MEM_CHUNKS");
+    }
 }

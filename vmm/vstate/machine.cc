@@ -54,7 +54,7 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     x86::BzImage kernel = x86::BzImage::parse(image.kernel);
 
     auto t = std::chrono::steady_clock::now();
-    GuestMemory memory = GuestMemory::create({ config.memory_bytes, config.page_size, config.numa_node, true });
+    GuestMemory memory = GuestMemory::create({ config.memory_bytes, config.page_size, config.numa_node, true }, config.memory_chunks);
     std::unique_ptr<Machine> m(new Machine(config, std::move(memory)));
     m->m_config.cmdline += MmioDeviceManager::cmdline_fragments(config.virtio_mmio_devices);
     const std::string& cmdline = m->m_config.cmdline;

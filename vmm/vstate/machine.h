@@ -48,6 +48,7 @@ struct MachineConfig {
     std::uint64_t memory_bytes { 0 };
     std::uint64_t page_size { 2ull << 20 };
     int numa_node { -1 };
+    GuestMemory::Chunks memory_chunks; // pre-zeroed pool chunks backing RAM; empty = fresh hugepages
     std::vector<int> host_cpus;   // vCPU i runs on host_cpus[i]; empty = not pinned
     // Where the VMM's other threads and helper processes (QEMU under tcg) run: the parent's CPUs
     // (placement/daemon_cpus.h); the enclave daemon pins itself there. Empty = not pinned.

@@ -62,6 +62,8 @@ void probe_main(uint64_t boot_params)
         mode_console();
     if (str_eq(mode, "spin"))
         mode_spin();
+    if (str_eq(mode, "memfill"))
+        mode_memfill();
     if (str_eq(mode, "vsock-heartbeat"))
         mode_vsock_heartbeat();
     if (str_eq(mode, "vsock-echo"))

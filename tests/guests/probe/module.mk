@@ -8,7 +8,7 @@ PROBE_GUEST_MK := 1
 
 PROBE_DIR := tests/guests/probe
 PROBE_OUT := $(BUILD)/guest/probe
-PROBE_C := main cpu console lib bootparams report memtest badio usermode loops vsock vsock_modes vsock_hostile
+PROBE_C := main cpu console lib bootparams report memtest memfill badio usermode loops vsock vsock_modes vsock_hostile
 PROBE_S := header entry
 PROBE_OBJS := $(addprefix $(PROBE_OUT)/,$(addsuffix .o,$(PROBE_S) $(PROBE_C)))
 # Freestanding, position-dependent, no SSE/MMX/x87 state, no red zone (exceptions push on the

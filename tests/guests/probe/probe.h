@@ -174,3 +174,4 @@ NORETURN void mode_badio(void);
 NORETURN void mode_usermode(void);
 NORETURN void mode_console(void);
 NORETURN void mode_spin(void);
+NORETURN void mode_memfill(void); /* memfill.c */
