@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "tools/qt-vmm/command.h"
 #include "tools/qt-vmm/query_option.h"
+#include "tools/qt-vmm/tools_commands.h"
 
 #include <iostream>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 int main(int argc, char** argv)
 {
     qtvmm::Cli cli;
+    qtvmm::keep_command_line(argv);
     CLI::App app { "qt-vmm: build and run isolated enclaves (QingTian / Nitro compatible) on Linux KVM", "qt-vmm" };
     app.set_version_flag("--version", QT_VMM_VERSION);
     app.require_subcommand(1);
