@@ -93,7 +93,7 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in, HostRootLoad
         { "ParentRole", role ? Json(*role) : Json(nullptr) } };
     if (::geteuid() == 0) {
         nsm::KeyAndCert root = host_root.take();
-        nsm::KeyAndCert leaf = issue_enclave_leaf(root, config.module_id, std::time(nullptr));
+        nsm::KeyAndCert leaf = issue_enclave_leaf(root, config.module_id, std::time(nullptr), host_root.take_leaf_key());
         auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
         OPENSSL_cleanse(root.key_pem.data(), root.key_pem.size()); // the daemon forked later keeps no copy
         OPENSSL_cleanse(leaf.key_pem.data(), leaf.key_pem.size());

@@ -17,6 +17,7 @@ HostRootLoad HostRootLoad::start()
     load.m_thread = std::thread([result = load.m_result] {
         try {
             result->root = load_or_create_host_root();
+            result->leaf_key = nsm::new_p384_key();
         } catch (...) {
             result->error = std::current_exception();
         }
@@ -41,9 +42,15 @@ nsm::KeyAndCert HostRootLoad::take()
     std::shared_ptr<Result> result = std::move(m_result);
     if (result->error)
         std::rethrow_exception(result->error);
+    m_leaf_key = std::move(result->leaf_key);
     nsm::KeyAndCert root = std::move(*result->root);
     result->root.reset();
     return root;
+}
+
+eif::PkeyPtr HostRootLoad::take_leaf_key()
+{
+    return m_leaf_key ? std::move(m_leaf_key) : nsm::new_p384_key();
 }
 
 } // namespace vmm

@@ -1,4 +1,5 @@
-// HostRootLoad: the root loaded on a thread is the host root itself, an error waits for take()
+// HostRootLoad: the root loaded on a thread is the host root itself, the leaf key made there is
+// the one its certificate is issued for, an error waits for take()
 // (a bad EIF is still reported before an unsafe state directory), and one not started loads in
 // place.
 #include "vmm/enclave/host_root_load.h"
@@ -8,6 +9,10 @@
 #include "vmm/testing/temp_state_dir.h"
 
 #include <doctest/doctest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <ctime>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,8 +36,22 @@ TEST_CASE("HostRootLoad: started, then taken, it is the host root; not started, 
     CHECK(root.key_pem == reference.key_pem);
     CHECK(root.cert_pem == reference.cert_pem);
 
+    // The leaf key made on the thread is the one the leaf certificate is issued for.
+    eif::PkeyPtr key = moved.take_leaf_key();
+    REQUIRE(key);
+    REQUIRE(EVP_PKEY_up_ref(key.get()) == 1);
+    eif::PkeyPtr kept(key.get());
+    vmm::nsm::KeyAndCert leaf = vmm::issue_enclave_leaf(root, "host-enc1-0123456789abcdef", std::time(nullptr), std::move(key));
+    BIO* bio = BIO_new_mem_buf(leaf.cert_pem.data(), static_cast<int>(leaf.cert_pem.size()));
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    REQUIRE(cert);
+    CHECK(X509_check_private_key(cert, kept.get()) == 1);
+    X509_free(cert);
+
     HostRootLoad in_place;
     CHECK(in_place.take().cert_pem == reference.cert_pem);
+    CHECK(in_place.take_leaf_key()); // none made ahead: a fresh one now
 }
 
 TEST_CASE("HostRootLoad: an unsafe state directory is reported by take(), not by start()")
