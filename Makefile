@@ -16,6 +16,9 @@
 #   PROGRAMS  += name          name_SRCS, name_LIBS (our libraries, users before what they
 #                              use: linked in that order without --start-group, so a library
 #                              that needs one listed before it, a cycle, fails to link), name_LDLIBS
+#                              name_STATIC_LDLIBS (system libraries taken from their .a, e.g.
+#                              crypto z: -lcrypto becomes -l:libcrypto.a; libstdc++ and libgcc go
+#                              static too; libc stays shared for NSS; ignored with SAN=1)
 #   STATIC_PROGRAMS += name    like PROGRAMS, but linked -static with its own flags (guest side)
 #   UNIT_TESTS += name         name_SRCS (doctest files), name_LIBS, name_LDLIBS
 #   FUZZERS += name            name_SRCS (one LLVMFuzzerTestOneInput), name_LIBSRCS (sources
@@ -85,10 +88,16 @@ libldlibs = $(foreach l,$(1),$($(l)_LDLIBS))
 # then the system libraries they need.
 linklibs = $(call libfiles,$(1)) $(call libldlibs,$(1))
 
+# A program's system libraries with those named in name_STATIC_LDLIBS taken from their archives
+# (and the C++ runtime static): fewer shared objects to map and relocate at every exec.
+static_ldlibs = $(foreach w,$(2),$(if $(filter $(addprefix -l,$(1)),$(w)),-l:lib$(w:-l%=%).a,$(w)))
+program_link = $(if $(and $($(1)_STATIC_LDLIBS),$(filter-out 1,$(SAN))),-static-libstdc++ -static-libgcc \
+  $(call static_ldlibs,$($(1)_STATIC_LDLIBS),$(2)),$(2))
+
 define program_template
 $(BUILD)/bin/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS))
 	@mkdir -p $$(@D)
-	$(CXX) $(LDFLAGS) -o $$@ $(call objs,$($(1)_SRCS)) $(call linklibs,$($(1)_LIBS)) $($(1)_LDLIBS)
+	$(CXX) $(LDFLAGS) -o $$@ $(call objs,$($(1)_SRCS)) $(call program_link,$(1),$(call linklibs,$($(1)_LIBS)) $($(1)_LDLIBS))
 all: $(BUILD)/bin/$(1)
 ALL_OBJS += $(call objs,$($(1)_SRCS))
 endef

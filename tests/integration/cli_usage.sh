@@ -3,7 +3,9 @@
 # one and the choices, a group without its command says so, negative or malformed numbers are
 # refused as written (never wrapped into huge unsigned values) before any KVM probe or
 # allocation, a missing file is FILE_OPEN (exit 8) in every command, and every command's -h
-# ends with examples.
+# ends with examples. The commands of the companion qt-vmm-tools (make-img, vsock proxy) behave
+# as qt-vmm's own, qt-vmm without its companion says so in one line, and qt-vmm (what every
+# launch execs) loads none of the image-building or YAML libraries.
 source "$TOP/tests/lib.sh"
 export QT_VMM_RUN_DIR="$TEST_TMP/run"
 
@@ -48,6 +50,26 @@ expect_contains "$OUT" "error [FILE_OPEN]: cannot open $TEST_TMP/none.eif"
 run enclave describe-eif --eif "$TEST_TMP/none.eif"
 expect_eq "$RC" 8 "exit status of describe-eif with a missing EIF"
 expect_contains "$OUT" "error [FILE_OPEN]: cannot open $TEST_TMP/none.eif"
+
+# The companion program: same options, same errors, found beside qt-vmm.
+run enclave make-img --docker-uri "oci:$TEST_TMP/none" --eif "$TEST_TMP/out.eif"
+expect_eq "$RC" 8 "exit status of make-img (through qt-vmm-tools) with a missing layout"
+expect_contains "$OUT" "error [IMG_SOURCE_NOT_FOUND]: image layout directory '$TEST_TMP/none' does not exist"
+run --output yaml vsock proxy 8000 example.com 443 --uds-path "$TEST_TMP/none.sock" --config "$TEST_TMP/none.yaml"
+expect_eq "$RC" 8 "exit status of vsock proxy (through qt-vmm-tools) with a missing allowlist"
+expect_contains "$OUT" "cannot open $TEST_TMP/none.yaml"
+run vsock proxy 0 example.com 443
+expect_eq "$RC" 2 "exit status of vsock proxy with port 0"
+run enclave make-img -h
+expect_contains "$OUT" "--docker-uri"
+mkdir -p "$TEST_TMP/alone" && cp "$QT_VMM" "$TEST_TMP/alone/qt-vmm"
+(cd "$TEST_TMP" && expect_cli_error 8 TOOLS_MISSING "$TEST_TMP/alone/qt-vmm" enclave make-img --docker-uri oci:x --eif y.eif)
+expect_contains "$(cat "$TEST_TMP/err.txt")" "$TEST_TMP/alone/qt-vmm-tools, which does not exist; install qt-vmm-tools beside qt-vmm"
+"$TEST_TMP/alone/qt-vmm" enclave query >/dev/null || fail "qt-vmm alone cannot run its own commands"
+libs=$(ldd "$QT_VMM")
+for lib in libarchive libxml2 libicu libyaml-cpp liblzma libbz2; do
+  ! grep -q "$lib" <<<"$libs" || fail "qt-vmm loads $lib, which launching never needs: $libs"
+done
 
 # Examples in every command's -h.
 for cmd in "enclave make-img" "enclave start" "enclave stop" "enclave query" "enclave console" "enclave describe-eif" \

@@ -1,6 +1,7 @@
 #include "tools/image/make_img.h"
 
 #include "base/error.h"
+#include "base/executable_dir.h"
 #include "eif-format/eif_layout.h"
 #include "eif-format/eif_writer.h"
 #include "eif-format/metadata.h"
@@ -20,16 +21,6 @@
 namespace image {
 
 namespace {
-
-std::string executable_dir()
-{
-    char buffer[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-    if (n <= 0)
-        return ".";
-    std::string exe(buffer, static_cast<std::size_t>(n));
-    return exe.substr(0, exe.rfind('/'));
-}
 
 void require_file(const std::string& path, const char* what, const char* fix)
 {
@@ -56,14 +47,14 @@ std::string default_kernel_path()
 {
     if (const char* env = std::getenv("QT_VMM_KERNEL"); env && *env)
         return env;
-    return executable_dir() + "/../kernel/bzImage";
+    return base::executable_dir() + "/../kernel/bzImage";
 }
 
 std::string default_init_path()
 {
     if (const char* env = std::getenv("QT_VMM_INIT"); env && *env)
         return env;
-    return executable_dir() + "/../guest/init";
+    return base::executable_dir() + "/../guest/init";
 }
 
 std::uint32_t ramdisk_mtime()

@@ -54,6 +54,9 @@ CommandRegistration::CommandRegistration(const char* path, const char* descripti
 
 void build_commands(CLI::App& root, Cli& cli)
 {
+    // By path, whatever the link order: qt-vmm's forwarders (tools_forwarders.cc) sit where the
+    // commands they stand for would, and -h lists the same tree in both programs.
+    std::stable_sort(registry().begin(), registry().end(), [](const Registered& a, const Registered& b) { return a.path < b.path; });
     for (Registered& r : registry()) {
         std::istringstream words(r.path);
         std::vector<std::string> parts;

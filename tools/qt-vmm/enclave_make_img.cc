@@ -4,11 +4,12 @@
 // "PCR2"[, "PCR8"]}; progress goes to stderr. See tools/image/make_img.h.
 #include "tools/image/make_img.h"
 #include "tools/qt-vmm/command.h"
+#include "tools/qt-vmm/tools_commands.h"
 
 #include <limits>
 #include <memory>
 
-static qtvmm::CommandRegistration reg("enclave make-img", "Build an enclave image file (EIF) from a container image",
+static qtvmm::CommandRegistration reg(qtvmm::kMakeImgCommand.path, qtvmm::kMakeImgCommand.description,
     [](CLI::App& cmd, qtvmm::Cli& cli) {
         struct Args {
             image::MakeImgOptions options;

@@ -9,6 +9,7 @@
 #include "proxy/egress_proxy.h"
 #include "tools/qt-vmm/command.h"
 #include "tools/qt-vmm/enclave_socket.h"
+#include "tools/qt-vmm/tools_commands.h"
 
 #include <algorithm>
 #include <csignal>
@@ -113,8 +114,7 @@ void run_proxy(const ProxyOptions& o, qtvmm::Cli& cli)
     log_line(std::string(g_stop ? "stopped by a signal" : "the enclave has ended") + ": " + egress.summary());
 }
 
-qtvmm::CommandRegistration proxy_reg("vsock proxy",
-    "Egress for an enclave: relay its connections to CID 3 port LOCAL_PORT to an allow-listed REMOTE_ADDR:REMOTE_PORT (like Nitro's vsock-proxy)",
+qtvmm::CommandRegistration proxy_reg(qtvmm::kVsockProxyCommand.path, qtvmm::kVsockProxyCommand.description,
     [](CLI::App& cmd, qtvmm::Cli& cli) {
         auto o = std::make_shared<ProxyOptions>();
         cmd.add_option("local_port", o->local_port, "vsock port of CID 3 the enclave connects to")->required()->check(CLI::Range(1u, 0xffffffffu));

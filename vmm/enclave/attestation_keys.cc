@@ -225,4 +225,9 @@ nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::strin
     return nsm::issue_leaf(root, module_id, start - kClockSkew, start + kLeafLifetime);
 }
 
+nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::string& module_id, std::time_t start, eif::PkeyPtr leaf_key)
+{
+    return nsm::issue_leaf(root, module_id, start - kClockSkew, start + kLeafLifetime, std::move(leaf_key));
+}
+
 } // namespace vmm

@@ -57,5 +57,7 @@ std::string enclave_module_id(int enclave_id, std::string_view instance);
 // start + 1 year, capped by the root's notAfter. Enclaves are not re-keyed while they run, so
 // the leaf must outlive any realistic enclave; a verifier checks it at the document's time.
 nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::string& module_id, std::time_t start);
+// The same for a leaf key made ahead (nsm::new_p384_key(); HostRootLoad makes it on its thread).
+nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::string& module_id, std::time_t start, eif::PkeyPtr leaf_key);
 
 } // namespace vmm

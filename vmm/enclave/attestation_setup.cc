@@ -5,6 +5,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 #include "vmm/enclave/attestation_keys.h"
+#include "vmm/enclave/host_root_load.h"
 #include "vmm/nsm/attestation_document.h"
 
 #include <ctime>
@@ -60,6 +61,12 @@ nsm::Digest extend_fresh_pcr(std::string_view bytes)
 
 EnclaveAttestation prepare_attestation(const AttestationInputs& in)
 {
+    HostRootLoad in_place;
+    return prepare_attestation(in, in_place);
+}
+
+EnclaveAttestation prepare_attestation(const AttestationInputs& in, HostRootLoad& host_root)
+{
     std::string parent_id = in.parent_id ? checked_field(*in.parent_id, "--parent-id", "BAD_PARENT_ID") : machine_id();
     if (parent_id.size() > kMaxParentField)
         parent_id.clear(); // a machine-id is 32 hex digits; anything else is not one
@@ -85,8 +92,8 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in)
         { "ParentID", parent_id.empty() ? Json("none: " + std::string(kMachineIdPath) + " is missing or empty and no --parent-id was given, so PCR4 is zeros") : Json(parent_id) },
         { "ParentRole", role ? Json(*role) : Json(nullptr) } };
     if (::geteuid() == 0) {
-        nsm::KeyAndCert root = load_or_create_host_root();
-        nsm::KeyAndCert leaf = issue_enclave_leaf(root, config.module_id, std::time(nullptr));
+        nsm::KeyAndCert root = host_root.take();
+        nsm::KeyAndCert leaf = issue_enclave_leaf(root, config.module_id, std::time(nullptr), host_root.take_leaf_key());
         auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
         OPENSSL_cleanse(root.key_pem.data(), root.key_pem.size()); // the daemon forked later keeps no copy
         OPENSSL_cleanse(leaf.key_pem.data(), leaf.key_pem.size());

@@ -5,6 +5,7 @@
 #include "eif-format/eif_reader.h"
 #include "eif-format/signature.h"
 #include "vmm/enclave/attestation_setup.h"
+#include "vmm/enclave/host_root_load.h"
 #include "vmm/enclave/daemon_fd_limit.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
@@ -139,6 +140,7 @@ Json start_enclave(const StartRequest& request)
             "--heartbeat-timeout must be between 0 and 86400 seconds (0 = do not wait for the heartbeat)");
     if (request.cid)
         placement::check_cid_range(*request.cid);
+    HostRootLoad host_root = HostRootLoad::start(); // overlaps everything up to prepare_attestation
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
     // Read once into a sealed memfd: everything below, and the boot, use that copy, so what is
     // measured is what boots even if someone rewrites the file meanwhile. Structure on open, then
@@ -240,7 +242,7 @@ Json start_enclave(const StartRequest& request)
     attestation.parent_id = request.parent_id;
     attestation.parent_role = request.parent_role;
     attestation.enclave_id = id;
-    EnclaveAttestation prepared = prepare_attestation(attestation);
+    EnclaveAttestation prepared = prepare_attestation(attestation, host_root);
     settings.nsm = std::move(prepared.module);
     settings.attestation = std::move(prepared.description);
     if (!tcg) {

@@ -41,14 +41,6 @@ std::string pem_of_cert(X509* cert)
     return std::string(data, static_cast<std::size_t>(n));
 }
 
-eif::PkeyPtr new_p384_key()
-{
-    eif::PkeyPtr key(EVP_EC_gen("P-384"));
-    if (!key)
-        crypto_error("generate a P-384 key");
-    return key;
-}
-
 eif::PkeyPtr parse_key(const std::string& pem)
 {
     eif::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -149,7 +141,21 @@ KeyAndCert make_root_ca(const std::string& common_name, std::time_t not_before, 
     return KeyAndCert { pem_of_key(key.get()), pem_of_cert(cert.get()) };
 }
 
+eif::PkeyPtr new_p384_key()
+{
+    eif::PkeyPtr key(EVP_EC_gen("P-384"));
+    if (!key)
+        crypto_error("generate a P-384 key");
+    return key;
+}
+
 KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after)
+{
+    return issue_leaf(issuer, common_name, not_before, not_after, new_p384_key());
+}
+
+KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after,
+    eif::PkeyPtr key)
 {
     eif::PkeyPtr issuer_key = parse_key(issuer.key_pem);
     eif::X509Ptr issuer_cert = parse_cert(issuer.cert_pem);
@@ -164,7 +170,6 @@ KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, 
         issuer_end = timegm(&end_tm);
     if (issuer_end > 0 && not_after > issuer_end)
         not_after = issuer_end;
-    eif::PkeyPtr key = new_p384_key();
     eif::X509Ptr cert = make_certificate(key.get(), common_name, not_before, not_after, issuer_key.get(), issuer_cert.get(), false);
     return KeyAndCert { pem_of_key(key.get()), pem_of_cert(cert.get()) };
 }

@@ -10,6 +10,8 @@
 //     vmm::nsm::KeyAndCert leaf = vmm::nsm::issue_leaf(root, "myhost-enc4", now, now + kYear);
 #pragma once
 
+#include "eif-format/openssl_ptr.h"
+
 #include <ctime>
 #include <string>
 
@@ -26,5 +28,11 @@ struct KeyAndCert {
 KeyAndCert make_root_ca(const std::string& common_name, std::time_t not_before, std::time_t not_after);
 // A fresh P-384 key and its certificate signed by `issuer` (its notAfter capped at the issuer's).
 KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after);
+// The same for a key made ahead (new_p384_key(), e.g. on another thread while the caller does
+// other work); the key is consumed.
+KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after,
+    eif::PkeyPtr leaf_key);
+// A fresh P-384 key; throws ATTESTATION_CERT_FAILED if OpenSSL cannot make one.
+eif::PkeyPtr new_p384_key();
 
 } // namespace vmm::nsm

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <pthread.h>
 #include <sched.h>
 
@@ -35,6 +36,36 @@ double ms_since(std::chrono::steady_clock::time_point start)
 {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
+
+// Registers every region of guest memory with the VM on a thread of its own; finish() waits for
+// it and rethrows its error. The destructor waits too, so an error elsewhere never leaves the
+// thread running on a VM being torn down.
+class SlotRegistration {
+public:
+    SlotRegistration(VmFd& vm, const GuestMemory& memory)
+        : m_thread([this, &vm, &memory] {
+            try {
+                std::uint32_t slot = 0;
+                for (const GuestMemory::Region& r : memory.regions())
+                    vm.set_memory_region(slot++, r.guest_address, r.size, memory.host_base() + r.host_offset);
+            } catch (...) {
+                m_error = std::current_exception();
+            }
+        })
+    {
+    }
+    void finish()
+    {
+        if (m_thread.joinable())
+            m_thread.join();
+        if (m_error)
+            std::rethrow_exception(std::exchange(m_error, nullptr));
+    }
+
+private:
+    std::exception_ptr m_error;
+    std::jthread m_thread; // last: started once m_error exists
+};
 
 } // namespace
 
@@ -69,9 +100,11 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     vm.set_tss_address(x86::kTssAddress);
     vm.create_irqchip();
     vm.create_pit();
-    std::uint32_t slot = 0;
-    for (const GuestMemory::Region& r : m->m_memory.regions())
-        vm.set_memory_region(slot++, r.guest_address, r.size, m->m_memory.host_base() + r.host_offset);
+    // The first KVM_SET_USER_MEMORY_REGION costs milliseconds whatever the slot's size (nested
+    // hosts: this-host.md, "The launch floor"): a thread registers the slots while this one builds
+    // the devices, loads the image into the (already mapped) memory and creates the vCPUs; it is
+    // joined before the first KVM_RUN. The guest's memory is only written from user space meanwhile.
+    SlotRegistration slots(vm, m->m_memory);
 
     Machine* self = m.get();
     ConsoleBuffer* console = config.console;
@@ -110,6 +143,7 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
         x86::setup_local_interrupts(cpu);
         m->m_vcpus.push_back(std::move(cpu));
     }
+    slots.finish(); // every slot registered (or its error thrown) before any KVM_RUN
     // KVM's per-VM worker threads start at the first KVM_RUN with that thread's CPU affinity: make
     // it here, on the caller's (the VMM's) CPUs, not in a vCPU thread pinned to an enclave CPU.
     m->m_vcpus.front().run_without_entering();
