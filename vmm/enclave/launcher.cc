@@ -6,6 +6,7 @@
 #include "eif-format/signature.h"
 #include "vmm/enclave/attestation_setup.h"
 #include "vmm/enclave/daemon_fd_limit.h"
+#include "vmm/enclave/daemon_memory.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
@@ -306,6 +307,7 @@ Json start_enclave(const StartRequest& request)
         if (::chdir("/") != 0)
             ::_exit(1);
         raise_fd_limit(); // before anything is open; a cap is noted in the log
+        use_one_malloc_arena(); // before any thread: the monitor's and the daemon's share one
         int status = 1;
         sealed.reset(); // the copy now lives only as long as load_initrd needs it
         try {
@@ -325,7 +327,7 @@ Json start_enclave(const StartRequest& request)
                 enter_daemon_namespaces();
             EnclaveDaemon daemon(dir, std::move(settings));
             daemon.use_monitor(std::move(monitor));
-            status = daemon.run(pipe_fds[1], lock, image);
+            status = daemon.run(pipe_fds[1], lock, std::move(image));
         } catch (const std::exception& e) {
             std::fprintf(stderr, "qt-vmm daemon: %s\n", e.what());
         }
