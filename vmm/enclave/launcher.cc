@@ -139,6 +139,9 @@ Json start_enclave(const StartRequest& request)
             "--heartbeat-timeout must be between 0 and 86400 seconds (0 = do not wait for the heartbeat)");
     if (request.cid)
         placement::check_cid_range(*request.cid);
+    // Before the first thread of this process (the EIF scan's hashing helper), or that thread's
+    // arena would outlive it and pass to the daemon forked below (which inherits the setting).
+    use_one_malloc_arena();
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
     // Read once into a sealed memfd: everything below, and the boot, use that copy, so what is
     // measured is what boots even if someone rewrites the file meanwhile. Structure on open, then
@@ -307,7 +310,6 @@ Json start_enclave(const StartRequest& request)
         if (::chdir("/") != 0)
             ::_exit(1);
         raise_fd_limit(); // before anything is open; a cap is noted in the log
-        use_one_malloc_arena(); // before any thread: the monitor's and the daemon's share one
         int status = 1;
         sealed.reset(); // the copy now lives only as long as load_initrd needs it
         try {
