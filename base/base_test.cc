@@ -2,6 +2,7 @@
 #include "base/eventfd.h"
 #include "base/file.h"
 #include "base/hex.h"
+#include "base/sized_thread.h"
 #include "base/unix_address.h"
 #include "base/utf8.h"
 
@@ -125,4 +126,39 @@ TEST_CASE("sanitize_utf8 keeps valid text, replaces invalid sequences and contro
     CHECK(base::sanitize_utf8("a\x1B[2Jb\nc\x7F", 100) == "a" + r + "[2Jb" + r + "c" + r); // escapes, newline, DEL
     CHECK(base::sanitize_utf8("abc\xE2\x82\xAC", 5) == "abc");                      // never half a character
     CHECK(base::sanitize_utf8(std::string(100, 'x'), 10) == std::string(10, 'x'));
+}
+
+TEST_CASE("SizedThread runs its body on a stack of the size asked for, with a guard page")
+{
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::size_t stack = 0, guard = 0;
+    bool ran = false;
+    base::SizedThread t(64 << 10, [&] {
+        pthread_attr_t attr;
+        REQUIRE(::pthread_getattr_np(::pthread_self(), &attr) == 0);
+        void* low = nullptr;
+        ::pthread_attr_getstack(&attr, &low, &stack);
+        ::pthread_attr_getguardsize(&attr, &guard);
+        ::pthread_attr_destroy(&attr);
+        ran = true;
+    });
+    CHECK(t.joinable());
+    CHECK(t.stack_bytes() == (64u << 10) * base::kSanitizerStackFactor);
+    base::SizedThread moved = std::move(t); // a vector of them moves on growth
+    CHECK_FALSE(t.joinable());
+    moved.join();
+    CHECK_FALSE(moved.joinable());
+    CHECK(ran);
+    CHECK(stack == moved.stack_bytes());
+    CHECK(guard == page);
+}
+
+TEST_CASE("SizedThread rounds a tiny or odd stack up to whole pages of at least PTHREAD_STACK_MIN")
+{
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    base::SizedThread t(1000, [] {});
+    t.join();
+    CHECK(t.stack_bytes() >= PTHREAD_STACK_MIN);
+    CHECK(t.stack_bytes() % page == 0);
+    CHECK_THROWS_AS(t.join(), base::Error);
 }

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/hex.h"
+#include "base/sized_thread.h"
 
 #include <cerrno>
 #include <condition_variable>
@@ -11,7 +12,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -139,8 +139,11 @@ Digest pcr_of_certificate_pem(const std::string& pem)
 
 // --- ImageMeasurer ---------------------------------------------------------------------------
 
-// A helper thread that runs one SHA-384 update while the caller runs another.
+// A helper thread that runs one SHA-384 update while the caller runs another. Its stack is sized
+// (SHA-384 touches a few KiB): `enclave start` forks the daemon after a scan, and glibc keeps an
+// ended thread's stack cached in the process, so a default one would follow the daemon (8 MiB).
 struct ImageMeasurer::Worker {
+    static constexpr std::size_t kStack = 64 << 10;
     std::mutex mutex;
     std::condition_variable cv;
     Sha384* target { nullptr };
@@ -149,10 +152,10 @@ struct ImageMeasurer::Worker {
     bool busy { false };
     bool stop { false };
     std::exception_ptr error;
-    std::thread thread;
+    base::SizedThread thread;
 
     Worker()
-        : thread([this] { run(); })
+        : thread(kStack, [this] { run(); })
     {
     }
     ~Worker()

@@ -3,7 +3,8 @@
 # KVM probe enclave and a running --accel tcg enclave, every thread of the daemon runs as
 # qt-vmm-daemon (not uid 0) with no capabilities, Seccomp 2 and NoNewPrivs 1, chrooted into an empty directory, in its own
 # network namespace; vCPU threads, the vsock thread and the main thread stack their own,
-# narrower list (two filters; the vsock echo, the stops and the records then run through them); its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
+# narrower list (two filters; the vsock echo, the stops and the records then run through them); every thread but the main one runs
+# on a stack the daemon sized, with a guard page, and all share one malloc arena; its parent is the root monitor; QEMU runs as qt-vmm-daemon under its own
 # seccomp sandbox. What needs root still works through the monitor: the record and the saved
 # console after a SIGTERM stop (which used to kill the daemon: only its main thread blocked
 # SIGTERM), a vsock echo, enclave->parent connects (tcg: to root's listener yes, to one owned by
@@ -20,6 +21,43 @@ daemon_uid=$(id -u qt-vmm-daemon) || fail "user qt-vmm-daemon missing; create it
 
 # status_field PID|PID/task/TID FIELD: the value(s) of one line of /proc/.../status
 status_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+
+# check_thread_stack PID TID WHAT [must]: a thread the daemon started runs on a stack it sized
+# (base::SizedThread: at most 1 MiB, also under ASan) with a guard page below, not on glibc's
+# 8 MiB default; the stack is the mapping that holds the stack pointer of the thread's syscall.
+# A thread that stays in user or guest mode (a spinning vCPU) has none to read: without "must"
+# it is reported and skipped (the halted vCPU below is checked).
+check_thread_stack() {
+  local sp i
+  for i in $(seq 20); do
+    sp=$(awk 'NF >= 9 { print $(NF - 1) }' "/proc/$1/task/$2/syscall")
+    [ -n "$sp" ] && break
+    sleep 0.05
+  done
+  if [ -z "$sp" ]; then
+    [ "${4:-}" = must ] && fail "$3: no stack pointer in /proc/$1/task/$2/syscall ($(cat "/proc/$1/task/$2/syscall"))"
+    echo "$3 stack: not checked (the thread is $(cat "/proc/$1/task/$2/syscall"))"
+    return
+  fi
+  local out; out=$(/usr/bin/python3 - "/proc/$1/maps" "$sp" <<'PY'
+import sys
+sp = int(sys.argv[2], 16)
+prev = None
+for line in open(sys.argv[1]):
+    f = line.split()
+    lo, hi = (int(x, 16) for x in f[0].split("-"))
+    if lo <= sp < hi:
+        guard = prev is not None and prev[1] == lo and prev[2] == "---p"
+        print((hi - lo) >> 10, "guarded" if guard else "unguarded")
+        break
+    prev = (lo, hi, f[1])
+PY
+)
+  local kib=${out%% *}
+  echo "$3 stack: $kib KiB, ${out#* }"
+  [ -n "$kib" ] && [ "$kib" -le 1024 ] || fail "$3: stack of ${kib:-?} KiB, expected a sized one (at most 1024 KiB)"
+  expect_eq "${out#* }" guarded "$3 stack guard page"
+}
 
 # check_sandboxed PID WHAT NSM_THREADS: every user thread of PID dropped everything; the
 # security module's thread ("nsm" under KVM, its own stacked list; "vhost-nsm" under tcg, the
@@ -57,7 +95,11 @@ check_sandboxed() {
       expect_eq "$(status_field "$pid/task/${task##*/}" Seccomp_filters)" 1 "$what thread $name Seccomp_filters"
     fi
     [ "$(status_field "$pid/task/${task##*/}" Groups)" = "" ] || fail "$what thread $name keeps groups: $(status_field "$pid/task/${task##*/}" Groups)"
+    [ "${task##*/}" = "$pid" ] || check_thread_stack "$pid" "${task##*/}" "$what thread $name"
   done
+  # One malloc arena for all threads (daemon_memory.h): no 64 MiB reservation per thread.
+  local arenas; arenas=$(/usr/bin/python3 -c 'import sys; print(sum(1 for l in open(sys.argv[1]) if len(l.split()) == 5 and l.split()[1] == "---p" and (lambda lo, hi: int(hi, 16) - int(lo, 16))(*l.split()[0].split("-")) >= 32 << 20))' "/proc/$pid/maps")
+  expect_eq "$arenas" 0 "$what: per-thread malloc arenas (PROT_NONE reservations of 32 MiB or more)"
   [ "$n" -ge 3 ] || fail "$what: expected the main, vsock and vCPU threads at least, saw $n"
   expect_eq "$device_threads" 1 "$what: vsock device threads"
   expect_eq "$nsm_threads" "$3" "$what: NSM device threads"
@@ -86,6 +128,9 @@ echo "== KVM probe enclave: kill -9 of the daemon, the monitor keeps the record"
 probe_eif "$TEST_TMP/hlt.eif" "probe.mode=hlt"
 out=$("$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --allow-shared-cpus --mem 128)
 id=$(jq -r .EnclaveID <<<"$out"); pid=$(jq -r .ProcessID <<<"$out")
+for task in /proc/"$pid"/task/*; do # the halted vCPU waits in KVM_RUN: its stack pointer is readable
+  [[ "$(cat "$task/comm")" == vcpu* ]] && check_thread_stack "$pid" "${task##*/}" "kvm thread $(cat "$task/comm") (halted)" must
+done
 kill -9 "$pid"
 for i in $(seq 50); do [ -e "$QT_VMM_RUN_DIR/$id.json" ] && [ ! -e "$QT_VMM_RUN_DIR/$id.sock" ] && break; sleep 0.1; done
 expect_eq "$(jq -r .Reason "$QT_VMM_RUN_DIR/$id.json")" daemon-killed "record after kill -9"

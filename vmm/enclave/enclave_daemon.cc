@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "base/eventfd.h"
 #include "vmm/enclave/access_group.h"
+#include "vmm/enclave/daemon_memory.h"
 #include "vmm/enclave/enclave_lifecycle.h"
 #include "vmm/enclave/enclave_status_json.h"
 #include "vmm/enclave/kvm_enclave_vm.h"
@@ -59,7 +60,7 @@ EnclaveDaemon::EnclaveDaemon(RunDir run_dir, EnclaveSettings settings, EnclaveVm
 
 EnclaveDaemon::~EnclaveDaemon() = default;
 
-int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
+int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, BootImage image)
 {
     m_daemon_started_ns = monotonic_ns();
     // Before any thread exists, so that every thread inherits the mask: the signals that stop
@@ -89,6 +90,7 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, const BootImage& image)
         int exit_event = m_exit_event.get();
         auto on_exit = [exit_event](const ExitInfo&) { base::signal_eventfd(exit_event); };
         m_vm = m_create_vm(m_settings, image, vsock_config(), on_exit);
+        image = BootImage {}; // in guest memory now
         lock.release(); // memory reserved, CPUs chosen, ID taken: other starts may go on
         restrict_to_access_group(m_run_dir.vsock_path(m_settings.id));
 
@@ -164,6 +166,7 @@ void EnclaveDaemon::report_ready()
         return;
     m_report.ok(describe());
     m_heartbeat_timer.reset();
+    release_free_heap(); // what the start built and no longer needs
 }
 
 Json EnclaveDaemon::describe() const

@@ -96,7 +96,9 @@ public:
 
     // Builds and starts the VM, reports to `ready_fd` ("ok <json>\n" or "error <json>\n"), then
     // serves until the enclave ends. Returns the process exit status.
-    int run(int ready_fd, RunDir::Lock& lock, const BootImage& image);
+    // `image` is let go (kernel bytes, the sealed EIF behind load_initrd) as soon as the VM is
+    // built: the guest has its copy, and a daemon lives as long as its enclave.
+    int run(int ready_fd, RunDir::Lock& lock, BootImage image);
 
 private:
     Json describe() const override;

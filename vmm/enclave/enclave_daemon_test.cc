@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <poll.h>
 #include <sstream>
 #include <thread>
@@ -41,6 +42,7 @@ struct DaemonRun {
     std::unique_ptr<EnclaveDaemon> daemon;
     std::thread thread;
     int status { -1 };
+    std::weak_ptr<int> image_in_use; // alive while anything still holds the boot image
 
     DaemonRun()
     {
@@ -70,7 +72,13 @@ struct DaemonRun {
         thread = std::thread([this, write_end = fds[1]] {
             RunDir::Lock lock { base::UniqueFd() };
             BootImage image;
-            status = daemon->run(write_end, lock, image);
+            image.kernel.assign(4096, 0x90);
+            {
+                auto token = std::make_shared<int>(0);
+                image_in_use = token;
+                image.load_initrd = [token](std::uint8_t*) {};
+            }
+            status = daemon->run(write_end, lock, std::move(image));
         });
     }
     // Waits for the back end to be built and returns it.
@@ -134,6 +142,19 @@ TEST_CASE("no heartbeat to wait for: ready at once, answers describe, a stop end
     CHECK(d.finished() == 0);
     CHECK_FALSE(std::filesystem::exists(d.socket()));
     CHECK_FALSE(std::filesystem::exists(d.run_dir.record_path(4)));
+}
+
+TEST_CASE("the daemon lets the boot image go once the VM is built (it lives as long as the enclave)")
+{
+    // Before: run() took the image by reference and the launcher's copy (kernel bytes, the sealed
+    // EIF behind load_initrd) stayed in the daemon's heap for the enclave's whole life.
+    DaemonRun d;
+    d.start();
+    DaemonRun::body(d.report(), "ok");
+    CHECK(d.guest().started());
+    CHECK(d.image_in_use.expired());
+    CHECK(control_request(d.socket(), { { "op", "stop" } }) == Json { { "ok", true } });
+    CHECK(d.finished() == 0);
 }
 
 TEST_CASE("ready once the heartbeat came; an enclave that ends on its own leaves a TERMINATED record")

@@ -7,6 +7,7 @@
 #include "vmm/enclave/attestation_setup.h"
 #include "vmm/enclave/host_root_load.h"
 #include "vmm/enclave/daemon_fd_limit.h"
+#include "vmm/enclave/daemon_memory.h"
 #include "vmm/enclave/enclave_daemon.h"
 #include "vmm/enclave/host_quirks.h"
 #include "vmm/enclave/nested_kvm_fixups.h"
@@ -140,6 +141,9 @@ Json start_enclave(const StartRequest& request)
             "--heartbeat-timeout must be between 0 and 86400 seconds (0 = do not wait for the heartbeat)");
     if (request.cid)
         placement::check_cid_range(*request.cid);
+    // Before the first thread of this process (the EIF scan's hashing helper), or that thread's
+    // arena would outlive it and pass to the daemon forked below (which inherits the setting).
+    use_one_malloc_arena();
     HostRootLoad host_root = HostRootLoad::start(); // overlaps everything up to prepare_attestation
     // 1. The image: strict structure, CRC, measurements, signing certificate validity.
     // Read once into a sealed memfd: everything below, and the boot, use that copy, so what is
@@ -350,7 +354,7 @@ Json start_enclave(const StartRequest& request)
                 enter_daemon_namespaces();
             EnclaveDaemon daemon(dir, std::move(settings));
             daemon.use_monitor(std::move(monitor));
-            status = daemon.run(pipe_fds[1], lock, image);
+            status = daemon.run(pipe_fds[1], lock, std::move(image));
         } catch (const std::exception& e) {
             std::fprintf(stderr, "qt-vmm daemon: %s\n", e.what());
         }

@@ -29,6 +29,9 @@ namespace vmm {
 
 namespace {
 
+// The QEMU supervisor: poll, a 4 KiB drain buffer, waitpid.
+constexpr std::size_t kSupervisorThreadStack = 64 << 10;
+
 constexpr std::size_t kStderrTail = 2048;
 constexpr int kKillAfterMs = 5000;
 
@@ -215,7 +218,7 @@ void QemuEnclaveVm::start()
     m_console_qemu.reset();
     m_kernel.reset();
     m_initrd.reset();
-    m_supervisor = std::thread([this] { supervise(); });
+    m_supervisor = base::SizedThread(kSupervisorThreadStack, [this] { supervise(); });
 }
 
 void QemuEnclaveVm::supervise()

@@ -29,6 +29,7 @@
 #pragma once
 
 #include "base/file.h"
+#include "base/sized_thread.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/nsm/nsm_types.h"
 #include "vmm/vsock/vsock_device.h"
@@ -39,7 +40,6 @@
 #include <mutex>
 #include <string>
 #include <sys/types.h>
-#include <thread>
 
 namespace vmm {
 
@@ -83,7 +83,7 @@ private:
     pid_t m_pid { -1 };
     double m_spawn_ms { 0 };
     std::string m_stderr_tail;         // QEMU's last words, for a failed start
-    std::thread m_supervisor;
+    base::SizedThread m_supervisor;
 
     ExitLatch m_exit;                  // why the guest ended: the first reason wins
     mutable std::mutex m_lock;

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "base/hex.h"
+#include "base/sized_thread.h"
 #include "eif-format/cbor_util.h"
 #include "eif-format/cose_sign1.h"
 #include "eif-format/openssl_ptr.h"
@@ -377,4 +378,15 @@ TEST_CASE("DocumentSigner::create refuses keys that cannot sign ES384 documents"
     DocumentFields f = host.fields();
     f.public_key = std::string(1025, 'k');
     CHECK(code_of([&] { host.signer.sign(f); }) == "ATTESTATION_FIELD_TOO_LARGE");
+}
+
+TEST_CASE("signing a document fits in a quarter of the NSM handler thread's stack (kHandlerThreadStack)")
+{
+    // The NSM transports run the module on a base::SizedThread of kHandlerThreadStack; an
+    // overflow here would crash the test (the guard page), so this proves a 4x margin.
+    Host host;
+    std::string document;
+    base::SizedThread signing(vmm::nsm::kHandlerThreadStack / 4, [&] { document = host.signer.sign(host.fields()); });
+    signing.join();
+    CHECK(verdict(document, host.options()).first == "accepted");
 }

@@ -27,6 +27,9 @@ inline constexpr unsigned kPcrsLockedAtBoot = 16;    // PCR0..15: set by the VMM
 inline constexpr std::size_t kMaxRequestSize = 0x1000;   // the Linux driver's limit (EMSGSIZE above)
 inline constexpr std::size_t kMaxResponseSize = 0x3000;  // the buffer the driver posts
 inline constexpr std::size_t kMaxUserFieldSize = 1024;   // user_data, nonce, public_key each
+// The stack of a transport's thread that calls a RequestHandler (base::SizedThread): an ES384
+// signature in OpenSSL and the CBOR around it touch < 16 KiB; the rest is margin.
+inline constexpr std::size_t kHandlerThreadStack = 128 << 10;
 
 // The payload of one attestation document (Nitro's keys; §5.4), before signing.
 struct DocumentFields {

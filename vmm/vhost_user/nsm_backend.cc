@@ -60,7 +60,7 @@ void VhostUserNsmBackend::start()
     if (m_thread.joinable())
         return;
     m_stopping.store(false);
-    m_thread = std::thread([this] { loop(); });
+    m_thread = base::SizedThread(nsm::kHandlerThreadStack, [this] { loop(); });
 }
 
 void VhostUserNsmBackend::stop()

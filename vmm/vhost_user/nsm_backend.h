@@ -26,13 +26,13 @@
 //     poll(nsm->done_fd());  nsm->error();  nsm->stop();
 #pragma once
 
+#include "base/sized_thread.h"
 #include "vmm/nsm/nsm_types.h"
 #include "vmm/vhost_user/backend.h"
 
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 namespace vmm::vhost_user {
 
@@ -90,7 +90,7 @@ private:
     std::atomic<int> m_poll_ms { -1 };   // a started ring without a kick fd is polled
     std::uint64_t m_requests { 0 };
     std::atomic<bool> m_stopping { false };
-    std::thread m_thread;
+    base::SizedThread m_thread;
 };
 
 } // namespace vmm::vhost_user

@@ -100,7 +100,7 @@ void NsmDevice::start()
         return;
     m_stopping.store(false);
     m_tasks.open();
-    m_thread = std::thread([this] {
+    m_thread = base::SizedThread(nsm::kHandlerThreadStack, [this] {
         pthread_setname_np(pthread_self(), "nsm");
         loop();
     });

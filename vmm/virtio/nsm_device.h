@@ -23,6 +23,7 @@
 #pragma once
 
 #include "base/loop_task.h"
+#include "base/sized_thread.h"
 
 #include "base/file.h"
 #include "vmm/nsm/nsm_types.h"
@@ -35,7 +36,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 namespace vmm::virtio {
 
@@ -92,7 +92,7 @@ private:
     bool m_more { false };            // the last round stopped at its cap: the next one starts at once
     std::atomic<std::uint64_t> m_served { 0 };
 
-    std::thread m_thread;
+    base::SizedThread m_thread;
     std::atomic<bool> m_stopping { false };
     base::LoopTask m_tasks; // run_in_thread()
 };

@@ -36,10 +36,11 @@ void ByteQueue::consume(std::size_t n)
 {
     m_head += std::min(n, size());
     if (m_head == m_data.size()) {
-        m_data.clear();
         m_head = 0;
-        if (m_data.capacity() > 2 * kConnectionBuffer)
-            m_data.shrink_to_fit();
+        if (m_data.capacity() > kIdleQueueCapacity)
+            std::vector<std::uint8_t>().swap(m_data);
+        else
+            m_data.clear();
     }
 }
 

@@ -89,10 +89,15 @@ struct ConnectionContext {
     std::vector<iovec>& iov;  // scratch for sendmsg/recvmsg
 };
 
-// A FIFO of bytes with a fixed upper bound, stored compactly (grows only as needed).
+// A FIFO of bytes with a fixed upper bound, stored compactly (grows only as needed). Drained, it
+// keeps at most kIdleQueueCapacity bytes of storage: an idle connection holds no buffer from an
+// earlier burst (a hundred such connections used to hold up to 128 KiB each).
+inline constexpr std::size_t kIdleQueueCapacity = 4096;
+
 class ByteQueue {
 public:
     std::size_t size() const { return m_data.size() - m_head; }
+    std::size_t capacity() const { return m_data.capacity(); } // the storage it holds
     bool empty() const { return size() == 0; }
     const std::uint8_t* data() const { return m_data.data() + m_head; }
     void append(const std::uint8_t* bytes, std::size_t n);

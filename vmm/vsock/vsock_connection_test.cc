@@ -497,3 +497,23 @@ TEST_CASE("control packets take one buffer of a batch; a local service's reply o
     REQUIRE(send_many(*c, reply) == 1);
     CHECK(reply[0].payload() == "\xb7");
 }
+
+TEST_CASE("a drained ByteQueue lets its storage go: an idle connection holds no buffer from a burst")
+{
+    // Before: the storage of a burst (up to 2 x kConnectionBuffer) stayed with the connection.
+    ByteQueue q;
+    CHECK(q.capacity() == 0); // nothing until data has to wait
+    std::vector<std::uint8_t> burst(kConnectionBuffer, 0x5a);
+    q.append(burst.data(), burst.size());
+    CHECK(q.size() == burst.size());
+    q.consume(1000);
+    CHECK(q.capacity() >= burst.size()); // still holding what waits
+    CHECK(q.data()[0] == 0x5a);
+    q.consume(q.size());
+    CHECK(q.empty());
+    CHECK(q.capacity() <= kIdleQueueCapacity);
+    const std::uint8_t small[3] = { 1, 2, 3 };
+    q.append(small, sizeof small); // and it works again afterwards
+    CHECK(q.size() == 3);
+    CHECK(q.data()[2] == 3);
+}

@@ -18,6 +18,10 @@ namespace vmm::vsock {
 
 namespace {
 
+// The device loop: epoll, virtqueues, parent sockets (buffers on the heap): < 16 KiB touched,
+// measured in the daemon with 100 connections and 256 KiB transfers; the rest is margin.
+constexpr std::size_t kLoopThreadStack = 64 << 10;
+
 void drain_eventfd(int fd)
 {
     std::uint64_t value;
@@ -121,7 +125,7 @@ void VsockCore::start(const char* thread_name)
     m_running.store(true);
     m_tasks.open();
     std::string name = thread_name;
-    m_thread = std::thread([this, name] {
+    m_thread = base::SizedThread(kLoopThreadStack, [this, name] {
         pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
         loop();
     });
@@ -436,7 +440,7 @@ double VsockCore::loop_cpu_seconds() const
         return 0;
     clockid_t clock;
     timespec ts {};
-    if (pthread_getcpuclockid(const_cast<std::thread&>(m_thread).native_handle(), &clock) != 0 || ::clock_gettime(clock, &ts) != 0)
+    if (pthread_getcpuclockid(m_thread.native_handle(), &clock) != 0 || ::clock_gettime(clock, &ts) != 0)
         return 0;
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }

@@ -35,6 +35,7 @@
 #pragma once
 
 #include "base/loop_task.h"
+#include "base/sized_thread.h"
 
 #include "vmm/virtio/virtqueue.h"
 #include "vmm/vsock/vsock_muxer.h"
@@ -46,7 +47,6 @@
 #include <functional>
 #include <exception>
 #include <mutex>
-#include <thread>
 
 namespace vmm::vsock {
 
@@ -177,7 +177,7 @@ private:
     // The loop thread's body: rounds until stopped, a posted task (run_in_loop_thread) in between.
     void loop();
 
-    std::thread m_thread;
+    base::SizedThread m_thread;
     std::atomic<bool> m_stopping { false };
     base::LoopTask m_tasks; // run_in_loop_thread()
     std::atomic<bool> m_running { false }; // between start() and the end of stop()'s join

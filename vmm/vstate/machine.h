@@ -18,6 +18,7 @@
 //     vmm::ExitInfo why = machine->wait();      // e.g. { ExitKind::GuestReset, "..." }
 #pragma once
 
+#include "base/sized_thread.h"
 #include "vmm/arch/x86/vcpu_setup.h"
 #include "vmm/devices/console_buffer.h"
 #include "vmm/devices/io_bus.h"
@@ -35,7 +36,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace vmm {
@@ -120,7 +120,7 @@ private:
     std::unique_ptr<KvmSystem> m_kvm;
     std::unique_ptr<VmFd> m_vm;
     std::vector<VcpuFd> m_vcpus;
-    std::vector<std::thread> m_threads;
+    std::vector<base::SizedThread> m_threads;
     std::vector<pthread_t> m_thread_handles;
     IoBus m_bus;
     std::unique_ptr<MmioDeviceManager> m_mmio_devices;
