@@ -19,6 +19,20 @@ std::uint32_t crc32_concat(std::uint32_t first, std::uint32_t second, std::uint6
 
 StreamingWriter::StreamingWriter(base::AtomicFile& file)
     : m_file(file)
+    , m_pipeline({
+          [this](const std::uint8_t* p, std::size_t n) {
+              if (m_section_measured)
+                  m_measurer.update_pcr0(p, n);
+          },
+          [this](const std::uint8_t* p, std::size_t n) {
+              if (m_section_measured)
+                  m_measurer.update_pcr1_or_pcr2(p, n);
+          },
+          [this](const std::uint8_t* p, std::size_t n) {
+              m_section_crc = crc32_update(m_section_crc, p, n);
+              m_file.write(p, n);
+          },
+      })
 {
     std::array<std::uint8_t, kHeaderSize> zero {};
     m_file.write(zero.data(), zero.size());
@@ -31,20 +45,18 @@ void StreamingWriter::add(SectionType type, const SectionSource& source)
     std::uint64_t offset = m_position;
     std::array<std::uint8_t, kSectionHeaderSize> placeholder {};
     m_file.write(placeholder.data(), placeholder.size());
-    bool measured = !m_measured;
-    if (measured)
+    // The stages are idle between sections (drained), so their per-section state is set here.
+    m_section_measured = !m_measured;
+    if (m_section_measured)
         m_measurer.begin_section(type);
-    std::uint32_t data_crc = 0;
+    m_section_crc = 0;
     std::uint64_t size = 0;
     source.emit([&](const void* data, std::size_t n) {
-        if (n == 0)
-            return;
-        data_crc = crc32_update(data_crc, data, n);
-        if (measured)
-            m_measurer.update(data, n);
-        m_file.write(data, n);
+        m_pipeline.push(data, n);
         size += n;
     });
+    m_pipeline.drain();
+    std::uint32_t data_crc = m_section_crc;
     auto header = encode_section_header(SectionHeader { static_cast<std::uint16_t>(type), 0, size });
     m_file.pwrite(header.data(), header.size(), offset);
     m_body_crc = crc32_concat(m_body_crc, crc32_update(0, header.data(), header.size()), kSectionHeaderSize);

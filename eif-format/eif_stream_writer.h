@@ -1,6 +1,9 @@
 // eif-format/eif_stream_writer.h — the one-pass section writer shared by write_eif() and
 // sign_eif(): sections are appended back to back after a placeholder header; every data byte
-// is written once and fed once to the CRC-32 and the PCR measurer. A section header (whose size
+// is written once and fed once to the CRC-32 and the PCR measurer. These run as three stages of
+// a base::ChunkPipeline (PCR0's SHA-384, PCR1's or PCR2's SHA-384, CRC-32 + file write), each on
+// a thread of its own when there is more than one CPU, while the section's source produces the
+// next bytes: a section costs about one SHA-384 pass. A section header (whose size
 // is known only when its data ends) and the file header are patched afterwards with pwrite;
 // their CRCs are merged in with zlib's crc32_combine, so nothing is read back.
 //
@@ -15,6 +18,7 @@
 //     file.commit();
 #pragma once
 
+#include "base/chunk_pipeline.h"
 #include "base/file.h"
 #include "eif-format/eif_layout.h"
 #include "eif-format/eif_writer.h"
@@ -49,6 +53,9 @@ private:
     std::uint32_t m_body_crc { 0 };
     std::uint64_t m_body_size { 0 };
     std::vector<std::pair<std::uint64_t, std::uint64_t>> m_sections; // offset, size
+    bool m_section_measured { false };  // stage state for the section being added
+    std::uint32_t m_section_crc { 0 };
+    base::ChunkPipeline m_pipeline;     // last: its threads stop before the state they use goes
 };
 
 } // namespace eif
