@@ -25,7 +25,8 @@ void SpillFile::append(const void* data, std::size_t size)
     if (m_buffer.size() + size > kBufferSize) {
         flush();
         if (size >= kBufferSize / 2) {
-            base::write_all(m_file.fd(), p, size, "scratch file");
+            base::pwrite_all(m_file.fd(), p, size, m_flushed, "scratch file");
+            m_flushed += size;
             return;
         }
     }
@@ -39,6 +40,7 @@ void SpillFile::append_zeros(std::uint64_t count)
         // Big holes (sparse tar entries): extend the file instead of writing zeros.
         flush();
         m_size += count;
+        m_flushed = m_size;
         if (::ftruncate(m_file.fd(), static_cast<off_t>(m_size)) != 0)
             base::throw_errno("IMG_TEMP_FILE", "cannot extend", "scratch file");
         return;
@@ -53,7 +55,8 @@ void SpillFile::append_zeros(std::uint64_t count)
 void SpillFile::flush()
 {
     if (!m_buffer.empty())
-        base::write_all(m_file.fd(), m_buffer.data(), m_buffer.size(), "scratch file");
+        base::pwrite_all(m_file.fd(), m_buffer.data(), m_buffer.size(), m_flushed, "scratch file");
+    m_flushed += m_buffer.size();
     m_buffer.clear();
 }
 

@@ -31,6 +31,9 @@ private:
     TempFile m_file;
     std::vector<char> m_buffer;
     std::uint64_t m_size { 0 };
+    // Bytes in the file (written, or a hole made by ftruncate); data goes there with pwrite, as
+    // the file offset does not follow ftruncate.
+    std::uint64_t m_flushed { 0 };
 };
 
 } // namespace image
