@@ -30,6 +30,7 @@
 
 namespace eif {
 
+// CRC-32 (gzip/zlib polynomial) via libdeflate; crc32_concat via zlib's crc32_combine64.
 std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t size);
 std::uint32_t crc32_concat(std::uint32_t first, std::uint32_t second, std::uint64_t second_size);
 
