@@ -1177,7 +1177,7 @@ def goals():
     R.goal("VMM memory overhead with 100 vsock connections (Firecracker's bar)", "≤ 5 MiB", "memory.qt_100_conns_rss", "<=", 5.0)
     R.goal("vsock guest → parent per VMM core-second", "≥ 4.4 GB", "vsock.g2h_per_cpu", ">=", 4.4)
     R.goal("vsock parent → guest per VMM core-second", "≥ 4.4 GB", "vsock.h2g_per_cpu", ">=", 4.4)
-    R.goal("Image build: sha384sum time ÷ make-img time", "≥ 0.7", "image.ratio", ">=", 0.7)
+    R.goal("Image build: sha384sum time ÷ make-img time", "≥ 0.8", "image.ratio", ">=", 0.8)
 
 
 # --- main ---------------------------------------------------------------------------------------
