@@ -88,6 +88,22 @@ void write_all(int fd, const void* data, std::size_t size, const std::string& pa
     }
 }
 
+void pwrite_all(int fd, const void* data, std::size_t size, std::uint64_t offset, const std::string& path)
+{
+    const auto* p = static_cast<const char*>(data);
+    while (size > 0) {
+        ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw_errno("FILE_WRITE", "cannot write", path);
+        }
+        p += n;
+        size -= static_cast<std::size_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+}
+
 AtomicFile::AtomicFile(std::string final_path, unsigned mode)
     : m_final_path(std::move(final_path))
 {
@@ -115,18 +131,7 @@ void AtomicFile::write(const void* data, std::size_t size)
 
 void AtomicFile::pwrite(const void* data, std::size_t size, std::uint64_t offset)
 {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-        ssize_t n = ::pwrite(m_fd.get(), p, size, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw_errno("FILE_WRITE", "cannot write", m_temp_path);
-        }
-        p += n;
-        size -= static_cast<std::size_t>(n);
-        offset += static_cast<std::uint64_t>(n);
-    }
+    pwrite_all(m_fd.get(), data, size, offset, m_temp_path);
 }
 
 void AtomicFile::commit()

@@ -59,6 +59,8 @@ void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset, c
 
 // Writes all bytes (write loop, EINTR-safe); throws on error.
 void write_all(int fd, const void* data, std::size_t size, const std::string& path);
+// Writes all bytes at offset (pwrite loop, EINTR-safe; the file offset does not move); throws on error.
+void pwrite_all(int fd, const void* data, std::size_t size, std::uint64_t offset, const std::string& path);
 
 // A file that appears under its final name only when commit() succeeds.
 class AtomicFile {

@@ -1,9 +1,14 @@
+#include "base/chunk_pipeline.h"
 #include "base/error.h"
 #include "eif-format/eif_reader.h"
 #include "eif-format/eif_writer.h"
 #include "eif-format/testdata/eif_test_util.h"
 
 #include <doctest/doctest.h>
+
+#include <csignal>
+#include <sched.h>
+#include <sys/resource.h>
 
 namespace {
 
@@ -99,6 +104,35 @@ TEST_CASE("writer: errors leave nothing behind")
         }));
         CHECK_THROWS_WITH(eif::write_eif(req, dir.file("out.eif")), "boom");
     }
+    SUBCASE("producer throws after megabytes, with the pipeline's stages mid-stream")
+    {
+        req.ramdisks.push_back(eif::SectionSource::producer([](const eif::ChunkSink& sink) {
+            std::string block = pattern(65536, 4);
+            for (int i = 0; i < 80; ++i)
+                sink(block.data(), block.size());
+            throw base::Error(base::ErrorKind::InvalidInput, "TEST", "boom");
+        }));
+        CHECK_THROWS_WITH(eif::write_eif(req, dir.file("out.eif")), "boom");
+    }
+    SUBCASE("the CRC + write stage fails (file size limit): the hash stages stop too")
+    {
+        req.ramdisks.push_back(eif::SectionSource::bytes(pattern(6 << 20, 5)));
+        struct rlimit old {};
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+        auto old_handler = ::signal(SIGXFSZ, SIG_IGN); // write() then fails with EFBIG
+        struct rlimit small = old;
+        small.rlim_cur = 1 << 20;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+        std::string error;
+        try {
+            eif::write_eif(req, dir.file("out.eif"));
+        } catch (const base::Error& e) {
+            error = e.what();
+        }
+        ::setrlimit(RLIMIT_FSIZE, &old);
+        ::signal(SIGXFSZ, old_handler);
+        CHECK(error.find("cannot write") != std::string::npos);
+    }
     SUBCASE("missing ramdisk file")
     {
         req.ramdisks.push_back(eif::SectionSource::file(dir.file("missing")));
@@ -121,6 +155,34 @@ TEST_CASE("writer: errors leave nothing behind")
     }
     CHECK_FALSE(eif_test::file_exists(dir.file("out.eif")));
     CHECK(eif_test::list_dir(dir.path()).size() == only_inputs);
+}
+
+TEST_CASE("writer: one CPU (stages inline) and all CPUs (stages on threads) give identical bytes")
+{
+    eif_test::TempDir dir;
+    std::vector<std::string> ramdisks { pattern(300'000, 6), pattern(5'000'000, 7), pattern(1'000'001, 8) };
+    auto req = request_for(dir, pattern(3'000'000, 9), ramdisks);
+    cpu_set_t all;
+    REQUIRE(::sched_getaffinity(0, sizeof all, &all) == 0);
+    if (CPU_COUNT(&all) < 2)
+        MESSAGE("only one CPU here: both images are built with the stages inline");
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &all)) {
+            CPU_SET(cpu, &one);
+            break;
+        }
+    REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);
+    REQUIRE(base::available_cpus() == 1);
+    eif::Measurements single = eif::write_eif(req, dir.file("one-cpu.eif"));
+    REQUIRE(::sched_setaffinity(0, sizeof all, &all) == 0);
+    eif::Measurements threaded = eif::write_eif(req, dir.file("all-cpus.eif"));
+    CHECK(eif_test::read_file(dir.file("one-cpu.eif")) == eif_test::read_file(dir.file("all-cpus.eif")));
+    CHECK(single.pcr0 == threaded.pcr0);
+    CHECK(single.pcr1 == threaded.pcr1);
+    CHECK(single.pcr2 == threaded.pcr2);
+    CHECK(threaded.pcr2 == eif_test::pcr_of(ramdisks[1] + ramdisks[2]));
 }
 
 TEST_CASE("writer: same inputs give byte-identical images")

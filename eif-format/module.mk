@@ -3,7 +3,8 @@ LIBRARIES += eif
 eif_SRCS := eif-format/eif_layout.cc eif-format/pcr.cc eif-format/eif_reader.cc eif-format/metadata.cc \
   eif-format/cbor_util.cc eif-format/cose_sign1.cc eif-format/signature.cc eif-format/eif_stream_writer.cc eif-format/eif_writer.cc \
   eif-format/eif_sign.cc eif-format/describe.cc eif-format/sealed_copy.cc
-eif_LDLIBS := -lcbor -lcrypto -lz
+# libdeflate (static: no extra shared library at run time) for the EIF writer's CRC-32.
+eif_LDLIBS := -lcbor -lcrypto -lz -l:libdeflate.a
 
 UNIT_TESTS += eif_test
 eif_test_SRCS := $(wildcard eif-format/*_test.cc) eif-format/testdata/eif_test_util.cc tests/doctest_main.cc
@@ -16,6 +17,6 @@ eif-testdata_LIBS := eif base
 
 FUZZERS += eif_reader_fuzz
 eif_reader_fuzz_SRCS := eif-format/eif_reader_fuzz.cc
-eif_reader_fuzz_LIBSRCS := $(eif_SRCS) base/error.cc base/file.cc base/hex.cc
-eif_reader_fuzz_LDLIBS := -lcbor -lcrypto -lz
+eif_reader_fuzz_LIBSRCS := $(eif_SRCS) base/error.cc base/file.cc base/hex.cc base/chunk_pipeline.cc
+eif_reader_fuzz_LDLIBS := -lcbor -lcrypto -lz -l:libdeflate.a
 eif_reader_fuzz_SEEDGEN := eif-format/testdata/make_fuzz_seeds.sh

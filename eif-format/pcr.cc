@@ -236,17 +236,34 @@ void ImageMeasurer::begin_section(SectionType type)
     }
 }
 
+Sha384* ImageMeasurer::second_hash()
+{
+    // Boot bytes (kernel, cmdline, ramdisk0) go to PCR0's hash and, once PCR1's hash has been
+    // forked off, to it as well; application bytes go to PCR0's and PCR2's hashes.
+    if (m_target == Target::App)
+        return &m_app;
+    if (m_target == Target::Boot && m_boot)
+        return &*m_boot;
+    return nullptr;
+}
+
+void ImageMeasurer::update_pcr0(const void* data, std::size_t size)
+{
+    if (m_target != Target::None)
+        m_all.update(data, size);
+}
+
+void ImageMeasurer::update_pcr1_or_pcr2(const void* data, std::size_t size)
+{
+    if (Sha384* second = second_hash())
+        second->update(data, size);
+}
+
 void ImageMeasurer::update(const void* data, std::size_t size)
 {
     if (size == 0 || m_target == Target::None)
         return;
-    // Boot bytes (kernel, cmdline, ramdisk0) go to PCR0's hash and, once PCR1's hash has been
-    // forked off, to it as well; application bytes go to PCR0's and PCR2's hashes.
-    Sha384* second = nullptr;
-    if (m_target == Target::App)
-        second = &m_app;
-    else if (m_boot)
-        second = &*m_boot;
+    Sha384* second = second_hash();
     if (!second) {
         m_all.update(data, size);
         return;

@@ -81,6 +81,11 @@ public:
     // Starts the next section (file order); metadata/signature/unknown types are ignored.
     void begin_section(SectionType type);
     void update(const void* data, std::size_t size);
+    // update() in two halves that touch disjoint state, for a caller that runs them on two
+    // threads itself (eif::StreamingWriter's pipeline): each must see every byte of a section,
+    // and begin_section()/finish() only when both have caught up.
+    void update_pcr0(const void* data, std::size_t size);
+    void update_pcr1_or_pcr2(const void* data, std::size_t size);
     // PCR0/1/2 (pcr8 left empty). Call once.
     Measurements finish();
     // The raw PCR0 (valid after finish()), which a signature signs.
@@ -89,6 +94,7 @@ public:
 private:
     enum class Target { None, Boot, App };
     void leave_boot_phase();
+    Sha384* second_hash(); // PCR1's or PCR2's hash for the current section, if it has one
 
     Target m_target { Target::None };
     bool m_seen_ramdisk { false };

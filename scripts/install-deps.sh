@@ -8,7 +8,7 @@ packages=(
   # toolchain
   build-essential g++ make pkg-config git ca-certificates
   # libraries linked into qt-vmm (see README "Dependencies")
-  libfdt-dev zlib1g-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
+  libfdt-dev zlib1g-dev libdeflate-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev doctest-dev libseccomp-dev
   # guest kernel build
   flex bison bc libelf-dev xz-utils lz4 zstd cpio kmod

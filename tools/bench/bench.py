@@ -1298,7 +1298,7 @@ def goals():
     R.goal("VMM memory per idle vsock connection", "≤ 10 KiB", "memory.qt_per_conn_kib", "<=", 10.0)
     R.goal("vsock guest → parent: device ÷ socketpair writer, per CPU-second", "≥ 1.0", "vsock.ratio_g2h", ">=", 1.0)
     R.goal("vsock parent → guest: device ÷ socketpair reader, per CPU-second", "≥ 1.0", "vsock.ratio_h2g", ">=", 1.0)
-    R.goal("Image build: sha384sum time ÷ make-img time", "≥ 0.7", "image.ratio", ">=", 0.7)
+    R.goal("Image build: sha384sum time ÷ make-img time", "≥ 0.8", "image.ratio", ">=", 0.8)
 
 
 # --- main ---------------------------------------------------------------------------------------

@@ -8,37 +8,30 @@
 
 namespace image {
 
-namespace {
-constexpr std::size_t kBufferSize = 1 << 20;
-}
-
 SpillFile::SpillFile(const std::string& near_path)
     : m_file(TempFile::create_near(near_path))
+    , m_writer({ [this](const std::uint8_t* p, std::size_t n) {
+        base::pwrite_all(m_file.fd(), p, n, m_written, "scratch file");
+        m_written += n;
+    } })
 {
-    m_buffer.reserve(kBufferSize);
 }
 
 void SpillFile::append(const void* data, std::size_t size)
 {
-    const char* p = static_cast<const char*>(data);
     m_size += size;
-    if (m_buffer.size() + size > kBufferSize) {
-        flush();
-        if (size >= kBufferSize / 2) {
-            base::write_all(m_file.fd(), p, size, "scratch file");
-            return;
-        }
-    }
-    m_buffer.insert(m_buffer.end(), p, p + size);
+    m_writer.push(data, size);
 }
 
 void SpillFile::append_zeros(std::uint64_t count)
 {
     static const char zeros[65536] = {};
     if (count >= sizeof zeros) {
-        // Big holes (sparse tar entries): extend the file instead of writing zeros.
-        flush();
+        // Big holes (sparse tar entries): extend the file instead of writing zeros. The writer
+        // is idle once drained, so its offset can move past the hole.
+        m_writer.drain();
         m_size += count;
+        m_written = m_size;
         if (::ftruncate(m_file.fd(), static_cast<off_t>(m_size)) != 0)
             base::throw_errno("IMG_TEMP_FILE", "cannot extend", "scratch file");
         return;
@@ -52,9 +45,7 @@ void SpillFile::append_zeros(std::uint64_t count)
 
 void SpillFile::flush()
 {
-    if (!m_buffer.empty())
-        base::write_all(m_file.fd(), m_buffer.data(), m_buffer.size(), "scratch file");
-    m_buffer.clear();
+    m_writer.drain();
 }
 
 } // namespace image
