@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/hex.h"
+#include "base/sized_thread.h"
 #include "vmm/arch/x86/boot_setup.h"
 #include "vmm/arch/x86/bzimage.h"
 #include "vmm/arch/x86/layout.h"
@@ -21,6 +22,9 @@ namespace {
 // A vCPU thread runs KVM_RUN and the exits' device handlers (no allocation-heavy or recursive
 // work): < 16 KiB touched, measured in the daemon under vsock traffic; the rest is margin.
 constexpr std::size_t kVcpuThreadStack = 64 << 10;
+
+// The slot-registration thread only makes KVM_SET_USER_MEMORY_REGION calls.
+constexpr std::size_t kSlotThreadStack = 32 << 10;
 
 constexpr int kKickSignal = SIGUSR1;
 
@@ -47,7 +51,7 @@ double ms_since(std::chrono::steady_clock::time_point start)
 class SlotRegistration {
 public:
     SlotRegistration(VmFd& vm, const GuestMemory& memory)
-        : m_thread([this, &vm, &memory] {
+        : m_thread(kSlotThreadStack, [this, &vm, &memory] {
             try {
                 std::uint32_t slot = 0;
                 for (const GuestMemory::Region& r : memory.regions())
@@ -65,10 +69,17 @@ public:
         if (m_error)
             std::rethrow_exception(std::exchange(m_error, nullptr));
     }
+    ~SlotRegistration()
+    {
+        if (m_thread.joinable())
+            m_thread.join();
+    }
+    SlotRegistration(const SlotRegistration&) = delete;
+    SlotRegistration& operator=(const SlotRegistration&) = delete;
 
 private:
     std::exception_ptr m_error;
-    std::jthread m_thread; // last: started once m_error exists
+    base::SizedThread m_thread; // last: started once m_error exists
 };
 
 } // namespace
