@@ -73,35 +73,38 @@ void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset, c
     }
 }
 
-void write_all(int fd, const void* data, std::size_t size, const std::string& path)
+namespace {
+
+// Writes all `size` bytes through `write_some(bytes, count, done)` — one write(2) or pwrite(2) —
+// again after a short write or EINTR.
+template <typename WriteSome>
+void write_fully(const void* data, std::size_t size, const std::string& path, WriteSome write_some)
 {
     const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-        ssize_t n = ::write(fd, p, size);
+    std::size_t done = 0;
+    while (done < size) {
+        ssize_t n = write_some(p + done, size - done, done);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("FILE_WRITE", "cannot write", path);
         }
-        p += n;
-        size -= static_cast<std::size_t>(n);
+        done += static_cast<std::size_t>(n);
     }
+}
+
+} // namespace
+
+void write_all(int fd, const void* data, std::size_t size, const std::string& path)
+{
+    write_fully(data, size, path, [fd](const char* p, std::size_t n, std::size_t) { return ::write(fd, p, n); });
 }
 
 void pwrite_all(int fd, const void* data, std::size_t size, std::uint64_t offset, const std::string& path)
 {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-        ssize_t n = ::pwrite(fd, p, size, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw_errno("FILE_WRITE", "cannot write", path);
-        }
-        p += n;
-        size -= static_cast<std::size_t>(n);
-        offset += static_cast<std::uint64_t>(n);
-    }
+    write_fully(data, size, path, [fd, offset](const char* p, std::size_t n, std::size_t done) {
+        return ::pwrite(fd, p, n, static_cast<off_t>(offset + done));
+    });
 }
 
 AtomicFile::AtomicFile(std::string final_path, unsigned mode)

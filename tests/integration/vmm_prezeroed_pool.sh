@@ -45,6 +45,23 @@ fill_result() {
   fail "enclave $id printed no 'PROBE fill=$what' within 120 s"
 }
 found_of() { sed -n 's/^PROBE fill=checked .*found=\([0-9]*\).*/\1/p' <<<"$1"; }
+# A checking enclave named $1 must get chunk $chunk and find none of the previous pattern.
+expect_clean_chunk() {
+  local who=$1 out id res
+  out=$(start_fill check)
+  id=$(jq -r .EnclaveID <<<"$out")
+  [ "$(jq -r '.PoolChunks[0]' <<<"$out")" = "$chunk" ] || fail "$who should get chunk $chunk: $out"
+  res=$(fill_result "$id" checked)
+  echo "$res"
+  [ "$(found_of "$res")" = 0 ] || fail "$who read the previous enclave's pattern: $res"
+  "$QT_VMM" enclave stop --enclave-id "$id" >/dev/null
+}
+# Waits until the pool's one chunk is ready again; $1 says who should have returned it.
+expect_chunk_ready() {
+  local i
+  for ((i = 0; i < 300; i++)); do [ "$(prezeroed ReadyMiB)" = 128 ] && return 0; sleep 0.1; done
+  fail "$1 did not scrub and return the chunk to ready"
+}
 
 for mode in write check selftest; do
   probe_eif "$TEST_TMP/$mode.eif" "probe.mode=memfill probe.fill=$mode"
@@ -95,29 +112,15 @@ echo "== the allocator scrubs what the killed monitor left; C gets A's chunk and
 "$QT_VMM" allocator --mem 128 --hugepage-size 2M --numa-node 0 --prezero | tee "$TEST_TMP/scrub.json"
 [ "$(jq -r .ChunksScrubbed "$TEST_TMP/scrub.json")" = 1 ] || fail "the dirty chunk should have been scrubbed"
 [ "$(jq -r .ChunksAdded "$TEST_TMP/scrub.json")" = 0 ] || fail "the scrubbed chunk covers 128 MiB: nothing to add"
-out=$(start_fill check)
-id_c=$(jq -r .EnclaveID <<<"$out")
-[ "$(jq -r '.PoolChunks[0]' <<<"$out")" = "$chunk" ] || fail "C should get A's (scrubbed) chunk $chunk: $out"
-res=$(fill_result "$id_c" checked)
-echo "$res"
-[ "$(found_of "$res")" = 0 ] || fail "C read A's pattern: $res"
-"$QT_VMM" enclave stop --enclave-id "$id_c" >/dev/null
+expect_clean_chunk C
 
 echo "== the guest ends (power off): its monitor scrubs once the daemon is gone; D gets the chunk, finds nothing"
-for ((i = 0; i < 300; i++)); do [ "$(prezeroed ReadyMiB)" = 128 ] && break; sleep 0.1; done
-[ "$(prezeroed ReadyMiB)" = 128 ] || fail "C's monitor did not return the chunk to ready"
+expect_chunk_ready "C's monitor"
 out=$(start_fill write)
 id_w=$(jq -r .EnclaveID <<<"$out")
 [ "$(jq -r '.PoolChunks[0]' <<<"$out")" = "$chunk" ] || fail "the writer should get chunk $chunk: $out"
 fill_result "$id_w" written
 wait_terminated "$id_w" 60
-for ((i = 0; i < 300; i++)); do [ "$(prezeroed ReadyMiB)" = 128 ] && break; sleep 0.1; done
-[ "$(prezeroed ReadyMiB)" = 128 ] || fail "the monitor did not scrub and return the chunk after the enclave ended"
-out=$(start_fill check)
-id_d=$(jq -r .EnclaveID <<<"$out")
-[ "$(jq -r '.PoolChunks[0]' <<<"$out")" = "$chunk" ] || fail "D should get chunk $chunk: $out"
-res=$(fill_result "$id_d" checked)
-echo "$res"
-[ "$(found_of "$res")" = 0 ] || fail "D read the previous enclave's pattern: $res"
-"$QT_VMM" enclave stop --enclave-id "$id_d" >/dev/null
+expect_chunk_ready "the writer's monitor (after the enclave ended)"
+expect_clean_chunk D
 
