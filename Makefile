@@ -203,15 +203,20 @@ unit-tests: $(UNIT_TEST_BINS)
 # Runs every unit-test binary, one after another; a cross build's through qemu-user (explicitly,
 # no binfmt needed): make ARCH=arm64 test-unit runs the arm64 tests on an x86 host.
 TEST_RUNNER := $(if $(CROSS_COMPILE),qemu-$(if $(filter arm64,$(ARCH)),aarch64,x86_64) -L /usr/$(CROSS_TRIPLET))
+# UNITS='base_test eif_test' limits test-unit and check-elf-arch to those unit-test binaries.
+SELECTED_UNIT_BINS := $(if $(UNITS),$(addprefix $(BUILD)/tests/,$(UNITS)),$(UNIT_TEST_BINS))
+ifneq ($(filter-out $(UNIT_TEST_BINS),$(SELECTED_UNIT_BINS)),)
+$(error UNITS: no unit test named $(notdir $(filter-out $(UNIT_TEST_BINS),$(SELECTED_UNIT_BINS))); they are: $(notdir $(UNIT_TEST_BINS)))
+endif
 # The outputs are for $(ARCH): the guest programs static ELF, the unit tests ELF (scripts/check-elf-arch.sh).
-check-elf-arch: $(GUEST_BINS) $(UNIT_TEST_BINS)
+check-elf-arch: $(GUEST_BINS) $(SELECTED_UNIT_BINS)
 	@scripts/check-elf-arch.sh $(ARCH) --static $(GUEST_BINS)
-	@scripts/check-elf-arch.sh $(ARCH) $(UNIT_TEST_BINS)
-test-unit: unit-tests check-elf-arch
-	@failed=""; for t in $(UNIT_TEST_BINS); do echo "test-unit: $(TEST_RUNNER) $$t"; \
+	@scripts/check-elf-arch.sh $(ARCH) $(SELECTED_UNIT_BINS)
+test-unit: $(SELECTED_UNIT_BINS) check-elf-arch
+	@failed=""; for t in $(SELECTED_UNIT_BINS); do echo "test-unit: $(TEST_RUNNER) $$t"; \
 	  $(TEST_RUNNER) $$t || failed="$$failed $$(basename $$t)"; done; \
 	  if [ -n "$$failed" ]; then echo "test-unit: FAILED:$$failed" >&2; exit 1; fi; \
-	  echo "test-unit: all $(words $(UNIT_TEST_BINS)) passed ($(ARCH))"
+	  echo "test-unit: all $(words $(SELECTED_UNIT_BINS)) passed ($(ARCH))"
 
 # The test runner takes the build directory and runs every unit-test binary and every
 # tests/integration/*.sh; see tests/run-tests.sh for the conventions (exit 77 = skip).
