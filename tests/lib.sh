@@ -62,6 +62,25 @@ qemu_tcg() {
     -kernel "$kernel" -initrd "$initrd" -append "$cmdline" "$@"
 }
 
+# arm64 guests (README "Cross-building for arm64"): make ARCH=arm64 builds them into build/arm64/
+# and make kernel ARCH=arm64 the Image, which make test does not; tests of them skip until then.
+#   need_arm64_guest  sets ARM64_BUILD (the arm64 build directory) and ARM64_KERNEL (the Image)
+need_arm64_guest() {
+  ARM64_BUILD=${ARM64_BUILD:-$TOP/build/arm64}
+  [ -d "$ARM64_BUILD/guest" ] || skip "no arm64 guest programs in $ARM64_BUILD; run: make ARCH=arm64"
+  ARM64_KERNEL=${ARM64_KERNEL:-$("$TOP/kernel-config/build-kernel-arm64.sh" --path 2>/dev/null || true)}
+  [ -n "$ARM64_KERNEL" ] && [ -f "$ARM64_KERNEL" ] || skip "no arm64 guest kernel; run: make kernel ARCH=arm64"
+  command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 missing; run scripts/install-deps.sh"
+}
+
+# qemu_tcg_arm64 KERNEL INITRD CMDLINE [extra qemu args...]: qemu_tcg for an arm64 Image, on the
+# virt machine with a GICv3 (what the qt-vmm arm64 back end gives a guest), console on the PL011.
+qemu_tcg_arm64() {
+  local kernel=$1 initrd=$2 cmdline=$3; shift 3
+  qemu-system-aarch64 -M virt,gic-version=3 -accel tcg -cpu max -m 256 -smp 2 -nodefaults -no-user-config \
+    -nographic -serial stdio -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$cmdline" "$@"
+}
+
 # kill_tree PID: kills PID and all its descendants (a background `qemu_tcg ... &` is a subshell
 # whose child is QEMU: killing only the subshell would leave QEMU running).
 kill_tree() {
