@@ -11,3 +11,11 @@ vmmcore_LDLIBS := -pthread
 UNIT_TESTS += vmm_test
 vmm_test_SRCS := $(wildcard vmm/kvm/*_test.cc vmm/memory/*_test.cc vmm/arch/x86/*_test.cc vmm/devices/*_test.cc vmm/vstate/*_test.cc) tests/doctest_main.cc
 vmm_test_LIBS := vmmcore vmmhost base
+
+# arm64's boot pieces that need no KVM (Image header, boot layout, device tree by libfdt): built
+# and tested on every host. On arm64 they are part of vmmcore with the rest of vmm/arch/arm64.
+UNIT_TESTS += arm64_boot_test
+arm64_boot_test_SRCS := vmm/arch/arm64/image.cc vmm/arch/arm64/boot_setup.cc vmm/arch/arm64/device_tree.cc \
+  vmm/arch/arm64/boot_test.cc vmm/arch/arm64/device_tree_test.cc tests/doctest_main.cc
+arm64_boot_test_LIBS := vmmcore vmmhost base
+arm64_boot_test_LDLIBS := -lfdt
