@@ -48,6 +48,14 @@ std::string refusal(const std::vector<std::uint8_t>& file)
     return "";
 }
 
+// The `index`th 64-bit big-endian value of a property (FDT properties are only 4-byte aligned).
+std::uint64_t be64_at(const void* property, std::size_t index)
+{
+    fdt64_t raw;
+    std::memcpy(&raw, static_cast<const std::uint8_t*>(property) + index * sizeof raw, sizeof raw);
+    return fdt64_to_cpu(raw);
+}
+
 GuestMemory arm64_ram(std::uint64_t size)
 {
     return GuestMemory::create({ .size = size, .page_size = 4096, .lock = false, .guest_base = kRamBase });
@@ -123,14 +131,15 @@ TEST_CASE("boot layout: Image at RAM + text_offset, device tree in the last 2 Mi
     int chosen = fdt_path_offset(tree, "/chosen");
     REQUIRE(chosen >= 0);
     CHECK(std::string(static_cast<const char*>(fdt_getprop(tree, chosen, "bootargs", nullptr))) == "console=ttyS0");
-    const auto* start = static_cast<const fdt64_t*>(fdt_getprop(tree, chosen, "linux,initrd-start", nullptr));
+    const void* start = fdt_getprop(tree, chosen, "linux,initrd-start", nullptr);
     REQUIRE(start);
-    CHECK(fdt64_to_cpu(*start) == layout.initrd_address);
+    CHECK(be64_at(start, 0) == layout.initrd_address);
     int memory = fdt_path_offset(tree, "/memory@80000000");
     REQUIRE(memory >= 0);
-    const auto* reg = static_cast<const fdt64_t*>(fdt_getprop(tree, memory, "reg", nullptr));
+    const void* reg = fdt_getprop(tree, memory, "reg", nullptr);
     REQUIRE(reg);
-    CHECK(fdt64_to_cpu(reg[1]) == 64 << 20);
+    CHECK(be64_at(reg, 0) == kRamBase);
+    CHECK(be64_at(reg, 1) == 64 << 20);
 }
 
 TEST_CASE("boot layout: too little RAM, or RAM not at 0x80000000, is refused naming what is needed")

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <libfdt.h>
 #include <string>
 #include <vector>
@@ -55,8 +56,11 @@ struct Tree {
         std::vector<std::uint8_t> v = prop(path, name);
         REQUIRE(v.size() % 4 == 0);
         std::vector<std::uint32_t> out;
-        for (std::size_t i = 0; i < v.size(); i += 4)
-            out.push_back(fdt32_to_cpu(*reinterpret_cast<const fdt32_t*>(v.data() + i)));
+        for (std::size_t i = 0; i < v.size(); i += 4) {
+            fdt32_t cell; // property values are only 4-byte aligned: copy, never cast
+            std::memcpy(&cell, v.data() + i, sizeof cell);
+            out.push_back(fdt32_to_cpu(cell));
+        }
         return out;
     }
     std::uint32_t u32(const std::string& path, const char* name) const
