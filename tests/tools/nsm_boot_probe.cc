@@ -71,9 +71,11 @@ int main(int argc, char** argv)
         config.page_size = 4096;
         config.console = &console;
         config.cmdline = "console=ttyS0 reboot=k panic=-1" + vmm::vmm_cmdline_additions(quirks);
+#if defined(__x86_64__) // the nested-KVM workarounds are x86's
         config.cpuid_quirks.hide_cx16 = config.cpuid_quirks.hide_pv_ipi = config.cpuid_quirks.hide_tsc_deadline = quirks;
         if (quirks)
             config.on_emulation_failure = vmm::deliver_int3_as_breakpoint;
+#endif
         vmm::VsockConfig vsock;
         vsock.guest_cid = 16;
 

@@ -74,6 +74,34 @@ TEST_CASE("16550: output reaches the sink and THR-empty interrupts follow IER")
     CHECK(s.output == "hi!");
 }
 
+TEST_CASE("16550 on MMIO (arm64): the same registers at byte offsets 0..7 through the bus, the rest 0xff")
+{
+    SerialHarness s;
+    IoBus bus;
+    bus.add_mmio(0x0100'0000, 0x1000, &s.uart);
+    std::uint8_t v = 0x03;
+    bus.mmio_write(0x0100'0003, &v, 1); // LCR
+    v = 0;
+    bus.mmio_read(0x0100'0003, &v, 1);
+    CHECK(v == 0x03);
+    CHECK(s.in(3) == 0x03); // one device, two ways in
+    bus.mmio_read(0x0100'0005, &v, 1);
+    CHECK(v == 0x60); // LSR: transmitter empty, never data ready
+    for (char c : std::string("ok"))
+        bus.mmio_write(0x0100'0000, reinterpret_cast<const std::uint8_t*>(&c), 1);
+    CHECK(s.output == "ok");
+    bus.mmio_read(0x0100'0100, &v, 1);
+    CHECK(v == 0xff);
+    v = 'x';
+    bus.mmio_write(0x0100'0ff8, &v, 1);
+    CHECK(s.output == "ok");
+    std::uint8_t wide[4] = {};
+    bus.mmio_read(0x0100'0006, wide, 4); // MSR, SCR, then past the registers
+    CHECK(wide[2] == 0xff);
+    CHECK(wide[3] == 0xff);
+    CHECK(bus.unclaimed_accesses() == 0);
+}
+
 TEST_CASE("console buffer: bounded, replays by position, reports what was lost")
 {
     ConsoleBuffer c(8);

@@ -1,5 +1,7 @@
 #include "vmm/devices/serial_16550.h"
 
+#include <algorithm>
+
 namespace vmm {
 
 namespace {
@@ -40,6 +42,16 @@ void Serial16550::port_write(std::uint16_t offset, const std::uint8_t* data, std
             write_register(static_cast<std::uint16_t>(offset + i), data[i]);
     }
     update_irq();
+}
+
+void Serial16550::mmio_read(std::uint64_t offset, std::uint8_t* data, std::size_t size)
+{
+    port_read(static_cast<std::uint16_t>(std::min<std::uint64_t>(offset, 8)), data, size);
+}
+
+void Serial16550::mmio_write(std::uint64_t offset, const std::uint8_t* data, std::size_t size)
+{
+    port_write(static_cast<std::uint16_t>(std::min<std::uint64_t>(offset, 8)), data, size);
 }
 
 std::uint8_t Serial16550::read_register(std::uint16_t offset)

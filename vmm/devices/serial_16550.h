@@ -1,4 +1,6 @@
-// vmm/devices/serial_16550.h — a 16550A UART (COM1, 0x3f8, IRQ 4) used as a write-only sink.
+// vmm/devices/serial_16550.h — a 16550A UART used as a write-only sink: on port I/O (x86 COM1,
+// 0x3f8, IRQ 4) or on MMIO with byte-wide registers, reg-shift 0 (arm64, "ns16550a" in the
+// device tree); which and where is the architecture's choice (vmm/arch/machine_arch.h).
 //
 // The guest can configure it and write to it exactly as Linux's 8250 driver expects (registers
 // read back, loopback mode, FIFO identification, THR-empty interrupts), but it never delivers
@@ -8,7 +10,7 @@
 // Usage:
 //     vmm::Serial16550 uart([&](bool level) { vm.set_irq_line(4, level); },
 //                           [&](std::uint8_t b) { console.append(b); });
-//     bus.add_ports(0x3f8, 8, &uart);
+//     bus.add_ports(0x3f8, 8, &uart);                // or bus.add_mmio(0x01000000, 0x1000, &uart)
 #pragma once
 
 #include "vmm/devices/io_bus.h"
@@ -19,7 +21,7 @@
 
 namespace vmm {
 
-class Serial16550 final : public PortDevice {
+class Serial16550 final : public PortDevice, public MmioDevice {
 public:
     using IrqLine = std::function<void(bool level)>;
     using Sink = std::function<void(std::uint8_t byte)>;
@@ -28,6 +30,9 @@ public:
 
     void port_read(std::uint16_t offset, std::uint8_t* data, std::size_t size) override;
     void port_write(std::uint16_t offset, const std::uint8_t* data, std::size_t size) override;
+    // The same registers at MMIO offsets 0..7; the rest of the page reads 0xff, ignores writes.
+    void mmio_read(std::uint64_t offset, std::uint8_t* data, std::size_t size) override;
+    void mmio_write(std::uint64_t offset, const std::uint8_t* data, std::size_t size) override;
 
     std::uint64_t bytes_written() const { return m_bytes; }
 

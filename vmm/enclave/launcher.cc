@@ -232,11 +232,13 @@ Json start_enclave(const StartRequest& request)
     settings.machine.vmm_cpus = daemon_cpus.cpus;
     settings.daemon_cpu_isolation = daemon_cpus.isolation;
     settings.machine.cmdline = cmdline + vmm_cmdline_additions(quirks.nested_kvm) + request.extra_cmdline;
+#if defined(__x86_64__) // the nested-KVM workarounds are x86's (host_quirks.h)
     settings.machine.cpuid_quirks.hide_cx16 = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_pv_ipi = quirks.nested_kvm;
     settings.machine.cpuid_quirks.hide_tsc_deadline = quirks.nested_kvm;
     if (quirks.nested_kvm)
         settings.machine.on_emulation_failure = deliver_int3_as_breakpoint;
+#endif
     AttestationInputs attestation;
     attestation.pcr0 = scan.pcr0;
     attestation.pcr1 = digest_of(scan.measurements.pcr1);

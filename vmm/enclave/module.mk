@@ -2,11 +2,13 @@
 # (`qt-vmm enclave start`), the daemon that owns an enclave, the run directory, the KVM and QEMU
 # back ends, and host-quirk detection (which boots the embedded probe guest).
 LIBRARIES += vmmenclave
-vmmenclave_SRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/enclave/*.cc))
+# The nested-KVM fixup (int3 as #BP) and the embedded probe guest are x86's.
+ENCLAVE_X86_ONLY := $(if $(filter x86,$(ARCH)),,vmm/enclave/nested_kvm_fixups.cc vmm/enclave/nested_kvm_fixups_test.cc)
+vmmenclave_SRCS := $(filter-out %_test.cc %_fuzz.cc $(ENCLAVE_X86_ONLY),$(wildcard vmm/enclave/*.cc))
 vmmenclave_LDLIBS := -pthread -lseccomp
 
 UNIT_TESTS += enclave_test
-enclave_test_SRCS := $(wildcard vmm/enclave/*_test.cc) tests/doctest_main.cc
+enclave_test_SRCS := $(filter-out $(ENCLAVE_X86_ONLY),$(wildcard vmm/enclave/*_test.cc)) tests/doctest_main.cc
 enclave_test_LIBS := $(VMM_LIBS)
 enclave_test_LDLIBS := -lcrypto -lz -lcbor
 
@@ -17,7 +19,7 @@ control_protocol_fuzz_LIBSRCS := vmm/enclave/control_protocol.cc base/error.cc b
 control_protocol_fuzz_SEEDGEN := vmm/enclave/make_control_fuzz_seeds.sh
 
 # host-check's user-mode probe is the probe guest (tests/guests/probe), embedded in the binary.
-vmmenclave_OBJS := $(BUILD)/obj/vmm/probe_image.o
+vmmenclave_OBJS := $(if $(filter x86,$(ARCH)),$(BUILD)/obj/vmm/probe_image.o)
 $(BUILD)/obj/vmm/probe_image.o: $(BUILD)/guest/probe.bzImage
 	@mkdir -p $(@D)
 	printf '.section .rodata\n.balign 16\n.global qtvmm_probe_image_start\n.global qtvmm_probe_image_end\nqtvmm_probe_image_start:\n.incbin "%s"\nqtvmm_probe_image_end:\n.section .note.GNU-stack,"",@progbits\n' \

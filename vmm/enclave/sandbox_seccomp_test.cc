@@ -14,6 +14,16 @@
 
 namespace {
 
+// fork(2) as a raw system call; arm64 has no fork syscall (glibc's fork is clone with SIGCHLD).
+long raw_fork()
+{
+#if defined(SYS_fork)
+    return ::syscall(SYS_fork);
+#else
+    return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+}
+
 // Runs `body` in a forked child after installing a filter; returns the child's wait status.
 int in_child(const std::function<void()>& install, const std::function<int()>& body)
 {
@@ -68,7 +78,7 @@ TEST_CASE("seccomp: the daemon's filter forbids fork, exec, sockets, signals to 
     auto daemon = [] { vmm::install_daemon_filter(std::nullopt); };
     // open fails (EACCES) instead of killing: glibc opens files on its own (the root is empty anyway).
     CHECK(exited_with(in_child(daemon, [] { return refused_with(::open("/etc/passwd", O_RDONLY), EACCES); }), 7));
-    CHECK(killed_by_sigsys(in_child(daemon, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(daemon, [] { return static_cast<int>(raw_fork()); })));
     CHECK(killed_by_sigsys(in_child(daemon, [] { return ::execl("/bin/true", "true", nullptr); })));
     CHECK(killed_by_sigsys(in_child(daemon, [] { return ::kill(1, 0); })));
     CHECK(killed_by_sigsys(in_child(daemon, [] { return ::socket(AF_UNIX, SOCK_STREAM, 0); })));
@@ -120,7 +130,7 @@ TEST_CASE("seccomp: the vsock thread's list on the daemon's: its own work goes o
     }), 7));
     CHECK(exited_with(in_child(vsock, [] { return ::access("/proc/self/fd/0", F_OK) < 0 && errno == ENOENT ? 7 : 1; }), 7));
     // Outside the list: process control, new epoll sets or timers (the main thread's), signals to others.
-    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(raw_fork()); })));
     CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_epoll_create1, 0)); })));
     CHECK(killed_by_sigsys(in_child(vsock, [] { return static_cast<int>(::syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr)); })));
     CHECK(killed_by_sigsys(in_child(vsock, [] { return ::kill(1, 0); })));
@@ -137,7 +147,7 @@ TEST_CASE("seccomp: the main thread's Control list on the daemon's: no ioctl (EN
     CHECK(exited_with(in_child(control, [] { return ::ioctl(0, 0xae80 /* KVM_RUN */, 0) < 0 && errno == ENOTTY ? 7 : 1; }), 7));
     CHECK(killed_by_sigsys(in_child(control, [] { char b; return static_cast<int>(::pread(0, &b, 1, 0)); })));
     CHECK(killed_by_sigsys(in_child(control, [] { return ::dup(0); })));
-    CHECK(killed_by_sigsys(in_child(control, [] { return static_cast<int>(::syscall(SYS_fork)); })));
+    CHECK(killed_by_sigsys(in_child(control, [] { return static_cast<int>(raw_fork()); })));
     CHECK(killed_by_sigsys(in_child(control, [] { return ::kill(1, 0); })));
     // What the control loop does: epoll sets, pipes, waiting for a child, signals to itself.
     CHECK(exited_with(in_child(control, [] {

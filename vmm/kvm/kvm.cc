@@ -35,6 +35,7 @@ int checked_ioctl(int fd, unsigned long request, T argument, const char* code, c
 
 } // namespace
 
+#if defined(__x86_64__)
 CpuidTable::CpuidTable(std::uint32_t capacity)
     : m_storage(sizeof(KvmArrayHeader) + capacity * sizeof(kvm_cpuid_entry2), 0)
 {
@@ -52,8 +53,11 @@ kvm_cpuid_entry2* CpuidTable::find(std::uint32_t function, std::uint32_t index)
     return nullptr;
 }
 
+#endif
+
 const std::vector<KvmSystem::Capability>& KvmSystem::required_capabilities()
 {
+#if defined(__x86_64__)
     static const std::vector<Capability> caps = {
         { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
         { KVM_CAP_PIT2, "KVM_CAP_PIT2" },
@@ -66,6 +70,18 @@ const std::vector<KvmSystem::Capability>& KvmSystem::required_capabilities()
         { KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS" },
         { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
     };
+#elif defined(__aarch64__)
+    static const std::vector<Capability> caps = {
+        { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+        { KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL" },
+        { KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2" },
+        { KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG" },
+        { KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+        { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+        { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+        { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+    };
+#endif
     return caps;
 }
 
@@ -101,12 +117,14 @@ int KvmSystem::check_extension(long capability) const
     return result < 0 ? 0 : result;
 }
 
+#if defined(__x86_64__)
 CpuidTable KvmSystem::supported_cpuid() const
 {
     CpuidTable table(256);
     checked_ioctl(m_fd.get(), kKvmGetSupportedCpuid, table.raw(), "KVM_GET_SUPPORTED_CPUID", "KVM_GET_SUPPORTED_CPUID");
     return table;
 }
+#endif
 
 VmFd KvmSystem::create_vm() const
 {
@@ -158,6 +176,7 @@ void VcpuFd::run_without_entering()
     }
 }
 
+#if defined(__x86_64__)
 kvm_regs VcpuFd::regs() const
 {
     kvm_regs r {};
@@ -234,6 +253,53 @@ void VmFd::create_pit()
     config.flags = KVM_PIT_SPEAKER_DUMMY;
     checked_ioctl(m_fd.get(), KVM_CREATE_PIT2, &config, "KVM_CREATE_PIT2", "KVM_CREATE_PIT2");
 }
+
+#endif
+
+#if defined(__aarch64__)
+void VcpuFd::arm_init(const kvm_vcpu_init& init)
+{
+    checked_ioctl(m_fd.get(), KVM_ARM_VCPU_INIT, &init, "KVM_ARM_VCPU_INIT", "KVM_ARM_VCPU_INIT");
+}
+
+std::uint64_t VcpuFd::one_reg(std::uint64_t id) const
+{
+    std::uint64_t value = 0;
+    kvm_one_reg reg { id, reinterpret_cast<std::uintptr_t>(&value) };
+    checked_ioctl(m_fd.get(), KVM_GET_ONE_REG, &reg, "KVM_GET_ONE_REG", "KVM_GET_ONE_REG");
+    return value;
+}
+
+void VcpuFd::set_one_reg(std::uint64_t id, std::uint64_t value)
+{
+    kvm_one_reg reg { id, reinterpret_cast<std::uintptr_t>(&value) };
+    checked_ioctl(m_fd.get(), KVM_SET_ONE_REG, &reg, "KVM_SET_ONE_REG", "KVM_SET_ONE_REG");
+}
+
+kvm_vcpu_init VmFd::arm_preferred_target() const
+{
+    kvm_vcpu_init init {};
+    checked_ioctl(m_fd.get(), KVM_ARM_PREFERRED_TARGET, &init, "KVM_ARM_PREFERRED_TARGET", "KVM_ARM_PREFERRED_TARGET");
+    return init;
+}
+
+base::UniqueFd VmFd::create_device(std::uint32_t type)
+{
+    kvm_create_device device {};
+    device.type = type;
+    checked_ioctl(m_fd.get(), KVM_CREATE_DEVICE, &device, "KVM_CREATE_DEVICE", "KVM_CREATE_DEVICE");
+    return base::UniqueFd(static_cast<int>(device.fd));
+}
+
+void VmFd::set_device_attr(int device_fd, std::uint32_t group, std::uint64_t attribute, const void* value)
+{
+    kvm_device_attr attr {};
+    attr.group = group;
+    attr.attr = attribute;
+    attr.addr = reinterpret_cast<std::uintptr_t>(value);
+    checked_ioctl(device_fd, KVM_SET_DEVICE_ATTR, &attr, "KVM_SET_DEVICE_ATTR", "KVM_SET_DEVICE_ATTR");
+}
+#endif
 
 void VmFd::set_memory_region(std::uint32_t slot, std::uint64_t guest_address, std::uint64_t size, void* host_address)
 {

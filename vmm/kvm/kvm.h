@@ -1,9 +1,12 @@
 // vmm/kvm/kvm.h — thin, typed wrappers over the /dev/kvm ioctls qt-vmm uses.
 //
 // Three owners of file descriptors, mirroring KVM's own split:
-//   KvmSystem  /dev/kvm: API version, capabilities, supported CPUID, creating VMs
-//   VmFd       one VM: memory slots, in-kernel irqchip and PIT, ioeventfd, irqfd, IRQ lines
-//   VcpuFd     one vCPU: its mmap'ed kvm_run, registers, CPUID, MSRs, running
+//   KvmSystem  /dev/kvm: API version, capabilities, supported CPUID (x86), creating VMs
+//   VmFd       one VM: memory slots, in-kernel irqchip and PIT (x86) or devices such as the
+//              GICv3 (arm64), ioeventfd, irqfd, IRQ lines
+//   VcpuFd     one vCPU: its mmap'ed kvm_run, registers, CPUID and MSRs (x86) or ONE_REG
+//              registers and KVM_ARM_VCPU_INIT (arm64), running
+// What only one architecture has is declared for it alone (#if __x86_64__ / __aarch64__).
 // Every failing ioctl throws base::Error(ErrorKind::Vm, "KVM_...", "<ioctl>: <strerror>").
 //
 // Usage:
@@ -26,6 +29,7 @@ namespace vmm {
 
 class VmFd;
 
+#if defined(__x86_64__)
 // Debian 12's uapi headers declare flexible arrays with __DECLARE_FLEX_ARRAY, which g++ lays
 // out 4 bytes too far (sizeof(kvm_cpuid2) is 12 in C++, 8 in C), and the ioctl numbers encode
 // that size. So the structures with a flexible array that we pass are declared here with the
@@ -56,6 +60,8 @@ private:
     std::vector<std::uint8_t> m_storage;
 };
 
+#endif
+
 class KvmSystem {
 public:
     // Opens /dev/kvm (or $QT_VMM_KVM_DEVICE) and checks the API version and every capability
@@ -65,7 +71,9 @@ public:
     int fd() const { return m_fd.get(); }
     int check_extension(long capability) const;
     int vcpu_mmap_size() const { return m_vcpu_mmap_size; }
+#if defined(__x86_64__)
     CpuidTable supported_cpuid() const;
+#endif
     VmFd create_vm() const;
 
     // The capabilities open() insists on, with their names (for host-check).
@@ -103,6 +111,7 @@ public:
     // thread, so the worker never lands on an enclave's CPU). Throws if KVM refuses.
     void run_without_entering();
 
+#if defined(__x86_64__)
     kvm_regs regs() const;
     void set_regs(const kvm_regs&);
     kvm_sregs sregs() const;
@@ -114,6 +123,14 @@ public:
     void set_lapic(const kvm_lapic_state&);
     kvm_vcpu_events events() const;
     void set_events(const kvm_vcpu_events&);
+#endif
+#if defined(__aarch64__)
+    // KVM_ARM_VCPU_INIT: the target and features (PSCI 0.2, powered off) before anything else.
+    void arm_init(const kvm_vcpu_init& init);
+    // KVM_{GET,SET}_ONE_REG with a 64-bit register id (e.g. arm64/boot_setup.h's core registers).
+    std::uint64_t one_reg(std::uint64_t id) const;
+    void set_one_reg(std::uint64_t id, std::uint64_t value);
+#endif
 
 private:
     base::UniqueFd m_fd;
@@ -129,10 +146,20 @@ public:
     }
     int fd() const { return m_fd.get(); }
 
+#if defined(__x86_64__)
     void set_tss_address(std::uint64_t address);
     void set_identity_map_address(std::uint64_t address);
     void create_irqchip();
     void create_pit();
+#endif
+#if defined(__aarch64__)
+    // KVM_ARM_PREFERRED_TARGET: the vCPU target this host's KVM emulates best.
+    kvm_vcpu_init arm_preferred_target() const;
+    // KVM_CREATE_DEVICE (e.g. KVM_DEV_TYPE_ARM_VGIC_V3); the device's fd.
+    base::UniqueFd create_device(std::uint32_t type);
+    // KVM_SET_DEVICE_ATTR on a device fd; `value` points at what the attribute takes (or null).
+    static void set_device_attr(int device_fd, std::uint32_t group, std::uint64_t attribute, const void* value);
+#endif
     void set_memory_region(std::uint32_t slot, std::uint64_t guest_address, std::uint64_t size, void* host_address);
     VcpuFd create_vcpu(std::uint32_t id, int mmap_size);
     // Signals `event_fd` when the guest writes `length` bytes equal to `value` at MMIO `address`.

@@ -83,7 +83,7 @@ GuestMemory GuestMemory::create(const Options& options, const Chunks& chunks)
     if (!chunks.fds.empty()) {
         memory.m_base = map_chunks(options, chunks);
         ::madvise(memory.m_base, options.size, MADV_DONTDUMP);
-        memory.set_regions();
+        memory.set_regions(options.guest_base);
         return memory;
     }
 
@@ -125,12 +125,16 @@ GuestMemory GuestMemory::create(const Options& options, const Chunks& chunks)
         throw base::Error(base::ErrorKind::Resource, "MEM_LOCK",
             "cannot lock " + mib(options.size) + " of guest memory: " + std::strerror(errno) + "; raise RLIMIT_MEMLOCK (ulimit -l) or run as root");
 
-    memory.set_regions();
+    memory.set_regions(options.guest_base);
     return memory;
 }
 
-void GuestMemory::set_regions()
+void GuestMemory::set_regions(std::uint64_t guest_base)
 {
+    if (guest_base) {
+        m_regions.push_back({ guest_base, m_size, 0 });
+        return;
+    }
     std::uint64_t low = std::min(m_size, kMmioHoleStart);
     m_regions.push_back({ 0, low, 0 });
     if (m_size > low)

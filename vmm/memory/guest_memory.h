@@ -30,6 +30,9 @@ public:
         std::uint64_t page_size { 0 };  // 2 MiB or 1 GiB for hugetlb; 4096 = ordinary memory (tests)
         int numa_node { -1 };           // strict binding; -1 = none
         bool lock { true };             // 4 KiB memory only: mlock2(MLOCK_ONFAULT)
+        // Where RAM starts in the guest. 0: from 0 up to the 32-bit MMIO hole, the rest from
+        // 4 GiB (x86). Otherwise one region from there (arm64: devices sit below it).
+        std::uint64_t guest_base { 0 };
     };
     struct Region {
         std::uint64_t guest_address;
@@ -78,7 +81,7 @@ public:
 
 private:
     GuestMemory() = default;
-    void set_regions(); // from m_size: RAM below the MMIO hole, the rest from 4 GiB
+    void set_regions(std::uint64_t guest_base); // from m_size, see Options::guest_base
     std::uint8_t* m_base { nullptr };
     std::uint64_t m_size { 0 };
     std::uint64_t m_mapping_size { 0 };

@@ -58,6 +58,19 @@ TEST_CASE("RAM larger than the hole's start continues at 4 GiB")
     CHECK(ram.translate(GuestMemory::kMmioHoleStart - 1, 2) == nullptr);    // spans RAM and hole
 }
 
+TEST_CASE("with a guest base, RAM is one region from there, whatever its size (arm64)")
+{
+    std::uint64_t size = GuestMemory::kMmioHoleStart + (8 << 20);
+    GuestMemory ram = GuestMemory::create({ .size = size, .page_size = 4096, .lock = false, .guest_base = 0x8000'0000 });
+    REQUIRE(ram.regions().size() == 1);
+    CHECK(ram.regions()[0].guest_address == 0x8000'0000);
+    CHECK(ram.regions()[0].size == size);
+    CHECK(ram.translate(0x8000'0000 - 1, 1) == nullptr);
+    CHECK(ram.translate(0x8000'0000, 4096) == ram.host_base());
+    CHECK(ram.translate(0x8000'0000 + size - 1, 1) == ram.host_base() + size - 1);
+    CHECK(ram.translate(0x8000'0000 + size, 1) == nullptr);
+}
+
 TEST_CASE("translate: every byte must be RAM, without overflow; length 0 is allowed")
 {
     GuestMemory ram = small_ram(1 << 20);

@@ -3,9 +3,7 @@
 #include "base/error.h"
 #include "base/hex.h"
 #include "base/sized_thread.h"
-#include "vmm/arch/x86/boot_setup.h"
-#include "vmm/arch/x86/bzimage.h"
-#include "vmm/arch/x86/layout.h"
+#include "vmm/arch/machine_arch.h"
 #include "vmm/host/cpu_affinity.h"
 
 #include <chrono>
@@ -84,8 +82,9 @@ private:
 
 } // namespace
 
-Machine::Machine(const MachineConfig& config, GuestMemory memory)
+Machine::Machine(const MachineConfig& config, std::unique_ptr<MachineArch> arch, GuestMemory memory)
     : m_config(config)
+    , m_arch(std::move(arch))
     , m_memory(std::move(memory))
 {
 }
@@ -97,24 +96,23 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     if (!config.host_cpus.empty() && config.host_cpus.size() != config.vcpus)
         throw base::Error(base::ErrorKind::Internal, "VCPU_PINNING", "one host CPU per vCPU is needed for pinning");
     // Validate the kernel before reserving anything.
-    x86::BzImage kernel = x86::BzImage::parse(image.kernel);
+    std::unique_ptr<MachineArch> arch = MachineArch::create(config, image.kernel);
 
     auto t = std::chrono::steady_clock::now();
-    GuestMemory memory = GuestMemory::create({ config.memory_bytes, config.page_size, config.numa_node, true }, config.memory_chunks);
-    std::unique_ptr<Machine> m(new Machine(config, std::move(memory)));
-    m->m_config.cmdline += MmioDeviceManager::cmdline_fragments(config.virtio_mmio_devices);
+    GuestMemory memory = GuestMemory::create(
+        { config.memory_bytes, config.page_size, config.numa_node, true, arch->ram_base() }, config.memory_chunks);
+    std::unique_ptr<Machine> m(new Machine(config, std::move(arch), std::move(memory)));
+    MachineArch& a = *m->m_arch;
+    m->m_config.cmdline = a.kernel_cmdline(config.cmdline, config.virtio_mmio_devices);
     const std::string& cmdline = m->m_config.cmdline;
     m->m_timings.memory_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
-    x86::BootLayout layout = x86::plan_boot(kernel, m->m_memory, image.initrd_size, cmdline);
+    std::uint64_t initrd_address = a.plan_boot(m->m_memory, image.initrd_size, cmdline);
     m->m_kvm = std::make_unique<KvmSystem>(KvmSystem::open());
     m->m_vm = std::make_unique<VmFd>(m->m_kvm->create_vm());
     VmFd& vm = *m->m_vm;
-    vm.set_identity_map_address(x86::kIdentityMapAddress);
-    vm.set_tss_address(x86::kTssAddress);
-    vm.create_irqchip();
-    vm.create_pit();
+    a.create_interrupt_controller(vm);
     // The first KVM_SET_USER_MEMORY_REGION costs milliseconds whatever the slot's size (nested
     // hosts: this-host.md, "The launch floor"): a thread registers the slots while this one builds
     // the devices, loads the image into the (already mapped) memory and creates the vCPUs; it is
@@ -124,40 +122,31 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     Machine* self = m.get();
     ConsoleBuffer* console = config.console;
     m->m_serial = std::make_unique<Serial16550>(
-        [self](bool level) { self->m_vm->set_irq_line(x86::kSerialIrq, level); },
+        [self](bool level) { self->m_arch->set_console_irq(*self->m_vm, level); },
         [console](std::uint8_t byte) {
             if (console)
                 console->append(byte);
         });
     m->m_keyboard = std::make_unique<KeyboardResetPort>(
         [self] { self->request_stop(ExitKind::GuestReset, "the guest reset the machine (keyboard controller, reboot=k)"); });
-    m->m_bus.add_ports(x86::kSerialPort, 8, m->m_serial.get());
-    m->m_bus.add_ports(0x60, 5, m->m_keyboard.get());
-    m->m_bus.add_ports(0x70, 2, &m->m_cmos);
-    m->m_bus.add_ports(0x80, 1, &m->m_debug_port);
+    a.attach_platform_devices(m->m_bus, { *m->m_serial, *m->m_keyboard, m->m_cmos, m->m_debug_port });
     m->m_mmio_devices = std::make_unique<MmioDeviceManager>(vm, m->m_bus, config.virtio_mmio_devices);
     m->m_timings.vm_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
     if (image.initrd_size) {
-        std::uint8_t* initrd = m->m_memory.translate(layout.initrd_address, image.initrd_size);
+        std::uint8_t* initrd = m->m_memory.translate(initrd_address, image.initrd_size);
         if (!initrd)
             throw base::Error(base::ErrorKind::Internal, "INITRD_PLACEMENT", "initrd does not fit where it was planned");
         image.load_initrd(initrd);
     }
-    x86::write_boot_structures(m->m_memory, kernel, layout, cmdline, config.vcpus);
+    a.write_boot_structures(m->m_memory, cmdline);
     m->m_timings.load_ms = ms_since(t);
 
     t = std::chrono::steady_clock::now();
-    CpuidTable supported = m->m_kvm->supported_cpuid();
-    for (unsigned i = 0; i < config.vcpus; ++i) {
-        VcpuFd cpu = vm.create_vcpu(i, m->m_kvm->vcpu_mmap_size());
-        cpu.set_cpuid(x86::guest_cpuid(supported, i, config.vcpus, config.cpuid_quirks));
-        if (i == 0)
-            x86::setup_boot_cpu(cpu, layout.entry_point);
-        x86::setup_local_interrupts(cpu);
-        m->m_vcpus.push_back(std::move(cpu));
-    }
+    for (unsigned i = 0; i < config.vcpus; ++i)
+        m->m_vcpus.push_back(a.create_vcpu(*m->m_kvm, vm, i));
+    a.vcpus_created(vm);
     slots.finish(); // every slot registered (or its error thrown) before any KVM_RUN
     // KVM's per-VM worker threads start at the first KVM_RUN with that thread's CPU affinity: make
     // it here, on the caller's (the VMM's) CPUs, not in a vCPU thread pinned to an enclave CPU.
@@ -358,10 +347,7 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
                 detail += b;
             }
         }
-        try {
-            detail += " at rip " + base::hex_u64(cpu.regs().rip);
-        } catch (const std::exception&) {
-        }
+        detail += m_arch->program_counter(cpu);
         request_stop(ExitKind::VcpuError, detail);
         return false;
     }

@@ -19,7 +19,9 @@
 #pragma once
 
 #include "base/sized_thread.h"
+#if defined(__x86_64__)
 #include "vmm/arch/x86/vcpu_setup.h"
+#endif
 #include "vmm/devices/console_buffer.h"
 #include "vmm/devices/io_bus.h"
 #include "vmm/devices/legacy_ports.h"
@@ -40,6 +42,8 @@
 
 namespace vmm {
 
+class MachineArch;
+
 // (the vCPU, its kvm_run with exit_reason KVM_EXIT_INTERNAL_ERROR and the instruction bytes)
 using EmulationFailureHandler = std::function<bool(VcpuFd& cpu, const kvm_run& run)>;
 
@@ -53,9 +57,11 @@ struct MachineConfig {
     // Where the VMM's other threads and helper processes (QEMU under tcg) run: the parent's CPUs
     // (placement/daemon_cpus.h); the enclave daemon pins itself there. Empty = not pinned.
     std::vector<int> vmm_cpus;
-    std::string cmdline;          // the guest's command line, before the virtio-mmio fragments
-    unsigned virtio_mmio_devices { 0 }; // slots announced on the command line (mmio_devices())
+    std::string cmdline;          // the guest's command line (x86: before the virtio-mmio fragments)
+    unsigned virtio_mmio_devices { 0 }; // slots announced to the guest (mmio_devices())
+#if defined(__x86_64__)
     x86::CpuidQuirks cpuid_quirks;
+#endif
     // Called by a vCPU thread when KVM could not emulate an instruction whose bytes it reports;
     // true = handled, the vCPU resumes; false or unset = the guest ends with vcpu-error. The
     // enclave layer sets it only for a host quirk (enclave/nested_kvm_fixups.h).
@@ -64,7 +70,7 @@ struct MachineConfig {
 };
 
 struct BootImage {
-    std::vector<std::uint8_t> kernel;                 // bzImage
+    std::vector<std::uint8_t> kernel;                 // bzImage (x86) or Image (arm64)
     std::uint64_t initrd_size { 0 };
     std::function<void(std::uint8_t* destination)> load_initrd; // writes initrd_size bytes
 };
@@ -110,12 +116,13 @@ public:
     void set_on_exit(std::function<void(const ExitInfo&)> callback) { m_on_exit = std::move(callback); }
 
 private:
-    Machine(const MachineConfig& config, GuestMemory memory);
+    Machine(const MachineConfig& config, std::unique_ptr<MachineArch> arch, GuestMemory memory);
     void vcpu_loop(unsigned index);
     void run_vcpu_task(VcpuFd& cpu);
     bool handle_exit(unsigned index, VcpuFd& cpu);
 
     MachineConfig m_config;
+    std::unique_ptr<MachineArch> m_arch; // what differs between x86 and arm64 (vmm/arch/machine_arch.h)
     GuestMemory m_memory;
     std::unique_ptr<KvmSystem> m_kvm;
     std::unique_ptr<VmFd> m_vm;

@@ -1,7 +1,7 @@
 #include "vmm/vstate/mmio_device_manager.h"
 
 #include "base/error.h"
-#include "vmm/arch/x86/layout.h"
+#include "vmm/arch/machine_arch.h"
 
 #include <cstdio>
 
@@ -19,7 +19,8 @@ VirtioMmioSlot MmioDeviceManager::slot(unsigned index)
     if (index >= kMaxSlots)
         throw base::Error(base::ErrorKind::Internal, "VIRTIO_MMIO_SLOTS",
             "at most " + std::to_string(kMaxSlots) + " virtio-mmio devices fit the layout");
-    return { x86::kVirtioMmioBase + index * kSlotSize, x86::kVirtioFirstIrq + index };
+    const VirtioMmioWindow window = virtio_mmio_window();
+    return { window.base + index * kSlotSize, window.first_irq + index };
 }
 
 std::string MmioDeviceManager::cmdline_fragments(unsigned count)

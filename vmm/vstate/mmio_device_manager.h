@@ -1,5 +1,6 @@
 // vmm/vstate/mmio_device_manager.h — wires virtio-mmio devices into a VM: a slot (4 KiB of MMIO
-// at 0xd0000000 + 4 KiB × index, IRQ 5 + index), the device's registers on the I/O bus, one KVM
+// in the architecture's window, vmm/arch/machine_arch.h: x86 0xd0000000 + 4 KiB × index, IRQ
+// 5 + index; arm64 0x02000000 + 4 KiB × index, SPI 16 + index), the device's registers on the I/O bus, one KVM
 // ioeventfd per queue on QueueNotify (datamatch = queue index), an irqfd on the slot's IRQ, and
 // the kernel command-line fragment through which the guest finds it. Devices never see the
 // Machine or KVM: they hand over their registers and eventfds (VirtioMmioWiring) and the core
@@ -44,7 +45,7 @@ class MmioDeviceManager {
 public:
     static constexpr std::uint64_t kSlotSize = 0x1000;
     static constexpr std::uint64_t kQueueNotifyOffset = 0x50; // virtio 1.2 §4.2.2, 4-byte write
-    static constexpr unsigned kMaxSlots = 16;                  // IRQ 5..20, below the IOAPIC's 24 pins
+    static constexpr unsigned kMaxSlots = 16;                  // x86 IRQ 5..20, below the IOAPIC's 24 pins; arm64 SPI 16..31
 
     // Slot `index`; throws base::Error (Internal) past kMaxSlots.
     static VirtioMmioSlot slot(unsigned index);
