@@ -25,14 +25,42 @@
 #                              compiled with clang + libFuzzer instrumentation), name_LDLIBS
 
 SAN ?= 0
+
+# The target architecture: x86 or arm64 (default: this host's). A native build goes to build/,
+# a cross build to build/$(ARCH) with the aarch64-linux-gnu- toolchain and the :arm64 libraries
+# (scripts/install-deps.sh installs both; README "Cross-building for arm64"). The VMM's
+# architecture back end is vmm/arch/$(ARCH)/.
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86)
+ARCH ?= $(HOST_ARCH)
+ifeq ($(filter x86 arm64,$(ARCH)),)
+$(error ARCH=$(ARCH) is not a supported architecture; use ARCH=x86 or ARCH=arm64)
+endif
+CROSS_TRIPLET := $(if $(filter arm64,$(ARCH)),aarch64-linux-gnu,x86_64-linux-gnu)
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(CROSS_TRIPLET)-
+ifeq ($(SAN),1)
+$(error SAN=1 is for native builds only (ARCH=$(ARCH) on a $(HOST_ARCH) host); drop SAN=1 or ARCH)
+endif
+endif
+
 ifeq ($(SAN),1)
 BUILD ?= build/san
+else ifdef CROSS_COMPILE
+BUILD ?= build/$(ARCH)
 else
 BUILD ?= build
 endif
 
-CXX ?= g++
-CC ?= gcc
+# $(CROSS_COMPILE)-prefixed tools unless set on the command line or in the environment.
+ifeq ($(origin CXX),default)
+CXX := $(CROSS_COMPILE)g++
+endif
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS_COMPILE)ar
+endif
 CXXSTD := -std=c++20
 WARN := -Wall -Wextra -Werror
 OPT := -O2 -g
@@ -40,6 +68,21 @@ CPPFLAGS := -I. -MMD -MP -D_GNU_SOURCE
 CXXFLAGS := $(CXXSTD) $(OPT) $(WARN) -fno-strict-aliasing
 CFLAGS := -std=gnu11 $(OPT) $(WARN)
 LDFLAGS :=
+# Cross: libfdt-dev and libyaml-cpp-dev are not Multi-Arch: same, so their :arm64 copies cannot sit
+# beside the amd64 ones. install-deps installs the arm64 runtime libraries (libfdt1, libyaml-cpp0.7);
+# the headers are the amd64 -dev's (the same for every architecture), and the link goes through
+# a lib<name>.so link in $(BUILD)/syslib to the runtime library (what the -dev's link would be).
+CROSS_SYSLIBS := $(if $(CROSS_COMPILE),fdt=libfdt.so.1 yaml-cpp=libyaml-cpp.so.0.7)
+SYSLIB_LINKS := $(foreach l,$(CROSS_SYSLIBS),$(BUILD)/syslib/lib$(firstword $(subst =, ,$(l))).so)
+ifdef CROSS_COMPILE
+LDFLAGS += -L$(BUILD)/syslib
+endif
+$(foreach l,$(CROSS_SYSLIBS),$(eval $(BUILD)/syslib/lib$(firstword $(subst =, ,$(l))).so: SYSLIB_TARGET := \
+  /usr/lib/$(CROSS_TRIPLET)/$(lastword $(subst =, ,$(l)))))
+$(SYSLIB_LINKS):
+	@test -e $(SYSLIB_TARGET) || { echo "make: $(SYSLIB_TARGET) is missing; run scripts/install-deps.sh" >&2; exit 1; }
+	@mkdir -p $(@D) && ln -sfn $(SYSLIB_TARGET) $@
+
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 CXXFLAGS += $(SANFLAGS)
@@ -58,7 +101,7 @@ FUZZERS :=
 # memory, arch, devices, vstate), then what they share. No --start-group: a cycle fails to link.
 VMM_LIBS := vmmenclave vmmvirtio vmmnsm vmmcore vmmhost eif guest_status base
 
-.PHONY: all test kernel demo bench fuzz clean
+.PHONY: all test unit-tests test-unit check-elf-arch kernel demo bench fuzz clean
 all:
 
 include $(sort $(wildcard */module.mk) $(wildcard */*/module.mk))
@@ -78,7 +121,7 @@ $(BUILD)/obj/%.o: %.c
 define library_template
 $(BUILD)/lib/lib$(1).a: $(call objs,$($(1)_SRCS)) $($(1)_OBJS)
 	@mkdir -p $$(@D)
-	rm -f $$@ && ar rcs $$@ $$^
+	rm -f $$@ && $(AR) rcs $$@ $$^
 ALL_OBJS += $(call objs,$($(1)_SRCS))
 endef
 
@@ -95,7 +138,7 @@ program_link = $(if $(and $($(1)_STATIC_LDLIBS),$(filter-out 1,$(SAN))),-static-
   $(call static_ldlibs,$($(1)_STATIC_LDLIBS),$(2)),$(2))
 
 define program_template
-$(BUILD)/bin/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS))
+$(BUILD)/bin/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS)) | $(SYSLIB_LINKS)
 	@mkdir -p $$(@D)
 	$(CXX) $(LDFLAGS) -o $$@ $(call objs,$($(1)_SRCS)) $(call program_link,$(1),$(call linklibs,$($(1)_LIBS)) $($(1)_LDLIBS))
 all: $(BUILD)/bin/$(1)
@@ -109,10 +152,11 @@ $(BUILD)/guest/$(1): $($(1)_SRCS) $(MAKEFILE_LIST)
 	$(if $(filter %.c,$($(1)_SRCS)),$(CC) -std=gnu11,$(CXX) $(CXXSTD)) -I. $(WARN) $($(1)_FLAGS) -static \
 	  -o $$@ $($(1)_SRCS) $($(1)_LDLIBS)
 all: $(BUILD)/guest/$(1)
+GUEST_BINS += $(BUILD)/guest/$(1)
 endef
 
 define unit_test_template
-$(BUILD)/tests/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS))
+$(BUILD)/tests/$(1): $(call objs,$($(1)_SRCS)) $(call libfiles,$($(1)_LIBS)) | $(SYSLIB_LINKS)
 	@mkdir -p $$(@D)
 	$(CXX) $(LDFLAGS) -o $$@ $(call objs,$($(1)_SRCS)) $(call linklibs,$($(1)_LIBS)) $($(1)_LDLIBS)
 UNIT_TEST_BINS += $(BUILD)/tests/$(1)
@@ -139,14 +183,35 @@ $(foreach f,$(FUZZERS),$(eval $(call fuzzer_template,$(f))))
 
 # The kernel lives in a cache outside the tree; $(BUILD)/kernel/ gets links to it so that
 # qt-vmm finds it beside its own binary ($(BUILD)/bin/../kernel/bzImage).
+# ARCH=arm64: an arm64 Image (kernel-config/build-kernel-arm64.sh), linked as $(BUILD)/kernel/Image.
+ifeq ($(ARCH),arm64)
+KERNEL_SCRIPT := kernel-config/build-kernel-arm64.sh
+KERNEL_IMAGE := Image
+else
+KERNEL_SCRIPT := kernel-config/build-kernel.sh
+KERNEL_IMAGE := bzImage
+endif
 kernel:
-	@kernel-config/build-kernel.sh
-	@k=$$(kernel-config/build-kernel.sh --path) && mkdir -p $(BUILD)/kernel && \
-	  ln -sfn $$k $(BUILD)/kernel/bzImage && ln -sfn $$(dirname $$k)/vmlinux $(BUILD)/kernel/vmlinux && \
-	  ln -sfn $$(dirname $$k)/config $(BUILD)/kernel/bzImage.config && \
-	  echo "kernel: $$k (linked as $(BUILD)/kernel/bzImage)"
+	@$(KERNEL_SCRIPT)
+	@k=$$($(KERNEL_SCRIPT) --path) && mkdir -p $(BUILD)/kernel && \
+	  ln -sfn $$k $(BUILD)/kernel/$(KERNEL_IMAGE) && ln -sfn $$(dirname $$k)/vmlinux $(BUILD)/kernel/vmlinux && \
+	  ln -sfn $$(dirname $$k)/config $(BUILD)/kernel/$(KERNEL_IMAGE).config && \
+	  echo "kernel: $$k (linked as $(BUILD)/kernel/$(KERNEL_IMAGE))"
 
 unit-tests: $(UNIT_TEST_BINS)
+
+# Runs every unit-test binary, one after another; a cross build's through qemu-user (explicitly,
+# no binfmt needed): make ARCH=arm64 test-unit runs the arm64 tests on an x86 host.
+TEST_RUNNER := $(if $(CROSS_COMPILE),qemu-$(if $(filter arm64,$(ARCH)),aarch64,x86_64) -L /usr/$(CROSS_TRIPLET))
+# The outputs are for $(ARCH): the guest programs static ELF, the unit tests ELF (scripts/check-elf-arch.sh).
+check-elf-arch: $(GUEST_BINS) $(UNIT_TEST_BINS)
+	@scripts/check-elf-arch.sh $(ARCH) --static $(GUEST_BINS)
+	@scripts/check-elf-arch.sh $(ARCH) $(UNIT_TEST_BINS)
+test-unit: unit-tests check-elf-arch
+	@failed=""; for t in $(UNIT_TEST_BINS); do echo "test-unit: $(TEST_RUNNER) $$t"; \
+	  $(TEST_RUNNER) $$t || failed="$$failed $$(basename $$t)"; done; \
+	  if [ -n "$$failed" ]; then echo "test-unit: FAILED:$$failed" >&2; exit 1; fi; \
+	  echo "test-unit: all $(words $(UNIT_TEST_BINS)) passed ($(ARCH))"
 
 # The test runner takes the build directory and runs every unit-test binary and every
 # tests/integration/*.sh; see tests/run-tests.sh for the conventions (exit 77 = skip).

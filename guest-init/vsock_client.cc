@@ -2,8 +2,8 @@
 #include "guest-init/vsock_client.h"
 
 #include <errno.h>
+#include <sys/socket.h>  // before linux/vm_sockets.h: older copies of it (the arm64 cross 6.1 headers) need sockaddr
 #include <linux/vm_sockets.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>

@@ -22,12 +22,27 @@ packages=(
   python3-cbor2 python3-cryptography
 )
 
+# arm64 cross build on an x86 host (make ARCH=arm64, README "Cross-building for arm64"): the cross
+# toolchain, and qemu-user to run the arm64 unit tests (qemu-aarch64 -L /usr/aarch64-linux-gnu,
+# called explicitly by make ARCH=arm64 test-unit: no binfmt registration needed).
+cross_packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user)
+
+# The same libraries for arm64 (multiarch, beside the amd64 ones: every -dev here is Multi-Arch:
+# same). libfdt-dev and libyaml-cpp-dev are not (they cannot co-install with the amd64 ones), so
+# for those two the arm64 runtime library is installed and the Makefile links against it with
+# the arch-independent amd64 headers (see "arm64_syslib" in the Makefile).
+arm64_packages=(
+  libc6-dev zlib1g-dev libdeflate-dev libxxhash-dev libssl-dev libcbor-dev libarchive-dev libzstd-dev
+  libseccomp-dev libfdt1 libyaml-cpp0.7
+)
+
 # From bookworm-backports (same Debian archive): the guest kernel source with the NSM driver
 # (linux-source-6.12, CONFIG_NSM since 6.8) and QEMU 10, whose generic vhost-user-device serves
 # the NSM to --accel tcg guests. "package:minimum-version".
 backports=(
   linux-source-6.12:6.12
   qemu-system-x86:1:10.0
+  qemu-system-arm:1:10.0
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,11 +64,28 @@ ensure_accounts() {
 }
 ensure_accounts
 
+# Multiarch: arm64 packages come from the same archive once dpkg knows the architecture.
+added_arch=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64 && [ "$(dpkg --print-architecture)" != arm64 ]; then
+  echo "install-deps: adding dpkg architecture arm64 (for the :arm64 libraries of make ARCH=arm64)"
+  dpkg --add-architecture arm64
+  added_arch=1
+fi
+if [ "$(dpkg --print-architecture)" != arm64 ]; then
+  packages+=("${cross_packages[@]}")
+  for p in "${arm64_packages[@]}"; do packages+=("$p:arm64"); done
+fi
+
+# A name without ":arch" means the native one (or arch "all"): with multiarch, a bare name also
+# matches the :arm64 copy, which must not count as the native package being there.
+native_arch=$(dpkg --print-architecture)
+installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -qx 'install ok installed'; }
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-    missing+=("$p")
-  fi
+  case "$p" in
+    *:*) installed "$p" || missing+=("$p") ;;
+    *) installed "$p:$native_arch" || installed "$p:all" || missing+=("$p") ;;
+  esac
 done
 
 missing_backports=()
@@ -65,7 +97,7 @@ for entry in "${backports[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ] && [ ${#missing_backports[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_backports[@]} -eq 0 ] && [ "$added_arch" -eq 0 ]; then
   echo "install-deps: all $(( ${#packages[@]} + ${#backports[@]} )) packages already installed"
   exit 0
 fi

@@ -19,13 +19,13 @@
  * §5.2: definite lengths only, what the requests need and a bounds-checked walk of responses. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>  // before linux/vm_sockets.h: older copies of it (the arm64 cross 6.1 headers) need sockaddr
 #include <linux/vm_sockets.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define NSM_IOCTL_RAW 0xC0200A00u

@@ -3,8 +3,10 @@
 # by probe.ld and turned into a flat bzImage by objcopy. See README.md for what it does.
 # Included from tests/guests/module.mk (the top Makefile only globs two directory levels); the
 # guard makes a second inclusion harmless.
+# x86 only (port I/O, cpuid, MSRs, a bzImage header): not built for ARCH=arm64.
 ifndef PROBE_GUEST_MK
 PROBE_GUEST_MK := 1
+ifeq ($(ARCH),x86)
 
 PROBE_DIR := tests/guests/probe
 PROBE_OUT := $(BUILD)/guest/probe
@@ -62,4 +64,5 @@ $(BUILD)/guest/probe-mbshim.bin: $(PROBE_OUT)/mbshim/mbshim.elf
 	objcopy -O binary $< $@
 
 all: $(BUILD)/guest/probe.bzImage $(BUILD)/guest/probe-mbshim.bin
+endif
 endif
