@@ -1,6 +1,7 @@
 /* tests/guests/arm64_kvm_probe.c — proves that an arm64 /dev/kvm runs guests, guest user mode
- * (EL0) included. Cross-built static (make build/guest/arm64/kvm_probe) and run inside the arm64
- * nested L1 by tests/integration/arm64_l1_kvm.sh (tests/nested/l1.sh --arch arm64).
+ * (EL0) included. Cross-built static (make ARCH=arm64: build/arm64/guest/arm64_kvm_probe) and
+ * run inside the arm64 nested L1 by tests/integration/arm64_l1_kvm.sh (tests/nested/l1.sh --arch
+ * arm64).
  *
  * It makes a VM with one vCPU (KVM_ARM_VCPU_INIT with the preferred target and PSCI 0.2), maps
  * one page of the guest code below at GUEST_BASE and runs it at EL1 with the MMU off. The guest

@@ -71,7 +71,13 @@ mkdir -p "$cache_root"
 tmps=()
 trap 'rm -rf "${tmps[@]}"' EXIT
 
-candidate() { apt-cache policy "$1" 2>/dev/null | sed -nE '0,/^ *Candidate: (.*)$/s//\1/p' || true; }
+# apt's candidate versions, asked once for every package (apt-cache takes seconds on a busy host).
+declare -A candidate=()
+ask_candidates() {
+  local n v
+  while read -r n v; do candidate[$n]=$v; done < <(apt-cache policy "$@" 2>/dev/null \
+    | awk '/^[^ ].*:$/ { n = substr($0, 1, length($0) - 1) } /^ *Candidate:/ { print n, $2 }' || true)
+}
 
 # unpack_deb DIR NAME VERSION: Debian package NAME (arch-qualified if foreign) at VERSION,
 # unpacked into DIR once (modules.dep built when it has kernel modules).
@@ -100,7 +106,7 @@ unpack_deb() {
 # candidate; without apt, the newest cached); prints its directory.
 userland_deb() {
   local name=$1 version=${2:-} dir
-  [ -n "$version" ] || version=$(candidate "$name$qual")
+  [ -n "$version" ] || version=${candidate[$name$qual]:-}
   if [ -z "$version" ] || [ "$version" = "(none)" ]; then
     dir=$(ls -d "$cache_root/debs/${name}_"*/ 2>/dev/null | sort -V | sed -n '$p' || true)
     [ -n "$dir" ] || die "cannot resolve $name$qual (run apt-get update) and nothing is cached in $cache_root/debs"
@@ -115,8 +121,11 @@ host_version() { dpkg-query -W -f='${Version}' "$1:$(dpkg --print-architecture)"
 # Which kernel: what linux-image-<flavour> depends on now, else the newest one cached.
 pkg=$(apt-cache depends "linux-image-$deb_arch$qual" 2>/dev/null \
   | sed -nE "0,/^ *Depends: (linux-image-[0-9][^ :]*-$deb_arch)(:$deb_arch)?\$/s//\\1/p" || true)
+userland=()
+[ "$foreign" -eq 1 ] && userland=(busybox-static$qual bash$qual)
+ask_candidates ${pkg:+"$pkg$qual"} "${userland[@]}"
 version=""
-[ -n "$pkg" ] && version=$(candidate "$pkg$qual")
+[ -n "$pkg" ] && version=${candidate[$pkg$qual]:-}
 if [ -z "$pkg" ] || [ -z "$version" ] || [ "$version" = "(none)" ]; then
   dir=$(ls -d "$cache_root"/linux-image-*/ 2>/dev/null | sort -V | sed -n '$p' || true)
   [ -n "$dir" ] || die "cannot resolve linux-image-$deb_arch$qual (run apt-get update) and nothing is cached in $cache_root"
