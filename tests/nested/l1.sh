@@ -135,7 +135,8 @@ deadline=$(( $(date +%s) + timeout_s ))
 timed_out=0 wedged=0
 while kill -0 "$qemu_pid" 2>/dev/null; do
   if [ "$(date +%s)" -ge "$deadline" ]; then timed_out=1; break; fi
-  if grep -qE 'soft lockup - CPU#|rcu_preempt self-detected stall' "$log_dir/console.log" 2>/dev/null; then
+  # (rcu_preempt: the x86 kernel's preemptible RCU; rcu_sched: the arm64 kernel's.)
+  if grep -qE 'soft lockup - CPU#|rcu_(preempt|sched) self-detected stall' "$log_dir/console.log" 2>/dev/null; then
     wedged=1; break
   fi
   # ... or silently (QEMU spinning, L1's clock stopped): its stage 2 writes /run/l1/alive every
