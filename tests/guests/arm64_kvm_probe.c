@@ -3,12 +3,16 @@
  * run inside the arm64 nested L1 by tests/integration/arm64_l1_kvm.sh (tests/nested/l1.sh --arch
  * arm64).
  *
- * It makes a VM with one vCPU (KVM_ARM_VCPU_INIT with the preferred target and PSCI 0.2), maps
- * one page of the guest code below at GUEST_BASE and runs it at EL1 with the MMU off. The guest
+ * It makes a VM with an in-kernel GICv3 (distributor and redistributors placed, initialized
+ * after the vCPU as a VMM does) and one vCPU (KVM_ARM_VCPU_INIT with the preferred target and
+ * PSCI 0.2), maps one page of the guest code below at GUEST_BASE and runs it at EL1 with the MMU
+ * off. The guest
  *   1. writes MMIO_MAGIC to MMIO_BASE (no memory there: an MMIO exit with the data),
- *   2. erets to EL0 code that issues `svc #SVC_IMM`, which traps back to its EL1 vector; the
+ *   2. reads the virtual counter before and after a short loop and writes the difference to
+ *      MMIO_BASE+32 and CNTFRQ_EL0 to MMIO_BASE+40 (the arch timer counts),
+ *   3. erets to EL0 code that issues `svc #SVC_IMM`, which traps back to its EL1 vector; the
  *      handler writes ESR_EL1 to MMIO_BASE+8 and SPSR_EL1 to MMIO_BASE+16,
- *   3. calls PSCI SYSTEM_OFF with hvc (a SYSTEM_EVENT shutdown exit).
+ *   4. calls PSCI SYSTEM_OFF with hvc (a SYSTEM_EVENT shutdown exit).
  * Any other EL1 exception writes its ESR to MMIO_BASE+24 and powers off. Each check prints one
  * `ARM64-PROBE name=ok|FAILED ...` line; the exit status is 0 only when all passed (1 when a
  * check failed, 2 when KVM itself could not be set up). */
@@ -31,6 +35,8 @@
 #define SVC_IMM 0x51
 #define ESR_EC_SVC64 0x15
 #define PSCI_SYSTEM_OFF 0x84000008u
+#define GICD_BASE 0x08000000ull /* where QEMU's virt machine has them */
+#define GICR_BASE 0x080a0000ull
 
 /* The guest: position independent (adr only), vector table 2 KiB aligned at its start. */
 __asm__(
@@ -57,6 +63,16 @@ __asm__(
     "  movz w2, #0x564d\n"
     "  movk w2, #0x5154, lsl #16\n" /* MMIO_MAGIC */
     "  str w2, [x1]\n"
+    "  mrs x6, cntvct_el0\n"
+    "  mov x8, #10000\n"
+    "4: subs x8, x8, #1\n"
+    "  b.ne 4b\n"
+    "  isb\n"
+    "  mrs x7, cntvct_el0\n"
+    "  sub x7, x7, x6\n"
+    "  str w7, [x1, #32]\n"
+    "  mrs x9, cntfrq_el0\n"
+    "  str w9, [x1, #40]\n"
     "  adr x5, guest_code\n"
     "  msr vbar_el1, x5\n"
     "  adr x5, 2f\n"
@@ -140,9 +156,17 @@ int main(void) {
     int vm = ioctl(kvm, KVM_CREATE_VM, 0);
     if (vm < 0) return die("KVM_CREATE_VM");
 
-    /* The in-kernel GICv3 the VMM's arm64 back end uses (only asked whether it can be made). */
-    struct kvm_create_device gic = {.type = KVM_DEV_TYPE_ARM_VGIC_V3, .flags = KVM_CREATE_DEVICE_TEST};
-    check("gicv3", ioctl(vm, KVM_CREATE_DEVICE, &gic) == 0, "");
+    /* The in-kernel GICv3 the VMM's arm64 back end uses: made and placed before the vCPUs,
+     * initialized after them. */
+    struct kvm_create_device gic = {.type = KVM_DEV_TYPE_ARM_VGIC_V3};
+    if (ioctl(vm, KVM_CREATE_DEVICE, &gic) != 0) return die("KVM_CREATE_DEVICE GICv3");
+    uint64_t gicd = GICD_BASE, gicr = GICR_BASE;
+    struct kvm_device_attr dist = {
+        .group = KVM_DEV_ARM_VGIC_GRP_ADDR, .attr = KVM_VGIC_V3_ADDR_TYPE_DIST, .addr = (uintptr_t)&gicd};
+    struct kvm_device_attr redist = {
+        .group = KVM_DEV_ARM_VGIC_GRP_ADDR, .attr = KVM_VGIC_V3_ADDR_TYPE_REDIST, .addr = (uintptr_t)&gicr};
+    if (ioctl((int)gic.fd, KVM_SET_DEVICE_ATTR, &dist) != 0) return die("GICv3 distributor address");
+    if (ioctl((int)gic.fd, KVM_SET_DEVICE_ATTR, &redist) != 0) return die("GICv3 redistributor address");
 
     void *mem = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return die("mmap guest memory");
@@ -160,6 +184,10 @@ int main(void) {
     init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
     if (ioctl(vcpu, KVM_ARM_VCPU_INIT, &init) != 0) return die("KVM_ARM_VCPU_INIT");
     printf("ARM64-PROBE vcpu_init=ok target=%u\n", init.target);
+    struct kvm_device_attr gic_init = {.group = KVM_DEV_ARM_VGIC_GRP_CTRL, .attr = KVM_DEV_ARM_VGIC_CTRL_INIT};
+    if (ioctl((int)gic.fd, KVM_SET_DEVICE_ATTR, &gic_init) != 0) return die("GICv3 init");
+    printf("ARM64-PROBE gicv3=ok dist=0x%llx redist=0x%llx\n", (unsigned long long)gicd,
+           (unsigned long long)gicr);
 
     uint64_t pc = GUEST_BASE;
     struct kvm_one_reg reg = {
@@ -182,6 +210,12 @@ int main(void) {
         check("mmio", v == MMIO_MAGIC, detail);
     }
     if (failures) return 1;
+
+    uint32_t ticks, freq;
+    if (expect_mmio(vcpu, r, MMIO_BASE + 32, &ticks, "timer") != 0) return 1;
+    if (expect_mmio(vcpu, r, MMIO_BASE + 40, &freq, "timer") != 0) return 1;
+    snprintf(detail, sizeof detail, "counter_ticks=%u cntfrq=%u", ticks, freq);
+    check("timer", ticks > 0 && freq > 0, detail);
 
     uint32_t esr, spsr;
     if (expect_mmio(vcpu, r, MMIO_BASE + 8, &esr, "usermode") != 0) return 1;

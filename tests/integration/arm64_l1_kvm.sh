@@ -3,8 +3,8 @@
 # The arm64 nested L1 (tests/nested/l1.sh --arch arm64: Debian's arm64 kernel at EL2 under
 # qemu-system-aarch64's TCG) has a working /dev/kvm, guest user mode included: the cross-built
 # probe (tests/guests/arm64_kvm_probe.c) runs a one-page guest there and checks its exits — an
-# MMIO write with its data, an svc from EL0 trapping to EL1 (ESR and SPSR), PSCI SYSTEM_OFF as a
-# shutdown event — and that an in-kernel GICv3 can be made. Prints L1's boot time (its uptime
+# MMIO write with its data, the virtual counter counting, an svc from EL0 trapping to EL1 (ESR
+# and SPSR), PSCI SYSTEM_OFF as a shutdown event — with an in-kernel GICv3 made and initialized. Prints L1's boot time (its uptime
 # when the probe began) and the test's wall time: what the arm64 L1 costs in CI.
 # Skips only where qemu-system-aarch64 or the aarch64 cross compiler is absent.
 source "$TOP/tests/lib.sh"
@@ -34,7 +34,7 @@ out=$(cat "$logs/out.log" 2>/dev/null || true)
 echo "$out"
 tail -n 1 "$TEST_TMP/out"
 expect_contains "$(cat "$logs/l1-info.txt" 2>/dev/null)" "/dev/kvm present"
-for check in vcpu_init gicv3 mmio usermode system_off; do
+for check in vcpu_init gicv3 mmio timer usermode system_off; do
   grep -q "^ARM64-PROBE $check=ok" <<<"$out" || fail "probe check $check did not pass (L1 logs: $logs)"
 done
 [ "$rc" -eq 0 ] || fail "the probe exited $rc in L1 (L1 logs: $logs)"
