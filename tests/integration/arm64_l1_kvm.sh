@@ -24,7 +24,7 @@ make -s -C "$TOP" ARCH=arm64 BUILD="$BUILD/arm64" "$probe" >"$TEST_TMP/make.log"
 # needs no hugepages: none reserved saves L1 zeroing 1.5 GiB under TCG (≈ 5 s of its boot).
 for attempt in 1 2; do
   rc=0
-  "$TOP/tests/nested/l1.sh" --arch arm64 --quiet --timeout 600 --hugepages-1g 0 --hugepages-2m 0 -- \
+  "$TOP/tests/nested/l1.sh" --arch arm64 --quiet --timeout 300 --hugepages-1g 0 --hugepages-2m 0 -- \
     bash -c 'echo "uptime $(cut -d" " -f1 /proc/uptime)"; exec "$0"' "$probe" >"$TEST_TMP/out" 2>&1 || rc=$?
   [ "$rc" -eq 75 ] || break
   echo "arm64_l1_kvm: L1 wedged (attempt $attempt); $(tail -n 1 "$TEST_TMP/out")"

@@ -122,7 +122,7 @@ host_version() { dpkg-query -W -f='${Version}' "$1:$(dpkg --print-architecture)"
 pkg=$(apt-cache depends "linux-image-$deb_arch$qual" 2>/dev/null \
   | sed -nE "0,/^ *Depends: (linux-image-[0-9][^ :]*-$deb_arch)(:$deb_arch)?\$/s//\\1/p" || true)
 userland=()
-[ "$foreign" -eq 1 ] && userland=(busybox-static$qual bash$qual)
+[ "$foreign" -eq 1 ] && userland=("busybox-static$qual" "bash$qual")
 ask_candidates ${pkg:+"$pkg$qual"} "${userland[@]}"
 version=""
 [ -n "$pkg" ] && version=${candidate[$pkg$qual]:-}

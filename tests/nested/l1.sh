@@ -58,12 +58,12 @@ done
 case "$arch" in
   x86_64)
     qemu=qemu-system-x86_64 console=ttyS0 log_suffix=""
-    machine=(-M q35,smm=off -cpu max)
+    machine=(-M "q35,smm=off" -cpu max)
     : "${mem:=6144}" "${cpus:=6}" "${hp2m:=512}" "${hp1g:=2}" ;;
   arm64)
     # pauth-impdef: QEMU's own pointer-authentication hash, far cheaper under TCG than QARMA.
     qemu=qemu-system-aarch64 console=ttyAMA0 log_suffix=-arm64
-    machine=(-M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on)
+    machine=(-M "virt,virtualization=on,gic-version=3" -cpu "max,pauth-impdef=on")
     : "${mem:=4096}" "${cpus:=4}" "${hp2m:=256}" "${hp1g:=1}" ;;
   *) echo "l1: unknown --arch '$arch' (x86_64 or arm64)" >&2; exit 2 ;;
 esac
