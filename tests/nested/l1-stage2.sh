@@ -5,7 +5,8 @@
 #   /run/l1/job.env   exported variables and L1_CWD; /run/l1/job.cmd the command (bash -c)
 # with its output in /run/l1/out.log and its exit status in /run/l1/exit, then reboots, which
 # ends QEMU (-no-reboot). As PID 1 it also reaps every orphan (the tests check for zombies).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# L1_PATH_PREFIX (from l1-init): an arm64 L1's own busybox applets, before the host's x86 programs.
+export PATH=${L1_PATH_PREFIX:+$L1_PATH_PREFIX:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mkdir -p /dev/pts /dev/shm /dev/hugepages /run/l1
@@ -21,7 +22,7 @@ hostname qt-vmm-l1 2>/dev/null || true
 ln -sf /proc/self/fd /dev/fd 2>/dev/null || true
 
 {
-  echo "l1: $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
+  echo "l1: $(uname -r) $(uname -m), $(nproc) CPUs, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB"
   echo "l1: /dev/kvm $([ -c /dev/kvm ] && echo present || echo MISSING)," \
        "hugepages 2M=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)" \
        "1G=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0)"
