@@ -13,6 +13,7 @@ command -v jq >/dev/null || fail "jq missing; run scripts/install-deps.sh"
 [ -x "$BUILD/guest/init" ] && [ -x "$BUILD/guest/app_echo_env" ] || fail "guest init/app missing; run make"
 cd "$TEST_TMP"
 export QT_VMM_RUN_DIR="$TEST_TMP/run"
+export SOURCE_DATE_EPOCH=1700000000   # reproducible images: the same inputs give the same bytes
 mkdir -p "$QT_VMM_RUN_DIR"
 
 # Stand-ins: an arm64 Image header ("ARM\x64" at 0x38) and an aarch64 ELF header (e_machine 183).
@@ -70,10 +71,10 @@ QT_VMM_INIT_AARCH64="$BUILD/guest/init" expect_cli_error 3 IMG_INIT_ARCH "$QT_VM
 expect_contains "$(cat err.txt)" "is an x86_64 ELF but the image is for aarch64"
 # A single-arch arm64 image built for the host's x86_64, and an arm64 config whose app is x86_64.
 IMAGE_ARCH=arm64 oci_image armonly "$(IMAGE_ARCH=arm64 image_config '{"Cmd":["/bin/app"]}' arm.tar)" latest tar:arm.tar >/dev/null
-expect_cli_error 3 IMG_ARCH_MISMATCH "$QT_VMM" enclave make-img --docker-uri oci:armonly --eif bad.eif --kernel "$KERNEL"
+expect_cli_error 3 IMG_ARCH_MISMATCH "$QT_VMM" --only-show-errors enclave make-img --docker-uri oci:armonly --eif bad.eif --kernel "$KERNEL"
 expect_contains "$(cat err.txt)" "pass --arch arm64"
 IMAGE_ARCH=arm64 oci_image lying "$(IMAGE_ARCH=arm64 image_config '{"Cmd":["/bin/app"]}' amd.tar)" latest tar:amd.tar >/dev/null
-expect_cli_error 3 IMG_APP_ARCH "$QT_VMM" enclave make-img --docker-uri oci:lying --eif bad.eif --arch arm64 --kernel Image
+expect_cli_error 3 IMG_APP_ARCH "$QT_VMM" --only-show-errors enclave make-img --docker-uri oci:lying --eif bad.eif --arch arm64 --kernel Image
 expect_contains "$(cat err.txt)" "the app's entry binary '/bin/app' is an x86_64 ELF"
 [ ! -e bad.eif ] || fail "a refused make-img left bad.eif behind"
 
