@@ -40,7 +40,6 @@ std::string error_code(const std::function<void()>& f)
     try {
         f();
     } catch (const base::Error& e) {
-        MESSAGE(e.what());
         return e.code();
     }
     return "";

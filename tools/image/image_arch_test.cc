@@ -131,7 +131,6 @@ std::string error_of(const std::function<void()>& f)
     try {
         f();
     } catch (const base::Error& e) {
-        MESSAGE(e.what());
         return e.code() + ": " + e.what();
     }
     return "";
