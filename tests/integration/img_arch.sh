@@ -8,6 +8,7 @@
 # stand-ins with the right headers: make-img only packs them (tcg_arm64.sh boots real ones).
 source "$TOP/tests/lib.sh"
 source "$TOP/tools/image/testdata/image_helpers.sh"
+[ "$(uname -m)" = x86_64 ] || skip "written for an x86_64 host: its stand-ins are the other architecture's"
 need_kernel
 command -v jq >/dev/null || fail "jq missing; run scripts/install-deps.sh"
 [ -x "$BUILD/guest/init" ] && [ -x "$BUILD/guest/app_echo_env" ] || fail "guest init/app missing; run make"
