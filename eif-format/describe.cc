@@ -1,6 +1,7 @@
 #include "eif-format/describe.h"
 
 #include "base/error.h"
+#include "eif-format/eif_arch.h"
 #include "eif-format/eif_reader.h"
 #include "eif-format/signature.h"
 
@@ -73,6 +74,7 @@ Json describe_eif(const std::string& path)
 
     Json j;
     j["EifVersion"] = reader.header().version;
+    j["Arch"] = arch_name(arch_of_flags(reader.header().flags));
     j["Measurements"] = measurements_json(m);
     j["IsSigned"] = signature.has_value();
     if (signature) {

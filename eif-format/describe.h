@@ -18,7 +18,8 @@ inline constexpr std::size_t kMaxMetadataSection = 16 << 20;
 
 nlohmann::ordered_json measurements_json(const Measurements& m);
 
-// EifVersion, Measurements, IsSigned, SigningCertificate, CheckCRC, SignatureCheck, ImageName,
+// EifVersion, Arch (qt-vmm's addition: "x86_64" or "aarch64", from the header's arch flag),
+// Measurements, IsSigned, SigningCertificate, CheckCRC, SignatureCheck, ImageName,
 // ImageVersion, Metadata. A CRC mismatch is reported (CheckCRC false), not thrown; structural
 // errors and unparsable metadata/signature sections throw base::Error.
 nlohmann::ordered_json describe_eif(const std::string& path);

@@ -1,6 +1,6 @@
 # eif-format/: reads, validates, writes, signs and measures Enclave Image Files (AWS Nitro EIF v4).
 LIBRARIES += eif
-eif_SRCS := eif-format/eif_layout.cc eif-format/pcr.cc eif-format/eif_reader.cc eif-format/metadata.cc \
+eif_SRCS := eif-format/eif_layout.cc eif-format/eif_arch.cc eif-format/pcr.cc eif-format/eif_reader.cc eif-format/metadata.cc \
   eif-format/cbor_util.cc eif-format/cose_sign1.cc eif-format/signature.cc eif-format/eif_stream_writer.cc eif-format/eif_writer.cc \
   eif-format/eif_sign.cc eif-format/describe.cc eif-format/sealed_copy.cc
 # libdeflate (static: no extra shared library at run time) for the EIF writer's CRC-32.

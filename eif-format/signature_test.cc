@@ -225,7 +225,7 @@ TEST_CASE("sign_eif: adds, then replaces, the signature; PCR0-2 unchanged; descr
     std::vector<std::string> keys;
     for (const auto& [k, v] : d.items())
         keys.push_back(k);
-    CHECK(keys == std::vector<std::string> { "EifVersion", "Measurements", "IsSigned", "SigningCertificate", "CheckCRC", "SignatureCheck", "ImageName", "ImageVersion", "Metadata" });
+    CHECK(keys == std::vector<std::string> { "EifVersion", "Arch", "Measurements", "IsSigned", "SigningCertificate", "CheckCRC", "SignatureCheck", "ImageName", "ImageVersion", "Metadata" });
     CHECK(d["EifVersion"] == 4);
     CHECK(d["Measurements"]["HashAlgorithm"] == "Sha384 { ... }");
     CHECK(d["Measurements"]["PCR0"] == plain.pcr0);

@@ -11,6 +11,10 @@
 # E2E_CPUS=2 vCPUs on whole cores by the QingTian rules, unmodified, where the host has the
 # room (≥ 6 CPUs: CPU 0 for the parent, two enclaves of 2); only smaller hosts need
 # --allow-shared-cpus and 1 vCPU.
+# E2E_ARCH=arm64 (tests/integration/tcg_arm64.sh) builds aarch64 EIFs instead: make-img --arch
+# arm64 with the cross-built init and apps of $BUILD/arm64/guest and the arm64 Image
+# ($KERNEL_ARM64, else `kernel-config/build-kernel-arm64.sh --path`), run by
+# qemu-system-aarch64 -M virt; tcg_setup skips, saying what is missing, when any of them is.
 #   kvm_e2e_setup CPUS                 tcg_setup for the KVM-path-only tests (tests/kvm_e2e/): skips
 #                                      unless E2E_ACCEL=kvm and the host has ≥ 6 CPUs; CPUS vCPUs,
 #                                      never --allow-shared-cpus
@@ -28,6 +32,9 @@
 #   defer_fail MESSAGE                 a failure that lets the test go on; it still fails at the end
 
 E2E_ACCEL=${E2E_ACCEL:-tcg}
+E2E_ARCH=${E2E_ARCH:-x86_64}
+TCG_APPS="$BUILD/guest"
+TCG_MAKE_IMG_OPTS=()
 E2E_START_OPTS=()
 E2E_CPUS=1
 E2E_MEM=256
@@ -42,6 +49,8 @@ tcg_setup() {
     else
       E2E_START_OPTS=(--allow-shared-cpus)
     fi
+  elif [ "$E2E_ARCH" = arm64 ]; then
+    tcg_arm64_setup
   else
     command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
   fi
@@ -53,6 +62,23 @@ tcg_setup() {
   PEER="$BUILD/bin/vsock_peer"
   TCG_T0=$(date +%s.%N)
   trap tcg_cleanup EXIT
+}
+
+# The arm64 pieces (see E2E_ARCH above); skips naming the first one missing.
+tcg_arm64_setup() {
+  command -v "${QT_VMM_QEMU_AARCH64:-qemu-system-aarch64}" >/dev/null || skip "qemu-system-aarch64 missing (apt-get install qemu-system-arm)"
+  if [ -z "${KERNEL_ARM64:-}" ] && [ -x "$TOP/kernel-config/build-kernel-arm64.sh" ]; then
+    KERNEL_ARM64=$("$TOP/kernel-config/build-kernel-arm64.sh" --path 2>/dev/null) || KERNEL_ARM64=""
+  fi
+  [ -n "${KERNEL_ARM64:-}" ] && [ -f "$KERNEL_ARM64" ] || skip "no arm64 guest kernel (set KERNEL_ARM64, or build it: make kernel ARCH=arm64)"
+  [ "$(dd if="$KERNEL_ARM64" bs=1 skip=56 count=4 status=none)" = $'ARM\x64' ] || fail "KERNEL_ARM64=$KERNEL_ARM64 is not an arm64 Image"
+  TCG_APPS="$BUILD/arm64/guest"
+  for p in init app_vsock app_echo_env; do
+    [ -x "$TCG_APPS/$p" ] || skip "no cross-built $TCG_APPS/$p (make ARCH=arm64)"
+  done
+  export QT_VMM_INIT_AARCH64="$TCG_APPS/init"
+  TCG_MAKE_IMG_OPTS=(--arch arm64)
+  KERNEL=$KERNEL_ARM64
 }
 
 kvm_e2e_setup() {
@@ -98,15 +124,17 @@ tcg_image() {
   local root="$TEST_TMP/$name.root" app
   rm -rf "$root" "$TEST_TMP/$name.layout"
   mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-  for app in "$@"; do install -m 0755 "$BUILD/guest/$app" "$root/bin/$app"; done
+  for app in "$@"; do install -m 0755 "$TCG_APPS/$app" "$root/bin/$app"; done
   printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
   printf '%s\n' 'root:x:0:' > "$root/etc/group"
   layer_tar "$TEST_TMP/$name.tar" "$root" .
-  oci_image "$TEST_TMP/$name.layout" "$(image_config "$config" "$TEST_TMP/$name.tar")" latest "tar:$TEST_TMP/$name.tar" >/dev/null
+  oci_image "$TEST_TMP/$name.layout" "$(IMAGE_ARCH=$(tcg_oci_arch) image_config "$config" "$TEST_TMP/$name.tar")" latest "tar:$TEST_TMP/$name.tar" >/dev/null
   "$QT_VMM" enclave make-img --docker-uri "oci:$TEST_TMP/$name.layout:latest" --eif "$TEST_TMP/$name.eif" \
-    --kernel "$KERNEL" >"$TEST_TMP/$name.pcrs.json" 2>"$TEST_TMP/$name.make-img.log" \
+    --kernel "$KERNEL" "${TCG_MAKE_IMG_OPTS[@]}" >"$TEST_TMP/$name.pcrs.json" 2>"$TEST_TMP/$name.make-img.log" \
     || { cat "$TEST_TMP/$name.make-img.log" >&2; fail "make-img $name"; }
 }
+
+tcg_oci_arch() { if [ "$E2E_ARCH" = arm64 ]; then echo arm64; else echo amd64; fi; }
 
 # tcg_start EIF [options...]
 tcg_start() {

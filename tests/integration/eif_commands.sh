@@ -36,9 +36,9 @@ jq -e 'has("SigningCertificate") | not' d.json >/dev/null || fail "unsigned imag
 [ "$(jq -r .Measurements.HashAlgorithm d.json)" = "Sha384 { ... }" ] || fail "HashAlgorithm"
 [ "$(jq -r .Measurements.PCR0 built.json)" = "$want0" ] || fail "writer PCR0"
 # json output sorts keys, as knack's does; a query keeps nitro-cli's field order in a table.
-[ "$(jq -c '[keys_unsorted[]]' d.json)" = '["CheckCRC","EifVersion","ImageName","ImageVersion","IsSigned","Measurements","Metadata"]' ] \
+[ "$(jq -c '[keys_unsorted[]]' d.json)" = '["Arch","CheckCRC","EifVersion","ImageName","ImageVersion","IsSigned","Measurements","Metadata"]' ] \
   || { jq -c '[keys_unsorted[]]' d.json; fail "describe-eif keys"; }
-[ "$("$QT_VMM" -o table --query @ enclave describe-eif --eif image.eif | head -n1 | tr -s ' ')" = "EifVersion IsSigned CheckCRC ImageName ImageVersion" ] \
+[ "$("$QT_VMM" -o table --query @ enclave describe-eif --eif image.eif | head -n1 | tr -s ' ')" = "EifVersion Arch IsSigned CheckCRC ImageName ImageVersion" ] \
   || fail "describe-eif field order"
 jq -e '.ImageName == "hello" and .ImageVersion == "3.1"' d.json >/dev/null || fail "ImageName/Version"
 jq -e '.Metadata.BuildTime == "2023-11-14T22:13:20+00:00" and .Metadata.BuildTool == "qt-vmm" and .Metadata.OperatingSystem == "Linux"
@@ -86,7 +86,7 @@ jq -e '.IsSigned and .CheckCRC and .SignatureCheck and .SigningCertificate.Issue
        and .SigningCertificate.IssuerName.O == "qt-vmm" and .SigningCertificate.Algorithm == "ecdsa-with-SHA256"' d1.json >/dev/null \
   || { cat d1.json; fail "describe-eif of the signed image"; }
 jq -e '.SigningCertificate.Signature | test("^([0-9A-F]{2}:)+[0-9A-F]{2}$")' d1.json >/dev/null || fail "certificate signature format"
-[ "$(jq -c '[keys_unsorted[]]' d1.json)" = '["CheckCRC","EifVersion","ImageName","ImageVersion","IsSigned","Measurements","Metadata","SignatureCheck","SigningCertificate"]' ] \
+[ "$(jq -c '[keys_unsorted[]]' d1.json)" = '["Arch","CheckCRC","EifVersion","ImageName","ImageVersion","IsSigned","Measurements","Metadata","SignatureCheck","SigningCertificate"]' ] \
   || fail "signed describe-eif keys"
 [ "$(jq -r .Measurements.PCR8 d1.json)" = "$(der_pcr c384.pem)" ] || fail "describe PCR8"
 size1=$(stat -c %s image.eif)

@@ -121,9 +121,19 @@ std::string describe_platform(const Json& descriptor)
     return out;
 }
 
+// True for the index entry of linux/<arch> (for arm64 with no variant or variant v8).
+bool is_platform(const Json& descriptor, eif::Arch arch)
+{
+    auto p = descriptor.find("platform");
+    if (p == descriptor.end() || !p->is_object() || string_field(*p, "os") != "linux" || string_field(*p, "architecture") != eif::oci_arch_name(arch))
+        return false;
+    std::string variant = string_field(*p, "variant");
+    return arch != eif::Arch::Aarch64 || variant.empty() || variant == "v8";
+}
+
 // Picks one descriptor from an index's "manifests": by tag if given, else the only one, else
-// the linux/amd64 one.
-Json choose_manifest(const Json& index, const std::string& tag, const std::string& where)
+// the linux/<arch> one.
+Json choose_manifest(const Json& index, const std::string& tag, eif::Arch arch, const std::string& where)
 {
     auto manifests = index.find("manifests");
     if (manifests == index.end() || !manifests->is_array() || manifests->empty())
@@ -152,11 +162,10 @@ Json choose_manifest(const Json& index, const std::string& tag, const std::strin
     }
     if (candidates.size() == 1)
         return candidates.front();
-    // Several: a multi-platform set → linux/amd64.
+    // Several: a multi-platform set → linux/<arch>.
     std::string platforms;
     for (const Json& d : candidates) {
-        auto p = d.find("platform");
-        if (p != d.end() && p->is_object() && string_field(*p, "os") == "linux" && string_field(*p, "architecture") == "amd64")
+        if (is_platform(d, arch))
             return d;
         platforms += (platforms.empty() ? "" : ", ") + describe_platform(d);
     }
@@ -167,7 +176,7 @@ Json choose_manifest(const Json& index, const std::string& tag, const std::strin
     for (const Json& d : candidates)
         any_platform = any_platform || d.contains("platform");
     bad_image("IMG_AMBIGUOUS_IMAGE", where + " holds " + std::to_string(candidates.size()) + " images"
-            + (any_platform ? " (" + platforms + ") and none is linux/amd64" : "") + "; pick one with :TAG"
+            + (any_platform ? " (" + platforms + ") and none is linux/" + eif::oci_arch_name(arch) : "") + "; pick one with :TAG"
             + (list.empty() ? "" : " (tags: " + list + ")"));
 }
 
@@ -197,7 +206,7 @@ std::vector<std::string> diff_ids(const ResolvedImage& image, const std::string&
     return out;
 }
 
-ResolvedImage resolve_oci(BlobStore store, const std::string& tag, const std::string& fallback_name,
+ResolvedImage resolve_oci(BlobStore store, const std::string& tag, eif::Arch arch, const std::string& fallback_name,
     const std::function<void(const std::string&)>& log)
 {
     ResolvedImage image { .store = std::move(store) };
@@ -211,7 +220,7 @@ ResolvedImage resolve_oci(BlobStore store, const std::string& tag, const std::st
     if (!index.is_object())
         bad_image("IMG_BAD_INDEX", label + "/index.json is not a JSON object");
 
-    Json descriptor = choose_manifest(index, tag, label + "/index.json");
+    Json descriptor = choose_manifest(index, tag, arch, label + "/index.json");
     image.name = fallback_name;
     if (auto a = descriptor.find("annotations"); a != descriptor.end() && a->is_object()) {
         std::string full = string_field(*a, kContainerdNameAnnotation);
@@ -233,8 +242,8 @@ ResolvedImage resolve_oci(BlobStore store, const std::string& tag, const std::st
         if (type.empty())
             type = string_field(doc, "mediaType");
         if (is_index_media_type(type) || (type.empty() && doc.contains("manifests"))) {
-            log("Selecting linux/amd64 from the image index...");
-            descriptor = choose_manifest(doc, "", label + ": index " + string_field(descriptor, "digest"));
+            log(std::string("Selecting linux/") + eif::oci_arch_name(arch) + " from the image index...");
+            descriptor = choose_manifest(doc, "", arch, label + ": index " + string_field(descriptor, "digest"));
             continue;
         }
         manifest = std::move(doc);
@@ -368,7 +377,7 @@ std::string strip_tag(const std::string& reference)
     return out;
 }
 
-ResolvedImage resolve_image(const std::string& docker_uri, const std::string& scratch_near,
+ResolvedImage resolve_image(const std::string& docker_uri, eif::Arch arch, const std::string& scratch_near,
     const std::function<void(const std::string&)>& log, const UnpackLimits& limits)
 {
     auto has_prefix = [&](const char* prefix) { return docker_uri.rfind(prefix, 0) == 0; };
@@ -377,12 +386,12 @@ ResolvedImage resolve_image(const std::string& docker_uri, const std::string& sc
     if (has_prefix("oci:")) {
         auto [dir, tag] = split_path_suffix(docker_uri.substr(4));
         log("Reading OCI image layout " + dir + (tag.empty() ? "" : " (tag " + tag + ")") + "...");
-        return resolve_oci(BlobStore::open_directory(dir), tag, basename_of(dir), log);
+        return resolve_oci(BlobStore::open_directory(dir), tag, arch, basename_of(dir), log);
     }
     if (has_prefix("oci-archive:")) {
         auto [file, tag] = split_path_suffix(docker_uri.substr(12));
         log("Reading OCI archive " + file + (tag.empty() ? "" : " (tag " + tag + ")") + "...");
-        return resolve_oci(BlobStore::open_archive(file, scratch_near, limits), tag, basename_of(file), log);
+        return resolve_oci(BlobStore::open_archive(file, scratch_near, limits), tag, arch, basename_of(file), log);
     }
     if (has_prefix("docker-archive:")) {
         auto [file, reference] = split_path_suffix(docker_uri.substr(15));

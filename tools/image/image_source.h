@@ -3,7 +3,7 @@
 //
 //   oci:DIR[:TAG]            OCI image layout (index.json → [index →] manifest → config, layers);
 //                            TAG matches org.opencontainers.image.ref.name; multi-platform
-//                            indexes resolve to linux/amd64
+//                            indexes resolve to linux/<arch> (arm64: variant v8 or none)
 //   oci-archive:FILE[:TAG]   a tar of an OCI image layout
 //   docker-archive:FILE[:REF] what `docker save` / `podman save` write (manifest.json)
 //   NAME[:TAG]               exported through a local `docker` or `podman` (`save`), then read as
@@ -12,10 +12,11 @@
 // Every manifest, config and layer is checked against its sha256 digest as it is read.
 //
 // Usage:
-//     image::ResolvedImage img = image::resolve_image("oci:./layout:latest", "/out/app.eif", log, limits);
+//     image::ResolvedImage img = image::resolve_image("oci:./layout:latest", eif::Arch::X86_64, "/out/app.eif", log, limits);
 //     for (auto& layer : img.layers) image::read_layer(layer, i++, tree, spill);
 #pragma once
 
+#include "eif-format/eif_arch.h"
 #include "tools/image/unpack_limits.h"
 
 #include "tools/image/blob_store.h"
@@ -37,9 +38,10 @@ struct ResolvedImage {
     std::string architecture {};        // config "architecture" ("amd64", "arm64", …)
 };
 
+// arch: which entry of a multi-platform index to take (the config is not checked here).
 // scratch_near: where scratch files go (see TempFile); log receives progress lines.
 // limits: applied to a compressed image archive as it is unpacked (blob_store.h).
-ResolvedImage resolve_image(const std::string& docker_uri, const std::string& scratch_near,
+ResolvedImage resolve_image(const std::string& docker_uri, eif::Arch arch, const std::string& scratch_near,
     const std::function<void(const std::string&)>& log, const UnpackLimits& limits = {});
 
 // "registry:5000/app:v1" → "registry:5000/app"; "app@sha256:…" → "app".

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/file.h"
+#include "tools/image/testdata/scratch_dir.h"
 
 #include <doctest/doctest.h>
 
@@ -16,16 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct ScratchDir {
-    fs::path path;
-    ScratchDir()
-    {
-        std::string templ = (fs::temp_directory_path() / "qt-vmm-layer-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        path = templ;
-    }
-    ~ScratchDir() { fs::remove_all(path); }
-};
+using image_test::ScratchDir;
 
 void pwrite_text(const fs::path& file, const std::string& text, off_t at)
 {

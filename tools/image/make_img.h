@@ -7,13 +7,19 @@
 // metadata BuildTime come from $SOURCE_DATE_EPOCH (0 / now when unset); the boot ramdisk always
 // uses mtime 0, so PCR1 depends only on kernel, cmdline and init.
 //
+// Architecture: options.arch (default: the host's) picks the linux/<arch> entry of a
+// multi-platform index, must match the image config's "architecture", the kernel's boot header
+// and the ELF machine of guest-init and of the app's entry binary (guest_arch.h), and sets the
+// EIF header's arch flag.
+//
 // Usage:
 //     image::MakeImgOptions o;
-//     o.docker_uri = "oci:./layout"; o.eif_path = "app.eif";
-//     o.kernel_path = image::default_kernel_path(); o.init_path = image::default_init_path();
+//     o.docker_uri = "oci:./layout"; o.eif_path = "app.eif"; o.arch = eif::Arch::Aarch64;
+//     o.kernel_path = image::default_kernel_path(o.arch); o.init_path = image::default_init_path(o.arch);
 //     eif::Measurements m = image::make_img(o, [](const std::string& line) { std::cerr << line << "\n"; });
 #pragma once
 
+#include "eif-format/eif_arch.h"
 #include "eif-format/pcr.h"
 #include "tools/image/unpack_limits.h"
 
@@ -27,6 +33,7 @@ inline constexpr const char* kDefaultCmdline = "console=ttyS0 reboot=k panic=-1 
 
 struct MakeImgOptions {
     std::string docker_uri;
+    eif::Arch arch { eif::host_arch() };
     std::string eif_path;
     std::string kernel_path;
     std::string init_path;
@@ -41,10 +48,14 @@ struct MakeImgOptions {
 
 eif::Measurements make_img(const MakeImgOptions& options, const std::function<void(const std::string&)>& log);
 
-// $QT_VMM_KERNEL, else <dir of this executable>/../kernel/bzImage.
-std::string default_kernel_path();
-// $QT_VMM_INIT, else <dir of this executable>/../guest/init.
-std::string default_init_path();
+// $QT_VMM_KERNEL_<ARCH> (QT_VMM_KERNEL_AARCH64, QT_VMM_KERNEL_X86_64), else for the host's
+// architecture $QT_VMM_KERNEL, else <dir of this executable>/../kernel/<bzImage|Image> for the
+// host's architecture and <dir>/../<arm64|x86_64>/kernel/<bzImage|Image> for the other (the
+// build tree: build/bin/qt-vmm, build/kernel/bzImage, build/arm64/kernel/Image).
+std::string default_kernel_path(eif::Arch arch = eif::host_arch());
+// The same for guest-init: $QT_VMM_INIT_<ARCH>, $QT_VMM_INIT (host's arch), <dir>/../guest/init
+// or <dir>/../<arm64|x86_64>/guest/init.
+std::string default_init_path(eif::Arch arch = eif::host_arch());
 // The cpio mtime: $SOURCE_DATE_EPOCH (must be an integer 0..4294967295) or 0.
 std::uint32_t ramdisk_mtime();
 

@@ -6,7 +6,7 @@ image_LDLIBS := -larchive -lcrypto
 
 UNIT_TESTS += image_test
 image_test_SRCS := $(wildcard tools/image/*_test.cc) tests/doctest_main.cc
-image_test_LIBS := image guest_status base
+image_test_LIBS := image eif guest_status base
 
 FUZZERS += image_layer_fuzz
 image_layer_fuzz_SRCS := tools/image/layer_fuzz.cc

@@ -29,7 +29,7 @@ std::unique_ptr<EnclaveVm> create_enclave_vm(
     if (settings.nsm)
         nsm = [module = settings.nsm](std::string_view request) { return module->handle(request); };
     if (settings.accel == Accel::Tcg)
-        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(nsm), std::move(on_exit));
+        return QemuEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(nsm), std::move(on_exit), settings.arch);
     return KvmEnclaveVm::create(settings.machine, image, std::move(vsock), std::move(nsm), std::move(on_exit));
 }
 

@@ -30,6 +30,7 @@
 // Tests pass a factory for a fake back end (vmm/testing/fake_enclave_vm.h) as a third argument.
 #pragma once
 
+#include "eif-format/eif_arch.h"
 #include "guest-init/status_protocol.h"
 #include "vmm/enclave/accel.h"
 #include "vmm/enclave/control_server.h"
@@ -60,6 +61,7 @@ struct EnclaveSettings {
     std::string cpu_isolation { "isolated" }; // placement::isolation_name(): what the opt-out allowed
     std::string daemon_cpu_isolation;  // placement::daemon_cpus(): where machine.vmm_cpus came from
     Accel accel { Accel::Kvm };    // qt-vmm's VMM, or QEMU under software emulation
+    eif::Arch arch { eif::host_arch() }; // the EIF's; under kvm always the host's (the launcher checks)
     MachineConfig machine;         // under tcg: vcpus, memory_bytes, cmdline and console only
     uid_t owner_uid { 0 };
     std::size_t console_capacity { 256 * 1024 };

@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/hex.h"
+#include "eif-format/eif_arch.h"
 #include "eif-format/eif_reader.h"
 #include "eif-format/signature.h"
 #include "vmm/enclave/attestation_setup.h"
@@ -180,6 +181,16 @@ Json start_enclave(const StartRequest& request)
     if (!accel)
         throw base::Error(base::ErrorKind::Usage, "BAD_ACCEL", "--accel " + request.accel + " is not known; use kvm or tcg");
     const bool tcg = *accel == Accel::Tcg;
+    // The EIF's architecture: KVM runs only the host's; QEMU emulates either.
+    const eif::Arch arch = eif::arch_of_flags(eif.header().flags);
+    if (!tcg && arch != eif::host_arch())
+        throw base::Error(base::ErrorKind::InvalidInput, "EIF_ARCH_MISMATCH",
+            request.eif_path + " is an " + eif::arch_name(arch) + " enclave image but KVM on this " + eif::arch_name(eif::host_arch())
+                + " host runs only " + eif::arch_name(eif::host_arch()) + " enclaves; start it with --accel tcg (QEMU emulates it) or on an "
+                + eif::arch_name(arch) + " host");
+    const QemuSystem qemu = qemu_system(arch);
+    if (tcg && !qemu_binary_exists(qemu.binary))
+        throw_qemu_missing(qemu.binary, qemu.install); // now, before anything is taken
     if (tcg && (request.page_size || request.numa_node))
         throw base::Error(base::ErrorKind::Usage, "NOT_FOR_TCG",
             "--hugepage-size and --numa-node do not apply to --accel tcg (QEMU's guest RAM is ordinary shared memory); drop them");
@@ -223,6 +234,7 @@ Json start_enclave(const StartRequest& request)
     settings.debug_mode = request.debug_mode;
     settings.cpu_isolation = tcg ? "not-applicable (tcg)" : placement::isolation_name(place);
     settings.accel = *accel;
+    settings.arch = arch;
     settings.owner_uid = ::getuid();
     settings.machine.vcpus = request.vcpus;
     settings.machine.memory_bytes = place.memory_mib << 20;
@@ -253,13 +265,13 @@ Json start_enclave(const StartRequest& request)
     settings.attestation = std::move(prepared.description);
     if (!tcg) {
         settings.attestation["Device"] = "virtio-mmio slot 1 (virtio ID 33)";
-    } else if (std::string qemu = qemu_binary(); qemu_can_create_device(qemu, "vhost-user-device")) {
+    } else if (qemu_can_create_device(qemu.binary, "vhost-user-device")) {
         settings.attestation["Device"] = "QEMU vhost-user-device (virtio ID 33)";
     } else {
         // Debian's QEMU builds vhost-user-device as not user-creatable: the enclave still runs,
         // without /dev/nsm, and says so (start prints it as a warning).
         settings.nsm = nullptr;
-        settings.attestation["Device"] = "unavailable: " + qemu + " cannot create -device vhost-user-device (QEMU builds it "
+        settings.attestation["Device"] = "unavailable: " + qemu.binary + " cannot create -device vhost-user-device (QEMU builds it "
             "not user-creatable), so this --accel tcg enclave has no /dev/nsm; use --accel kvm, or QT_VMM_QEMU with a QEMU "
             "that allows it";
     }

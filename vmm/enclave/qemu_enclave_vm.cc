@@ -56,11 +56,12 @@ std::string last_line(const std::string& text)
 
 } // namespace
 
-std::unique_ptr<QemuEnclaveVm> QemuEnclaveVm::create(
-    const MachineConfig& machine, const BootImage& image, VsockConfig vsock, nsm::RequestHandler nsm, OnExit on_exit)
+std::unique_ptr<QemuEnclaveVm> QemuEnclaveVm::create(const MachineConfig& machine, const BootImage& image, VsockConfig vsock,
+    nsm::RequestHandler nsm, OnExit on_exit, eif::Arch arch)
 {
     std::unique_ptr<QemuEnclaveVm> vm(new QemuEnclaveVm);
     vm->m_machine = machine;
+    vm->m_arch = arch;
     vm->m_on_exit = std::move(on_exit);
 
     int pair[2];
@@ -120,9 +121,11 @@ QemuEnclaveVm::~QemuEnclaveVm()
 
 void QemuEnclaveVm::start()
 {
+    const QemuSystem qemu = qemu_system(m_arch);
     QemuLaunch launch;
-    launch.binary = qemu_binary();
-    launch.version = probe_qemu_version(launch.binary); // QEMU_MISSING before anything is spawned
+    launch.binary = qemu.binary;
+    launch.arch = m_arch;
+    launch.version = probe_qemu_version(launch.binary, qemu.install); // QEMU_MISSING before anything is spawned
     if (m_nsm && !qemu_can_create_device(launch.binary, "vhost-user-device"))
         throw base::Error(base::ErrorKind::Vm, "QEMU_NO_VHOST_USER_DEVICE",
             launch.binary + " (QEMU " + launch.version.text() + ") cannot create the vhost-user-device that carries the NSM device under --accel tcg "
@@ -138,7 +141,7 @@ void QemuEnclaveVm::start()
     launch.console_fd = m_console_qemu.valid() ? m_console_qemu.get() : -1;
     if (::geteuid() == 0)
         launch.run_as = kDaemonUser; // the daemon drops to it too, and must be able to signal QEMU
-    std::vector<std::string> args = qemu_microvm_arguments(launch);
+    std::vector<std::string> args = qemu_arguments(launch);
     std::vector<char*> argv;
     for (std::string& a : args)
         argv.push_back(a.data());
@@ -200,8 +203,7 @@ void QemuEnclaveVm::start()
         if (exec_error < 0)
             throw base::Error(base::ErrorKind::Resource, "CPU_PINNING", host::pinning_error("QEMU", m_machine.vmm_cpus, -exec_error));
         if (exec_error == ENOENT)
-            throw base::Error(base::ErrorKind::NotFound, "QEMU_MISSING",
-                "--accel tcg needs " + launch.binary + ", which was not found; install it with scripts/install-deps.sh (Debian: qemu-system-x86) or set QT_VMM_QEMU");
+            throw_qemu_missing(launch.binary, qemu.install);
         throw base::Error(base::ErrorKind::Vm, "QEMU_EXEC", "cannot run " + launch.binary + ": " + std::strerror(exec_error));
     }
     m_pid = pid;

@@ -30,6 +30,7 @@
 
 #include "base/file.h"
 #include "base/sized_thread.h"
+#include "eif-format/eif_arch.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/nsm/nsm_types.h"
 #include "vmm/vsock/vsock_device.h"
@@ -51,9 +52,9 @@ class VhostUserNsmBackend;
 class QemuEnclaveVm final : public EnclaveVm {
 public:
     // nsm: answers the NSM device's requests (NsmModule::handle, holding the module); nullptr =
-    // no NSM device.
-    static std::unique_ptr<QemuEnclaveVm> create(
-        const MachineConfig& machine, const BootImage& image, VsockConfig vsock, nsm::RequestHandler nsm, OnExit on_exit);
+    // no NSM device. arch: the EIF's (qemu-system-x86_64 microvm or qemu-system-aarch64 virt).
+    static std::unique_ptr<QemuEnclaveVm> create(const MachineConfig& machine, const BootImage& image, VsockConfig vsock,
+        nsm::RequestHandler nsm, OnExit on_exit, eif::Arch arch = eif::Arch::X86_64);
     ~QemuEnclaveVm() override;
 
     void start() override;
@@ -68,6 +69,7 @@ private:
     void supervise();
 
     MachineConfig m_machine;
+    eif::Arch m_arch { eif::Arch::X86_64 };
     OnExit m_on_exit;
     std::unique_ptr<vhost_user::VhostUserVsockBackend> m_backend;
     base::UniqueFd m_qemu_vhost_end;   // QEMU's end of the vhost-user socketpair

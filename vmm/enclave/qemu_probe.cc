@@ -5,6 +5,7 @@
 #include "base/file.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -79,12 +80,34 @@ std::optional<QemuVersion> parse_qemu_version(const std::string& text)
     return v;
 }
 
-QemuVersion probe_qemu_version(const std::string& binary)
+bool qemu_binary_exists(const std::string& binary)
+{
+    if (binary.find('/') != std::string::npos)
+        return ::access(binary.c_str(), X_OK) == 0;
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    for (std::size_t start = 0; start <= dirs.size();) {
+        std::size_t end = dirs.find(':', start);
+        if (end == std::string::npos)
+            end = dirs.size();
+        std::string dir = end > start ? dirs.substr(start, end - start) : ".";
+        if (::access((dir + "/" + binary).c_str(), X_OK) == 0)
+            return true;
+        start = end + 1;
+    }
+    return false;
+}
+
+void throw_qemu_missing(const std::string& binary, const std::string& install)
+{
+    throw base::Error(base::ErrorKind::NotFound, "QEMU_MISSING", "--accel tcg needs " + binary + ", which was not found; " + install);
+}
+
+QemuVersion probe_qemu_version(const std::string& binary, const std::string& install)
 {
     Captured c = run_capturing_stdout({ binary, "-version" });
     if (c.spawn_error == ENOENT)
-        throw base::Error(base::ErrorKind::NotFound, "QEMU_MISSING",
-            "--accel tcg needs " + binary + ", which was not found; install it with scripts/install-deps.sh (Debian: qemu-system-x86) or set QT_VMM_QEMU");
+        throw_qemu_missing(binary, install);
     if (c.spawn_error != 0)
         throw base::Error(base::ErrorKind::Vm, "QEMU_EXEC", "cannot run " + binary + ": " + std::strerror(c.spawn_error));
     std::optional<QemuVersion> version = parse_qemu_version(c.output);

@@ -29,9 +29,15 @@ struct QemuVersion {
 // "QEMU emulator version 10.0.2 (Debian ...)" → 10.0.2; nullopt if the text has no version line.
 std::optional<QemuVersion> parse_qemu_version(const std::string& version_output);
 
-// Runs `binary -version`. Throws QEMU_MISSING (not found: how to install it) or QEMU_VERSION
-// (it ran but printed no version).
-QemuVersion probe_qemu_version(const std::string& binary);
+// Runs `binary -version`. Throws QEMU_MISSING (not found: `install` says how to install it, see
+// qemu_system()) or QEMU_VERSION (it ran but printed no version).
+QemuVersion probe_qemu_version(const std::string& binary, const std::string& install);
+
+// Whether `binary` names an executable file (searched on $PATH when it has no '/'), without
+// running it: the launcher's check before it takes anything.
+bool qemu_binary_exists(const std::string& binary);
+// QEMU_MISSING: "--accel tcg needs BINARY, which was not found; INSTALL".
+[[noreturn]] void throw_qemu_missing(const std::string& binary, const std::string& install);
 
 // Whether `-device help` output lists `name "DEVICE"` (the devices -device may create).
 bool device_help_lists(const std::string& device_help, const std::string& device);

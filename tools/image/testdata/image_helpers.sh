@@ -57,12 +57,13 @@ oci_image() { # LAYOUT CONFIG_JSON TAG TYPE:LAYERFILE...
   echo "$md"
 }
 
-# Config JSON for an amd64 image whose diff_ids match the given uncompressed layer tars.
+# Config JSON for an image (architecture $IMAGE_ARCH, default amd64) whose diff_ids match the
+# given uncompressed layer tars.
 image_config() { # CONFIG_OBJECT_JSON LAYER.tar...
   local conf=$1; shift
   local ids="" sep="" f
   for f in "$@"; do ids="$ids$sep\"sha256:$(sha256_of "$f")\""; sep=,; done
-  printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":[%s]}}' "$conf" "$ids"
+  printf '{"architecture":"%s","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":[%s]}}' "${IMAGE_ARCH:-amd64}" "$conf" "$ids"
 }
 
 # The `docker save` layout before docker 25: <id>/layer.tar, <hex>.json, manifest.json.
