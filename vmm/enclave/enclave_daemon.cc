@@ -99,6 +99,9 @@ int EnclaveDaemon::run(int ready_fd, RunDir::Lock& lock, BootImage image)
         m_start_time = utc_now();
         m_vm->start();
         m_vcpus_started_ns = monotonic_ns();
+        // What the launcher left mapped: opened now, while /proc is reachable (drop_privileges
+        // chroots); read and dropped once the start is reported and the daemon waits (serve).
+        m_own_smaps = open_own_smaps();
         if (m_drop_to) {
             // QEMU (tcg) must have become the daemon user first, or the daemon could not stop it.
             std::optional<pid_t> qemu = m_vm->report().qemu_pid;
@@ -248,11 +251,26 @@ void EnclaveDaemon::serve()
     if (m_heartbeat_timer.valid())
         watch(m_heartbeat_timer.get());
 
+    // The code that answered requests (describe, JSON) is dropped again once the control socket
+    // has been quiet this long: an idle daemon keeps only what it runs while idle resident.
+    constexpr int kCodeDropAfterMs = 100;
+    bool code_in_use = false;
     for (;;) {
+        if (m_own_smaps.valid() && !m_report.pending()) {
+            // Started, reported, about to wait for the first time since: the launcher's code and
+            // libraries go; what the daemon runs from now on comes back from the page cache.
+            m_file_code = read_only_file_mappings(m_own_smaps.get());
+            m_own_smaps.reset();
+            drop_file_pages(m_file_code);
+        }
         epoll_event events[16];
-        int n = ::epoll_wait(m_epoll.get(), events, 16, -1);
+        int n = ::epoll_wait(m_epoll.get(), events, 16, code_in_use ? kCodeDropAfterMs : -1);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0 && code_in_use) {
+            drop_file_pages(m_file_code);
+            code_in_use = false;
+        }
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
             if (fd == m_exit_event.get()) {
@@ -275,6 +293,7 @@ void EnclaveDaemon::serve()
                 m_vm->request_stop(ExitKind::Stopped, "the daemon received signal " + std::to_string(info.ssi_signo));
             } else {
                 m_control->handle(fd, events[i].events);
+                code_in_use = !m_file_code.empty();
             }
         }
     }

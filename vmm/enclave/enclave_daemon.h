@@ -34,6 +34,7 @@
 #include "guest-init/status_protocol.h"
 #include "vmm/enclave/accel.h"
 #include "vmm/enclave/control_server.h"
+#include "vmm/enclave/daemon_memory.h"
 #include "vmm/enclave/enclave_vm.h"
 #include "vmm/enclave/run_dir.h"
 #include "vmm/enclave/sandbox_monitor.h"
@@ -122,6 +123,8 @@ private:
     base::UniqueFd m_heartbeat_event;     // written by the vsock thread on 0xB7
     base::UniqueFd m_heartbeat_timer;     // timerfd while waiting for the heartbeat
     StartReport m_report;                 // the starting command's pipe until reported
+    base::UniqueFd m_own_smaps;           // /proc/self/smaps until first idle (daemon_memory.h)
+    std::vector<MemoryRange> m_file_code; // the binary's and libraries' read-only mappings
     std::atomic<std::uint64_t> m_heartbeat_ns { 0 };
     std::uint64_t m_daemon_started_ns { 0 };
     std::uint64_t m_vcpus_started_ns { 0 };
