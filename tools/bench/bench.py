@@ -784,8 +784,11 @@ def pool_wait_ready(page, mib, timeout=None):
             rows = json.loads(p.stdout)
         except ValueError:
             rows = []
-        ready = sum((r.get("Prezeroed") or {}).get("ReadyMiB", 0) for r in rows if r.get("HugepageSize") == page)
-        if ready >= mib:
+        pools = [r.get("Prezeroed") or {} for r in rows if r.get("HugepageSize") == page]
+        # Ready, and no chunk in use any more: the last enclave's monitor has scrubbed them all,
+        # work that is not part of the next launch (and, before ChunkClaim::scrub_and_return
+        # unlocked each chunk as it went back, a start in between could not claim them).
+        if sum(p.get("ReadyMiB", 0) for p in pools) >= mib and not any(p.get("InUseMiB", 0) for p in pools):
             return True
         time.sleep(0.1)
     return False
