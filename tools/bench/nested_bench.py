@@ -15,7 +15,14 @@ One EIF (the real guest kernel, qt-vmm's init, app_vsock dialling the parent at 
 QEMU runs on the CPUs qt-vmm's placement gives its vCPUs (taskset), its RAM is 2 MiB hugetlb
 memfd. Writes JSON: {"qt": {"heartbeat_ms": [...], "app_ms": [...]}, "qemu": {...}, ...}.
 
-    nested_bench.py --out FILE [--rounds N] [--work DIR]     (root, /dev/kvm)
+With --scaling instead: the scaling rows where 1 GiB pages can be had (the L1 reserves them on its
+kernel command line; bench.py's section nested-scaling boots it so): bench.py's own launch section
+with BENCH_SCALING_ONLY=1 (the probe guest, exec → first instruction, 128 MiB of 2 MiB pages and
+1, 4 and 8 GiB of 1 GiB pages, fresh and from the pre-zeroed pool, the sizes rotating per round),
+so the measure is exactly the host's. Writes {"l1": "...", "load_start": [...], "load_end": [...],
+"figures": [bench.py's scaling.* figures]}.
+
+    nested_bench.py --out FILE [--rounds N] [--work DIR] [--scaling]     (root, /dev/kvm)
 """
 import argparse
 import json
@@ -203,13 +210,51 @@ def qemu_round(kernel, initrd, cmdline, cpus, work):
         app.close()
 
 
+def load_average():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def l1_description():
+    with open("/proc/meminfo") as f:
+        mem = next(int(line.split()[1]) // 1024 for line in f if line.startswith("MemTotal:"))
+    with open("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages") as f:
+        gig = int(f.read())
+    return f"{os.cpu_count()} vCPUs, {mem} MiB, {gig} 1 GiB pages"
+
+
+def scaling(args):
+    """bench.py's scaling rows, here; its scaling.* figures to args.out."""
+    out_dir = os.path.join(args.work, "scaling")
+    env = dict(os.environ, BUILD=BUILD, BENCH_SECTIONS="launch", BENCH_SCALING_ONLY="1", RUNS=str(args.rounds),
+               QUICK="", BENCH_OUT=out_dir, BENCH_MAX_MEM_MIB="8192")
+    result = {"l1": l1_description(), "load_start": load_average()}
+    p = subprocess.run([sys.executable, os.path.join(TOP, "tools", "bench", "bench.py")], env=env)
+    try:
+        with open(os.path.join(out_dir, "results.json")) as f:
+            bench = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"nested-bench: bench.py exited {p.returncode} without results ({e})")
+    if bench.get("errors"):
+        raise SystemExit("nested-bench: bench.py's launch section failed: " + "; ".join(bench["errors"]))
+    result["load_end"] = load_average()
+    result["figures"] = [f for f in bench["figures"] if f["id"].startswith("scaling")]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1, ensure_ascii=False)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--work", default="/tmp/nested-bench")
+    ap.add_argument("--scaling", action="store_true", help="the scaling rows (1 GiB pages) instead of the heartbeat race")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
+    if args.scaling:
+        scaling(args)
+        return
     run_dir = os.path.join(args.work, "run")
     os.makedirs(run_dir, exist_ok=True)
     env = dict(os.environ, QT_VMM_RUN_DIR=run_dir)

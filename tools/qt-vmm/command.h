@@ -49,8 +49,10 @@ struct CommandRegistration {
     CommandRegistration(const char* path, const char* description, CommandSetup setup);
 };
 
-// Builds the full CLI tree from every registration; used by main().
-void build_commands(CLI::App& root, Cli& cli);
+// Builds the CLI tree from every registration; used by main() with its argc/argv. Every command
+// is in the tree (-h lists them all); only those named on the command line (every word of their
+// path present) get their options and callback.
+void build_commands(CLI::App& root, Cli& cli, int argc, const char* const* argv);
 
 // A validator for numeric options: a whole number from `min` to `max` (so "-5" is refused as
 // written, never wrapped into a huge unsigned value). CLI11 names the option in the error.

@@ -43,7 +43,7 @@ int main(int argc, char** argv)
         cli.color = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
     });
 
-    qtvmm::build_commands(app, cli);
+    qtvmm::build_commands(app, cli, argc, argv);
 
     if (std::optional<std::string> problem = qtvmm::unknown_command_problem(app, argc, argv)) {
         std::cerr << "qt-vmm: error [USAGE]: " << *problem << "\n";

@@ -170,9 +170,14 @@ std::vector<int> ChunkClaim::fds() const
 std::size_t ChunkClaim::scrub_and_return()
 {
     std::size_t returned = 0;
-    for (std::size_t i = 0; i < m_fds.size(); ++i)
+    for (std::size_t i = 0; i < m_fds.size(); ++i) {
         returned += scrub_one(m_directory, m_names[i], m_fds[i].get(), m_chunk_bytes) ? 1 : 0;
-    m_fds.clear(); // unlocks, after the renames
+        // Unlocked as soon as it is back in ready/ (renamed under the lock): held until the last
+        // chunk was scrubbed, it was "ready" but unclaimable meanwhile, and a start then fell
+        // back to fresh pages the pool holds.
+        m_fds[i].reset();
+    }
+    m_fds.clear();
     m_names.clear();
     return returned;
 }

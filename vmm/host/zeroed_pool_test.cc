@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -119,6 +120,49 @@ TEST_CASE("zeroed pool: a released chunk is dirty until scrubbed, and comes back
     REQUIRE_FALSE(third.empty());
     CHECK(third.names()[0] == name);
     CHECK(all_zero(third.fds()[0]));
+}
+
+TEST_CASE("zeroed pool: a chunk scrubbed back to ready/ is claimable while the monitor scrubs the next")
+{
+    // The bug: scrub_and_return kept every chunk locked until the last was scrubbed, so a start
+    // in that window found ready chunks it could not lock, claimed none, and fell back to fresh
+    // pages the pool held (HUGEPAGES_SHORT). Chunks of 32 MiB on /dev/shm: scrubbing one takes
+    // milliseconds, the window the claimer thread watches for.
+    constexpr std::uint64_t kBig = 32ull << 20;
+    char tmpl[] = "/dev/shm/zeroed-pool-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl;
+    ZeroedPool pool(dir + "/node0", kBig);
+    REQUIRE(pool.add(2, -1) == 2);
+    bool observed = false;
+    for (int attempt = 0; attempt < 20 && !observed; ++attempt) {
+        ChunkClaim claim = pool.claim(2 * kBig);
+        REQUIRE(claim.names().size() == 2);
+        std::atomic<bool> done { false };
+        bool claimed_in_window = false, in_window = false;
+        std::thread claimer([&] {
+            while (!done) {
+                if (pool.counts().ready == 1 && !done) {
+                    in_window = true;
+                    ChunkClaim mine = pool.claim(kBig);
+                    claimed_in_window = !mine.empty();
+                    if (claimed_in_window)
+                        mine.give_back_unused();
+                    return;
+                }
+            }
+        });
+        claim.scrub_and_return();
+        done = true;
+        claimer.join();
+        if (in_window) {
+            observed = true;
+            CHECK(claimed_in_window);
+        }
+        REQUIRE(pool.counts().ready == 2);
+    }
+    std::filesystem::remove_all(dir);
+    REQUIRE(observed); // the claimer saw one chunk back while the other was being scrubbed
 }
 
 TEST_CASE("zeroed pool: a chunk in use is left alone by the scrubber and counted as in use")
