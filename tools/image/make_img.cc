@@ -57,8 +57,7 @@ void check_app_arch(const FileTree& tree, int spill_fd, const LaunchConfig& laun
     if (!exe)
         return;
     std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(exe->size, 64)), '\0');
-    if (::pread(spill_fd, head.data(), head.size(), static_cast<off_t>(exe->data_offset)) != static_cast<ssize_t>(head.size()))
-        base::throw_errno("IMG_SPILL_READ", "cannot read back", "the app's entry binary from the scratch file");
+    base::pread_exact(spill_fd, head.data(), head.size(), exe->data_offset, "the scratch file (the app's entry binary)");
     if (head.rfind("\x7f" "ELF", 0) != 0)
         return;
     check_elf_arch(head, arch, "IMG_APP_ARCH", "the app's entry binary '" + launch.argv[0] + "'",

@@ -12,7 +12,7 @@
 //     arch->create_interrupt_controller(vm);               // before any vCPU
 //     arch->attach_platform_devices(bus, devices);         // the console UART and the rest
 //     (load the initrd) arch->write_boot_structures(ram, cmdline);
-//     arch->setup_vcpu(kvm, vm, cpu, i) for each vCPU, then arch->vcpus_created(vm);
+//     arch->create_vcpu(kvm, vm, i) for each vCPU, then arch->vcpus_created(vm);
 // and, from a vCPU thread, arch->set_console_irq(vm, level) and arch->program_counter(cpu).
 #pragma once
 
@@ -73,7 +73,7 @@ public:
     virtual VcpuFd create_vcpu(const KvmSystem& kvm, VmFd& vm, unsigned index) = 0;
     // After every vCPU exists (arm64: the GIC is initialised then).
     virtual void vcpus_created(VmFd& vm) = 0;
-    // " at rip 0x..." / " at pc 0x...", for error reports; empty if it cannot be read.
+    // " at rip 0x..." / " at pc 0x...", for error reports; throws if it cannot be read.
     virtual std::string program_counter(VcpuFd& cpu) const = 0;
 };
 

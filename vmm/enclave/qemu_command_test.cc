@@ -17,19 +17,27 @@ std::string after(const std::vector<std::string>& argv, const std::string& flag,
     return "";
 }
 
-} // namespace
-
-TEST_CASE("qemu_arguments: a software-emulated enclave")
+// A 2-vCPU launch with kernel, initrd, vhost-user and console on inherited fds.
+vmm::QemuLaunch two_vcpu_launch(std::string binary, eif::Arch arch, std::uint64_t memory_mib)
 {
     vmm::QemuLaunch q;
-    q.binary = "/usr/bin/qemu-system-x86_64";
+    q.binary = std::move(binary);
+    q.arch = arch;
     q.vcpus = 2;
-    q.memory_mib = 512;
+    q.memory_mib = memory_mib;
     q.kernel_path = "/proc/self/fd/7";
     q.initrd_path = "/proc/self/fd/8";
     q.cmdline = "console=ttyS0 reboot=k";
     q.vhost_user_fd = 5;
     q.console_fd = 6;
+    return q;
+}
+
+} // namespace
+
+TEST_CASE("qemu_arguments: a software-emulated enclave")
+{
+    vmm::QemuLaunch q = two_vcpu_launch("/usr/bin/qemu-system-x86_64", eif::Arch::X86_64, 512);
     std::vector<std::string> argv = vmm::qemu_arguments(q);
     CHECK(argv[0] == q.binary);
     CHECK(after(argv, "-accel") == "tcg");
@@ -141,16 +149,7 @@ TEST_CASE("device_help_lists: only the devices -device help names (the ones QEMU
 
 TEST_CASE("qemu_arguments: an aarch64 EIF runs on the virt machine with GICv3, the same vsock device and console")
 {
-    vmm::QemuLaunch q;
-    q.binary = "qemu-system-aarch64";
-    q.arch = eif::Arch::Aarch64;
-    q.vcpus = 2;
-    q.memory_mib = 256;
-    q.kernel_path = "/proc/self/fd/7";
-    q.initrd_path = "/proc/self/fd/8";
-    q.cmdline = "console=ttyS0 reboot=k";
-    q.vhost_user_fd = 5;
-    q.console_fd = 6;
+    vmm::QemuLaunch q = two_vcpu_launch("qemu-system-aarch64", eif::Arch::Aarch64, 256);
     std::vector<std::string> argv = vmm::qemu_arguments(q);
     CHECK(argv[0] == "qemu-system-aarch64");
     CHECK(after(argv, "-M").rfind("virt,", 0) == 0);

@@ -347,7 +347,10 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
                 detail += b;
             }
         }
-        detail += m_arch->program_counter(cpu);
+        try {
+            detail += m_arch->program_counter(cpu);
+        } catch (const std::exception&) {
+        }
         request_stop(ExitKind::VcpuError, detail);
         return false;
     }

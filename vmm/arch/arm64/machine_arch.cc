@@ -99,11 +99,7 @@ public:
 
     std::string program_counter(VcpuFd& cpu) const override
     {
-        try {
-            return " at pc " + base::hex_u64(cpu.one_reg(arm64::kRegisterPc));
-        } catch (const std::exception&) {
-            return "";
-        }
+        return " at pc " + base::hex_u64(cpu.one_reg(arm64::kRegisterPc));
     }
 
 private:

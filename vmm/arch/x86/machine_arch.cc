@@ -81,11 +81,7 @@ public:
 
     std::string program_counter(VcpuFd& cpu) const override
     {
-        try {
-            return " at rip " + base::hex_u64(cpu.regs().rip);
-        } catch (const std::exception&) {
-            return "";
-        }
+        return " at rip " + base::hex_u64(cpu.regs().rip);
     }
 
 private:
