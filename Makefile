@@ -101,7 +101,7 @@ FUZZERS :=
 # memory, arch, devices, vstate), then what they share. No --start-group: a cycle fails to link.
 VMM_LIBS := vmmenclave vmmvirtio vmmnsm vmmcore vmmhost eif guest_status base
 
-.PHONY: all test unit-tests test-unit check-elf-arch kernel demo bench fuzz clean
+.PHONY: all test unit-tests test-unit check-elf-arch guest-programs kernel demo bench fuzz clean
 all:
 
 include $(sort $(wildcard */module.mk) $(wildcard */*/module.mk))
@@ -217,6 +217,22 @@ test-unit: $(SELECTED_UNIT_BINS) check-elf-arch
 	  $(TEST_RUNNER) $$t || failed="$$failed $$(basename $$t)"; done; \
 	  if [ -n "$$failed" ]; then echo "test-unit: FAILED:$$failed" >&2; exit 1; fi; \
 	  echo "test-unit: all $(words $(SELECTED_UNIT_BINS)) passed ($(ARCH))"
+
+# The guest programs alone (static, no libraries): what a cross build needs for the other
+# architecture's tests.
+guest-programs: $(GUEST_BINS)
+
+# On an x86 host, make test also cross-builds the arm64 guest programs into $(BUILD)/arm64/guest
+# (a minute; no arm64 libraries needed): the arm64 tests under --accel tcg and in the arm64 nested
+# L1 run them. Without the cross compiler those tests skip and say so.
+ifeq ($(ARCH)$(HOST_ARCH),x86x86)
+.PHONY: cross-guest-programs
+cross-guest-programs:
+	@if command -v aarch64-linux-gnu-gcc >/dev/null; then \
+	  $(MAKE) --no-print-directory ARCH=arm64 SAN=0 BUILD=$(BUILD)/arm64 guest-programs; \
+	else echo "cross-guest-programs: aarch64-linux-gnu-gcc missing, the arm64 tests will skip (scripts/install-deps.sh)"; fi
+test: cross-guest-programs
+endif
 
 # The test runner takes the build directory and runs every unit-test binary and every
 # tests/integration/*.sh; see tests/run-tests.sh for the conventions (exit 77 = skip).

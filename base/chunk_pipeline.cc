@@ -59,10 +59,14 @@ void ChunkPipeline::stop()
             t.join();
 }
 
-void ChunkPipeline::rethrow_locked()
+void ChunkPipeline::rethrow_locked(std::unique_lock<std::mutex>& lock)
 {
-    if (m_error)
-        std::rethrow_exception(m_error);
+    if (!m_error)
+        return;
+    // No stage may still be inside a chunk once the caller sees the error: it goes on to clean up
+    // what the stages write to.
+    m_space.wait(lock, [&] { return m_busy == 0; });
+    std::rethrow_exception(m_error);
 }
 
 void ChunkPipeline::run_inline(const std::uint8_t* data, std::size_t size)
@@ -102,7 +106,7 @@ void ChunkPipeline::push(const void* data, std::size_t size)
         Slot& slot = m_slots[m_published % m_slots.size()];
         if (!m_filling) {
             m_space.wait(lock, [&] { return slot.stages_left == 0 || m_error; });
-            rethrow_locked();
+            rethrow_locked(lock);
             m_filling = true;
         }
         std::size_t n = std::min(size, m_chunk_size - m_fill);
@@ -116,7 +120,7 @@ void ChunkPipeline::push(const void* data, std::size_t size)
         if (m_fill == m_chunk_size)
             publish_locked();
     }
-    rethrow_locked();
+    rethrow_locked(lock);
 }
 
 void ChunkPipeline::drain()
@@ -132,7 +136,7 @@ void ChunkPipeline::drain()
     m_space.wait(lock, [&] {
         return m_error || std::all_of(m_next.begin(), m_next.end(), [&](std::uint64_t next) { return next == m_published; });
     });
-    rethrow_locked();
+    rethrow_locked(lock);
 }
 
 void ChunkPipeline::run_stage(std::size_t index)
@@ -143,11 +147,13 @@ void ChunkPipeline::run_stage(std::size_t index)
         if (m_stopping || m_error)
             return;
         Slot& slot = m_slots[m_next[index] % m_slots.size()];
+        ++m_busy;
         lock.unlock();
         try {
             m_stages[index](slot.bytes.data(), slot.size);
         } catch (...) {
             lock.lock();
+            --m_busy;
             if (!m_error)
                 m_error = std::current_exception();
             m_work.notify_all();
@@ -155,6 +161,7 @@ void ChunkPipeline::run_stage(std::size_t index)
             return;
         }
         lock.lock();
+        --m_busy;
         ++m_next[index];
         --slot.stages_left;
         m_space.notify_all(); // a free slot, or (drain) a stage that caught up

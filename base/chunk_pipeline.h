@@ -6,7 +6,8 @@
 // stage order, on the caller's bytes: the same bytes, no threads.
 //
 // An exception thrown by a stage stops every stage (each finishes the chunk it is on and takes
-// no more) and is rethrown by the next push() or drain(); the stages then receive nothing more.
+// no more) and is rethrown by the next push() or drain(), once no stage is inside a chunk; the
+// stages then receive nothing more.
 // The destructor stops and joins the threads without throwing, so an error anywhere (in the
 // producer too) unwinds cleanly; destroy the pipeline before what its stages write to.
 //
@@ -62,7 +63,7 @@ private:
     void run_stage(std::size_t index);
     void stop();
     void publish_locked();
-    void rethrow_locked();
+    void rethrow_locked(std::unique_lock<std::mutex>& lock);
     void run_inline(const std::uint8_t* data, std::size_t size);
 
     std::vector<Stage> m_stages;
@@ -76,6 +77,7 @@ private:
     std::size_t m_fill { 0 };          // bytes in the slot being filled (m_published % ring)
     bool m_filling { false };          // the producer holds slot m_published % ring
     bool m_stopping { false };
+    std::size_t m_busy { 0 };          // stages inside a chunk (running their function unlocked)
     std::exception_ptr m_error;
     std::vector<std::thread> m_threads;
 };

@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -101,6 +103,37 @@ TEST_CASE("ChunkPipeline: an error in any stage stops every stage and comes back
             CHECK(bytes[0] + bytes[1] + bytes[2] == before);
         }
     }
+}
+
+TEST_CASE("ChunkPipeline: the error comes back only once no stage is inside a chunk")
+{
+    // Stage 0 is slow, stage 1 fails on its first chunk: push/drain must not return the error
+    // while stage 0 still runs (the caller then removes what the stages write to). Failed before
+    // rethrow waited for the busy stages (CI, a three-stage run: a stage still counting bytes).
+    std::atomic<bool> inside { false };
+    std::atomic<int> chunks_seen { 0 };
+    base::ChunkPipeline pipe({ [&](const std::uint8_t*, std::size_t) {
+                                  inside = true;
+                                  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                                  ++chunks_seen;
+                                  inside = false;
+                              },
+                               [](const std::uint8_t*, std::size_t) { throw std::runtime_error("stage failed"); } },
+        { .cpus = 2, .chunk_size = 16, .chunks = 4 });
+    std::vector<std::uint8_t> block(16, 1);
+    std::string caught;
+    try {
+        for (int i = 0; i < 100; ++i)
+            pipe.push(block.data(), block.size());
+        pipe.drain();
+    } catch (const std::runtime_error& e) {
+        caught = e.what();
+        CHECK_FALSE(inside.load());
+    }
+    CHECK(caught == "stage failed");
+    int seen = chunks_seen;
+    CHECK_THROWS_WITH_AS(pipe.drain(), "stage failed", std::runtime_error);
+    CHECK(chunks_seen == seen);
 }
 
 TEST_CASE("ChunkPipeline: destroyed mid-stream (the producer failed) it stops without draining or hanging")

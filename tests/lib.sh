@@ -64,13 +64,24 @@ qemu_tcg() {
 
 # arm64 guests (README "Cross-building for arm64"): make ARCH=arm64 builds them into build/arm64/
 # and make kernel ARCH=arm64 the Image, which make test does not; tests of them skip until then.
-#   need_arm64_guest  sets ARM64_BUILD (the arm64 build directory) and ARM64_KERNEL (the Image)
+#   need_arm64_guest PROGRAM...  the arm64 pieces an arm64 guest test needs: sets ARM64_GUEST (the
+#                     cross-built guest programs, $BUILD/arm64/guest, which make test builds) and
+#                     KERNEL_ARM64 (the arm64 Image: as set, else the cache's); skips naming the
+#                     first piece missing
 need_arm64_guest() {
-  ARM64_BUILD=${ARM64_BUILD:-$TOP/build/arm64}
-  [ -d "$ARM64_BUILD/guest" ] || skip "no arm64 guest programs in $ARM64_BUILD; run: make ARCH=arm64"
-  ARM64_KERNEL=${ARM64_KERNEL:-$("$TOP/kernel-config/build-kernel-arm64.sh" --path 2>/dev/null || true)}
-  [ -n "$ARM64_KERNEL" ] && [ -f "$ARM64_KERNEL" ] || skip "no arm64 guest kernel; run: make kernel ARCH=arm64"
-  command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 missing; run scripts/install-deps.sh"
+  command -v "${QT_VMM_QEMU_AARCH64:-qemu-system-aarch64}" >/dev/null \
+    || fail "qemu-system-aarch64 missing; run scripts/install-deps.sh"
+  ARM64_GUEST="$BUILD/arm64/guest"
+  local p
+  for p in "$@"; do
+    [ -x "$ARM64_GUEST/$p" ] || skip "no cross-built $ARM64_GUEST/$p; make test builds it where aarch64-linux-gnu-gcc is (scripts/install-deps.sh)"
+  done
+  "$TOP/scripts/check-elf-arch.sh" arm64 --static "${@/#/$ARM64_GUEST/}" >/dev/null || fail "the cross-built guest programs are not static arm64 ELF (above)"
+  if [ -z "${KERNEL_ARM64:-}" ]; then
+    KERNEL_ARM64=$("$TOP/kernel-config/build-kernel-arm64.sh" --path 2>/dev/null) || KERNEL_ARM64=""
+  fi
+  [ -n "$KERNEL_ARM64" ] && [ -f "$KERNEL_ARM64" ] || skip "no arm64 guest kernel (set KERNEL_ARM64, or build it: make kernel ARCH=arm64)"
+  [ "$(dd if="$KERNEL_ARM64" bs=1 skip=56 count=4 status=none)" = $'ARM\x64' ] || fail "KERNEL_ARM64=$KERNEL_ARM64 is not an arm64 Image"
 }
 
 # qemu_tcg_arm64 KERNEL INITRD CMDLINE [extra qemu args...]: qemu_tcg for an arm64 Image, on the

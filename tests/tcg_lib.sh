@@ -66,16 +66,8 @@ tcg_setup() {
 
 # The arm64 pieces (see E2E_ARCH above); skips naming the first one missing.
 tcg_arm64_setup() {
-  command -v "${QT_VMM_QEMU_AARCH64:-qemu-system-aarch64}" >/dev/null || skip "qemu-system-aarch64 missing (apt-get install qemu-system-arm)"
-  if [ -z "${KERNEL_ARM64:-}" ] && [ -x "$TOP/kernel-config/build-kernel-arm64.sh" ]; then
-    KERNEL_ARM64=$("$TOP/kernel-config/build-kernel-arm64.sh" --path 2>/dev/null) || KERNEL_ARM64=""
-  fi
-  [ -n "${KERNEL_ARM64:-}" ] && [ -f "$KERNEL_ARM64" ] || skip "no arm64 guest kernel (set KERNEL_ARM64, or build it: make kernel ARCH=arm64)"
-  [ "$(dd if="$KERNEL_ARM64" bs=1 skip=56 count=4 status=none)" = $'ARM\x64' ] || fail "KERNEL_ARM64=$KERNEL_ARM64 is not an arm64 Image"
-  TCG_APPS="$BUILD/arm64/guest"
-  for p in init app_vsock app_echo_env; do
-    [ -x "$TCG_APPS/$p" ] || skip "no cross-built $TCG_APPS/$p (make ARCH=arm64)"
-  done
+  need_arm64_guest init app_vsock app_echo_env
+  TCG_APPS=$ARM64_GUEST
   export QT_VMM_INIT_AARCH64="$TCG_APPS/init"
   TCG_MAKE_IMG_OPTS=(--arch arm64)
   KERNEL=$KERNEL_ARM64

@@ -3,15 +3,14 @@
 # machine and has every feature the fragments promise, checked from inside by the cross-built
 # tests/guests/kernel_probe.c running as /init (the arm64 twin of kernel_features_tcg.sh).
 source "$TOP/tests/lib.sh"
-need_arm64_guest
-"$TOP/scripts/check-elf-arch.sh" arm64 --static "$ARM64_BUILD/guest/kernel_probe"
+need_arm64_guest kernel_probe
 
 root="$TEST_TMP/root"
 mkdir -p "$root/dev" "$root/proc" "$root/sys" "$root/tmp"
-cp "$ARM64_BUILD/guest/kernel_probe" "$root/init"
+cp "$ARM64_GUEST/kernel_probe" "$root/init"
 make_initramfs "$root" "$TEST_TMP/initrd.cpio"
 
-out=$(qemu_tcg_arm64 "$ARM64_KERNEL" "$TEST_TMP/initrd.cpio" "console=ttyAMA0 panic=-1" 2>&1)
+out=$(qemu_tcg_arm64 "$KERNEL_ARM64" "$TEST_TMP/initrd.cpio" "console=ttyAMA0 panic=-1" 2>&1)
 echo "$out"
 expect_contains "$out" "Run /init as init process" "console"
 expect_contains "$out" "PROBE DONE passed=17 failed=0" "probe summary"
