@@ -20,3 +20,6 @@ STATIC_PROGRAMS += arm64_kvm_probe
 arm64_kvm_probe_SRCS := tests/guests/arm64_kvm_probe.c
 arm64_kvm_probe_FLAGS := -O2
 endif
+
+# The arm64 user-mode probe Image (host-check on arm64) has its own rules.
+include tests/guests/probe-arm64/module.mk

@@ -42,7 +42,7 @@ qtvmm::CommandRegistration reg("host-check", "Check that this host can run encla
         std::string pool_text;
         for (const auto& p : pools.pools())
             pool_text += (pool_text.empty() ? "" : "; ") + std::string("node ") + std::to_string(p.node) + " "
-                + (p.page_size == vmm::host::kPageSize1G ? "1G" : "2M") + ": " + std::to_string(p.free) + " free of " + std::to_string(p.total);
+                + vmm::host::hugepage_size_name(p.page_size) + ": " + std::to_string(p.free) + " free of " + std::to_string(p.total);
         bool any_free = false;
         for (const auto& p : pools.pools())
             any_free = any_free || p.free > 0;
@@ -77,7 +77,8 @@ qtvmm::CommandRegistration reg("host-check", "Check that this host can run encla
             vmm::HostQuirks q = vmm::run_user_mode_probe();
             checks.push_back(check("guest-user-mode", q.user_mode == "ok" ? "ok" : "warn",
                 q.user_mode == "ok"
-                    ? "a probe guest ran ring 3 and a system call correctly (" + std::to_string(static_cast<int>(q.probe_ms)) + " ms)"
+                    ? "a probe guest ran user mode and its system calls correctly (" + q.detail + "; "
+                        + std::to_string(static_cast<int>(q.probe_ms)) + " ms)"
                     : "this KVM cannot run guest user mode (" + q.detail
                         + "): a nested, software-assisted KVM; enclaves start with the documented workarounds but their apps "
                           "cannot run here (run them under QEMU software emulation, as make demo does)"));

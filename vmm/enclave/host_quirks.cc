@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <thread>
 
-#if defined(__x86_64__)
+// The probe guest of this architecture (vmm/enclave/module.mk): tests/guests/probe (x86) or
+// tests/guests/probe-arm64; both print "PROBE usermode=ok|broken ..." and power off.
 extern "C" const std::uint8_t qtvmm_probe_image_start[];
 extern "C" const std::uint8_t qtvmm_probe_image_end[];
-#endif
 
 namespace vmm {
 
@@ -36,16 +36,6 @@ std::string boot_id()
 
 } // namespace
 
-#if !defined(__x86_64__)
-// The probe guest and every workaround are x86's; no arm64 probe guest exists yet.
-HostQuirks run_user_mode_probe()
-{
-    HostQuirks q;
-    q.user_mode = "unknown";
-    q.detail = "no user-mode probe guest for this architecture; no workarounds applied";
-    return q;
-}
-#else
 HostQuirks run_user_mode_probe()
 {
     auto start = std::chrono::steady_clock::now();
@@ -88,7 +78,6 @@ HostQuirks run_user_mode_probe()
     q.nested_kvm = q.user_mode != "ok";
     return q;
 }
-#endif
 
 HostQuirks detect_host_quirks()
 {

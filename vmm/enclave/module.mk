@@ -18,9 +18,11 @@ control_protocol_fuzz_SRCS := vmm/enclave/control_protocol_fuzz.cc
 control_protocol_fuzz_LIBSRCS := vmm/enclave/control_protocol.cc base/error.cc base/file.cc base/unix_address.cc
 control_protocol_fuzz_SEEDGEN := vmm/enclave/make_control_fuzz_seeds.sh
 
-# host-check's user-mode probe is the probe guest (tests/guests/probe), embedded in the binary.
-vmmenclave_OBJS := $(if $(filter x86,$(ARCH)),$(BUILD)/obj/vmm/probe_image.o)
-$(BUILD)/obj/vmm/probe_image.o: $(BUILD)/guest/probe.bzImage
+# host-check's user-mode probe is a probe guest embedded in the binary: the x86 one
+# (tests/guests/probe, a bzImage) or the arm64 one (tests/guests/probe-arm64, an Image).
+PROBE_IMAGE := $(BUILD)/guest/$(if $(filter arm64,$(ARCH)),probe.Image,probe.bzImage)
+vmmenclave_OBJS := $(BUILD)/obj/vmm/probe_image.o
+$(BUILD)/obj/vmm/probe_image.o: $(PROBE_IMAGE)
 	@mkdir -p $(@D)
 	printf '.section .rodata\n.balign 16\n.global qtvmm_probe_image_start\n.global qtvmm_probe_image_end\nqtvmm_probe_image_start:\n.incbin "%s"\nqtvmm_probe_image_end:\n.section .note.GNU-stack,"",@progbits\n' \
 	  "$(abspath $<)" > $(@:.o=.S)

@@ -43,10 +43,13 @@ const char* const kMain[] = {
 };
 // The monitor (traced through connect, watchdog stats, SIGTERM stop with record and console,
 // kill -9 of the daemon, stop on request; plus what glibc's user and group lookups read).
+// Both spellings where glibc's differ by architecture: arm64 has no rename, unlink, stat or
+// access system calls, only their *at forms (the monitor was killed by renameat and unlinkat
+// there, recording the enclave's end: tests/integration/arm64_l1_enclave.sh).
 const char* const kMonitor[] = {
     "read", "write", "pread64", "pwrite64", "lseek", "close", "recvmsg", "recvfrom", "sendmsg", "sendto",
     "newfstatat", "fstat", "lstat", "stat", "access", "faccessat", "faccessat2", "openat", "fsync", "fchmod",
-    "rename", "unlink", "connect", "fcntl", "wait4", "getrandom", "getpid", "getuid", "geteuid",
+    "rename", "renameat", "renameat2", "unlink", "unlinkat", "connect", "fcntl", "wait4", "getrandom", "getpid", "getuid", "geteuid",
     "mmap", "munmap", "mremap", "madvise", "brk", "futex", "rt_sigprocmask", "rt_sigreturn", "clock_gettime",
     "exit", "exit_group",
 };
@@ -209,7 +212,8 @@ void install_monitor_filter()
     filter.allow_if(SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(AF_UNIX)));
     // kill only of its own process group (-pid: what a killed daemon left running, see the monitor).
     filter.allow_if(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, static_cast<scmp_datum_t>(static_cast<std::uint32_t>(-::getpid()))));
-    filter.allow(std::string("getpgrp"));
+    filter.allow(std::string("getpgrp"));                                    // x86
+    filter.allow_if(SCMP_SYS(getpgid), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(0))); // arm64's getpgrp()
     filter.load(false);
 }
 

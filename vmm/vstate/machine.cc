@@ -328,7 +328,12 @@ bool Machine::handle_exit(unsigned index, VcpuFd& cpu)
         request_stop(ExitKind::TripleFault, "vCPU " + std::to_string(index) + " triple-faulted (shutdown)");
         return false;
     case KVM_EXIT_SYSTEM_EVENT:
-        request_stop(ExitKind::SystemEvent, "system event " + std::to_string(run->system_event.type));
+        // arm64's PSCI SYSTEM_RESET is what x86's keyboard-controller reset is: the guest's reboot.
+        if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+            request_stop(ExitKind::GuestReset, "the guest reset the machine (system event reset: PSCI SYSTEM_RESET)");
+        else
+            request_stop(ExitKind::SystemEvent, "system event " + std::to_string(run->system_event.type)
+                    + (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? " (shutdown: PSCI SYSTEM_OFF)" : ""));
         return false;
     case KVM_EXIT_HLT:
         request_stop(ExitKind::VcpuError, "vCPU " + std::to_string(index) + " halted with interrupts off");
