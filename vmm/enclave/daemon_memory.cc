@@ -189,4 +189,22 @@ std::size_t drop_file_pages(const std::vector<MemoryRange>& ranges)
     return dropped;
 }
 
+void FileCodePages::set(std::vector<MemoryRange> ranges)
+{
+    std::lock_guard guard(m_lock);
+    m_ranges = std::move(ranges);
+}
+
+bool FileCodePages::empty() const
+{
+    std::lock_guard guard(m_lock);
+    return m_ranges.empty();
+}
+
+std::size_t FileCodePages::drop() const
+{
+    std::lock_guard guard(m_lock);
+    return drop_file_pages(m_ranges);
+}
+
 } // namespace vmm

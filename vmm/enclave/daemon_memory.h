@@ -13,12 +13,14 @@
 //     release_free_heap();      // after each burst of temporaries (the start, the ready report)
 //     auto code = read_only_file_mappings(maps.get());   // once; close `maps` afterwards
 //     drop_file_pages(code);    // when idle: once ready, and again after a burst of requests
+//                               // (or FileCodePages, to drop from any thread)
 #pragma once
 
 #include "base/file.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -61,5 +63,20 @@ std::vector<MemoryRange> read_only_file_mappings(int smaps_fd);
 // maps up to 64 KiB around it) with the file's contents. madvise is in every thread's seccomp
 // list. Returns the number of ranges the kernel accepted.
 std::size_t drop_file_pages(const std::vector<MemoryRange>& ranges);
+
+// Those ranges, shared by the daemon's threads: the main thread sets them once the start is
+// reported; whichever thread goes quiet after a burst of work drops them (the control loop; the
+// vsock device's loop, VsockConfig::on_quiet, after guest traffic brought code back).
+class FileCodePages {
+public:
+    void set(std::vector<MemoryRange> ranges);
+    bool empty() const;
+    // drop_file_pages() on the ranges; 0 before set().
+    std::size_t drop() const;
+
+private:
+    mutable std::mutex m_lock;
+    std::vector<MemoryRange> m_ranges;
+};
 
 } // namespace vmm

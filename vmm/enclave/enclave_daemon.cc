@@ -160,6 +160,9 @@ VsockConfig EnclaveDaemon::vsock_config()
     };
     if (m_monitor)
         config.connect_parent = [monitor = m_monitor](std::uint32_t port) { return monitor->connect_parent(port); };
+    // Guest traffic runs the device's code (and whatever it calls) back in: dropped again once
+    // the device is quiet, as the control loop does for requests.
+    config.on_quiet = [code = m_file_code] { code->drop(); };
     return config;
 }
 
@@ -251,24 +254,25 @@ void EnclaveDaemon::serve()
     if (m_heartbeat_timer.valid())
         watch(m_heartbeat_timer.get());
 
-    // The code that answered requests (describe, JSON) is dropped again once the control socket
-    // has been quiet this long: an idle daemon keeps only what it runs while idle resident.
+    // The code that answered requests (describe, JSON) or ran the socket watchdog's check (every
+    // 2 s) is dropped again once this loop has been quiet this long: an idle daemon keeps only
+    // what it runs while idle resident. (The vsock thread does the same after guest traffic.)
     constexpr int kCodeDropAfterMs = 100;
     bool code_in_use = false;
     for (;;) {
         if (m_own_smaps.valid() && !m_report.pending()) {
             // Started, reported, about to wait for the first time since: the launcher's code and
             // libraries go; what the daemon runs from now on comes back from the page cache.
-            m_file_code = read_only_file_mappings(m_own_smaps.get());
+            m_file_code->set(read_only_file_mappings(m_own_smaps.get()));
             m_own_smaps.reset();
-            drop_file_pages(m_file_code);
+            m_file_code->drop();
         }
         epoll_event events[16];
         int n = ::epoll_wait(m_epoll.get(), events, 16, code_in_use ? kCodeDropAfterMs : -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n == 0 && code_in_use) {
-            drop_file_pages(m_file_code);
+            m_file_code->drop();
             code_in_use = false;
         }
         for (int i = 0; i < n; ++i) {
@@ -287,13 +291,14 @@ void EnclaveDaemon::serve()
             } else if (fd == watchdog.fd()) {
                 if (std::optional<std::string> why = watchdog.check())
                     m_vm->request_stop(ExitKind::Stopped, *why);
+                code_in_use = !m_file_code->empty(); // its check (the monitor's IPC) ran code back in
             } else if (fd == m_signals.get()) {
                 signalfd_siginfo info;
                 [[maybe_unused]] ssize_t r = ::read(fd, &info, sizeof info);
                 m_vm->request_stop(ExitKind::Stopped, "the daemon received signal " + std::to_string(info.ssi_signo));
             } else {
                 m_control->handle(fd, events[i].events);
-                code_in_use = !m_file_code.empty();
+                code_in_use = !m_file_code->empty();
             }
         }
     }

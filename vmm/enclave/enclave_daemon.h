@@ -124,7 +124,9 @@ private:
     base::UniqueFd m_heartbeat_timer;     // timerfd while waiting for the heartbeat
     StartReport m_report;                 // the starting command's pipe until reported
     base::UniqueFd m_own_smaps;           // /proc/self/smaps until first idle (daemon_memory.h)
-    std::vector<MemoryRange> m_file_code; // the binary's and libraries' read-only mappings
+    // The binary's and libraries' read-only mappings; shared with the vsock thread (on_quiet),
+    // which may outlive this member while m_vm goes.
+    std::shared_ptr<FileCodePages> m_file_code { std::make_shared<FileCodePages>() };
     std::atomic<std::uint64_t> m_heartbeat_ns { 0 };
     std::uint64_t m_daemon_started_ns { 0 };
     std::uint64_t m_vcpus_started_ns { 0 };

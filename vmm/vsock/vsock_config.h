@@ -26,6 +26,7 @@ struct VsockConfig {
     std::function<void()> on_heartbeat;
     std::function<void(const guest_init::StatusRecord&)> on_app_status;
     std::function<base::UniqueFd(std::uint32_t port)> connect_parent; // see MuxerConfig
+    std::function<void()> on_quiet;                                     // see MuxerConfig
 };
 
 inline vsock::MuxerConfig muxer_config(const VsockConfig& config)
@@ -36,6 +37,7 @@ inline vsock::MuxerConfig muxer_config(const VsockConfig& config)
     mc.services.on_heartbeat = config.on_heartbeat;
     mc.services.on_app_status = config.on_app_status;
     mc.connect_parent = config.connect_parent;
+    mc.on_quiet = config.on_quiet;
     return mc;
 }
 

@@ -49,6 +49,7 @@ VsockCore::VsockCore(MuxerConfig config, std::mutex& lock, Interrupt interrupt)
     : m_lock(lock)
     , m_interrupt(std::move(interrupt))
     , m_rx_chains(1)
+    , m_on_quiet(config.on_quiet)
 {
     for (auto& k : m_kick)
         k.store(-1);
@@ -133,9 +134,22 @@ void VsockCore::start(const char* thread_name)
 
 void VsockCore::loop()
 {
+    using Clock = std::chrono::steady_clock;
+    bool worked = false; // since the last on_quiet
+    Clock::time_point last_work {};
     while (!m_stopping.load()) {
         m_tasks.run_posted();
-        run_once(-1);
+        int waited_ms = worked && m_on_quiet ? static_cast<int>(kQuietAfter.count()) : -1;
+        int events = run_once(waited_ms);
+        Clock::time_point now = Clock::now();
+        if (events > 0) {
+            worked = true;
+            last_work = now;
+        } else if (worked && now - last_work >= kQuietAfter) {
+            worked = false;
+            if (m_on_quiet)
+                m_on_quiet();
+        }
     }
     m_tasks.close(); // a task posted now or not yet taken is not run
 }

@@ -70,6 +70,9 @@ public:
     // The device config space: le64 guest_cid at offset 0, zeroes past it.
     static void read_config(std::uint64_t guest_cid, std::uint64_t offset, std::uint8_t* data, std::size_t size);
 
+    // How long the loop must have been quiet after work before MuxerConfig::on_quiet runs.
+    static constexpr std::chrono::milliseconds kQuietAfter { 100 };
+
     VsockCore(MuxerConfig config, std::mutex& lock, Interrupt interrupt);
     ~VsockCore(); // stops the loop thread
     VsockCore(const VsockCore&) = delete;
@@ -180,6 +183,7 @@ private:
     base::SizedThread m_thread;
     std::atomic<bool> m_stopping { false };
     base::LoopTask m_tasks; // run_in_loop_thread()
+    std::function<void()> m_on_quiet; // MuxerConfig::on_quiet
     std::atomic<bool> m_running { false }; // between start() and the end of stop()'s join
 };
 

@@ -35,6 +35,7 @@ struct Bench {
     std::string uds = dir + "/1.vsock";
     GuestMemory ram = GuestMemory::create({ .size = 16 << 20, .page_size = 4096, .numa_node = -1, .lock = false });
     int heartbeats = 0;
+    std::atomic<int> quiet_calls { 0 };
     std::vector<guest_init::StatusRecord> records;
     std::unique_ptr<VsockDevice> device;
     std::unique_ptr<TestDriver> guest;
@@ -46,6 +47,7 @@ struct Bench {
         c.uds_path = uds;
         c.on_heartbeat = [this] { ++heartbeats; };
         c.on_app_status = [this](const guest_init::StatusRecord& r) { records.push_back(r); };
+        c.on_quiet = [this] { ++quiet_calls; };
         device = VsockDevice::create(std::make_unique<virtio::GuestMemoryRam>(ram), c);
         guest = std::make_unique<TestDriver>(*device, ram);
     }
@@ -126,6 +128,38 @@ TEST_CASE("vsock: heartbeat on 3:9000 answers 0xB7 and tells the daemon; CID 2 w
     CHECK(b.heartbeats == 2);
     CHECK(b.device->stats().heartbeats == 2);
     CHECK(b.device->stats().connections == 0);
+}
+
+TEST_CASE("vsock: on_quiet runs once after a burst of work, once the loop is quiet; never for an idle device")
+{
+    Bench b;
+    REQUIRE(b.guest->init());
+    b.device->start(); // on_quiet belongs to the loop thread (the driver below also runs rounds)
+    // Wait until whatever the initialisation stirred up has settled.
+    auto settle = [&b] {
+        for (int i = 0; i < 100; ++i) {
+            int before = b.quiet_calls;
+            std::this_thread::sleep_for(VsockCore::kQuietAfter * 3);
+            if (b.quiet_calls == before)
+                return;
+        }
+        FAIL("on_quiet keeps being called on an idle device");
+    };
+    settle();
+    int idle = b.quiet_calls;
+    std::this_thread::sleep_for(VsockCore::kQuietAfter * 5);
+    CHECK(b.quiet_calls == idle); // idle: the loop waits without a timeout, nothing runs
+    // A burst: a heartbeat exchange.
+    REQUIRE(b.guest_connect(1100, 9000) == kOpResponse);
+    b.guest->send(b.guest->header(kOpRw, 1100, 9000, 1), "\xB7");
+    ReceivedPacket p;
+    REQUIRE(b.guest->wait_for(1100, p));
+    for (int i = 0; i < 500 && b.quiet_calls == idle; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(b.quiet_calls == idle + 1);
+    std::this_thread::sleep_for(VsockCore::kQuietAfter * 5);
+    CHECK(b.quiet_calls == idle + 1); // once per burst
+    b.device->stop();
 }
 
 TEST_CASE("vsock: a wrong heartbeat byte resets the connection")

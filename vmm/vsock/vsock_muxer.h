@@ -75,6 +75,10 @@ struct MuxerConfig {
     // not: the enclave daemon's root monitor does it (vmm/enclave/sandbox_monitor.h). Unset: a
     // direct non-blocking connect. Returns an invalid fd for "refused".
     std::function<base::UniqueFd(std::uint32_t port)> connect_parent;
+    // Called on the device's loop thread (no lock held) once the loop has been quiet for
+    // VsockCore::kQuietAfter after a burst of work; the enclave daemon drops the code pages the
+    // burst brought back (vmm/enclave/daemon_memory.h). Unset: nothing.
+    std::function<void()> on_quiet;
 };
 
 class VsockMuxer {
