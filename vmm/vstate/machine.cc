@@ -21,9 +21,6 @@ namespace {
 // work): < 16 KiB touched, measured in the daemon under vsock traffic; the rest is margin.
 constexpr std::size_t kVcpuThreadStack = 64 << 10;
 
-// The slot-registration thread only makes KVM_SET_USER_MEMORY_REGION calls.
-constexpr std::size_t kSlotThreadStack = 32 << 10;
-
 constexpr int kKickSignal = SIGUSR1;
 
 void install_kick_handler()
@@ -42,43 +39,6 @@ double ms_since(std::chrono::steady_clock::time_point start)
 {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
-
-// Registers every region of guest memory with the VM on a thread of its own; finish() waits for
-// it and rethrows its error. The destructor waits too, so an error elsewhere never leaves the
-// thread running on a VM being torn down.
-class SlotRegistration {
-public:
-    SlotRegistration(VmFd& vm, const GuestMemory& memory)
-        : m_thread(kSlotThreadStack, [this, &vm, &memory] {
-            try {
-                std::uint32_t slot = 0;
-                for (const GuestMemory::Region& r : memory.regions())
-                    vm.set_memory_region(slot++, r.guest_address, r.size, memory.host_base() + r.host_offset);
-            } catch (...) {
-                m_error = std::current_exception();
-            }
-        })
-    {
-    }
-    void finish()
-    {
-        if (m_thread.joinable())
-            m_thread.join();
-        if (m_error)
-            std::rethrow_exception(std::exchange(m_error, nullptr));
-    }
-    ~SlotRegistration()
-    {
-        if (m_thread.joinable())
-            m_thread.join();
-    }
-    SlotRegistration(const SlotRegistration&) = delete;
-    SlotRegistration& operator=(const SlotRegistration&) = delete;
-
-private:
-    std::exception_ptr m_error;
-    base::SizedThread m_thread; // last: started once m_error exists
-};
 
 } // namespace
 
@@ -112,12 +72,14 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     m->m_kvm = std::make_unique<KvmSystem>(KvmSystem::open());
     m->m_vm = std::make_unique<VmFd>(m->m_kvm->create_vm());
     VmFd& vm = *m->m_vm;
+    // Guest memory first, then the interrupt controller: on the project's nested hosts the first
+    // KVM_SET_USER_MEMORY_REGION made after KVM_CREATE_IRQCHIP costs 5-7 ms whatever the slot's
+    // size (this-host.md, "The launch floor"), made before it 0.1 ms, and neither the irqchip nor
+    // the vCPUs pay it instead (README, "Where launch time goes"). KVM takes either order.
+    std::uint32_t slot = 0;
+    for (const GuestMemory::Region& r : m->m_memory.regions())
+        vm.set_memory_region(slot++, r.guest_address, r.size, m->m_memory.host_base() + r.host_offset);
     a.create_interrupt_controller(vm);
-    // The first KVM_SET_USER_MEMORY_REGION costs milliseconds whatever the slot's size (nested
-    // hosts: this-host.md, "The launch floor"): a thread registers the slots while this one builds
-    // the devices, loads the image into the (already mapped) memory and creates the vCPUs; it is
-    // joined before the first KVM_RUN. The guest's memory is only written from user space meanwhile.
-    SlotRegistration slots(vm, m->m_memory);
 
     Machine* self = m.get();
     ConsoleBuffer* console = config.console;
@@ -147,7 +109,6 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     for (unsigned i = 0; i < config.vcpus; ++i)
         m->m_vcpus.push_back(a.create_vcpu(*m->m_kvm, vm, i));
     a.vcpus_created(vm);
-    slots.finish(); // every slot registered (or its error thrown) before any KVM_RUN
     // KVM's per-VM worker threads start at the first KVM_RUN with that thread's CPU affinity: make
     // it here, on the caller's (the VMM's) CPUs, not in a vCPU thread pinned to an enclave CPU.
     m->m_vcpus.front().run_without_entering();
