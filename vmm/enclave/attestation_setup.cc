@@ -59,6 +59,11 @@ nsm::Digest extend_fresh_pcr(std::string_view bytes)
     return h.finish();
 }
 
+std::string new_module_id(int enclave_id)
+{
+    return enclave_module_id(enclave_id, random_hex(8));
+}
+
 EnclaveAttestation prepare_attestation(const AttestationInputs& in)
 {
     HostRootLoad in_place;
@@ -75,7 +80,7 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in, HostRootLoad
         role = checked_field(*in.parent_role, "--parent-role", "BAD_PARENT_ROLE");
 
     nsm::NsmModuleConfig config;
-    config.module_id = enclave_module_id(in.enclave_id, random_hex(8));
+    config.module_id = in.module_id.empty() ? new_module_id(in.enclave_id) : in.module_id;
     if (!in.debug_mode) {
         config.boot_pcrs[0] = in.pcr0;
         config.boot_pcrs[1] = in.pcr1;
@@ -92,11 +97,9 @@ EnclaveAttestation prepare_attestation(const AttestationInputs& in, HostRootLoad
         { "ParentID", parent_id.empty() ? Json("none: " + std::string(kMachineIdPath) + " is missing or empty and no --parent-id was given, so PCR4 is zeros") : Json(parent_id) },
         { "ParentRole", role ? Json(*role) : Json(nullptr) } };
     if (::geteuid() == 0) {
-        nsm::KeyAndCert root = host_root.take();
-        nsm::KeyAndCert leaf = issue_enclave_leaf(root, config.module_id, std::time(nullptr), host_root.take_leaf_key());
-        auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
-        OPENSSL_cleanse(root.key_pem.data(), root.key_pem.size()); // the daemon forked later keeps no copy
-        OPENSSL_cleanse(leaf.key_pem.data(), leaf.key_pem.size());
+        // The root's key is wiped, the leaf's lives only in the signer: the daemon forked later
+        // keeps no copy of the root's.
+        std::shared_ptr<nsm::DocumentSigner> signer = host_root.take_signer(config.module_id);
         config.sign = [signer](const nsm::DocumentFields& fields) { return signer->sign(fields); };
         description["Signing"] = "host root CA (qt-vmm attestation root-cert)";
     } else {

@@ -37,6 +37,9 @@ struct AttestationInputs {
     std::optional<std::string> parent_id;     // --parent-id; unset = /etc/machine-id
     std::optional<std::string> parent_role;   // --parent-role
     int enclave_id { 0 };
+    // enclave_module_id(enclave_id, 16 random hex digits), made early by the launcher so the
+    // leaf can be issued for it on HostRootLoad's thread; empty = made here.
+    std::string module_id;
 };
 
 struct EnclaveAttestation {
@@ -48,6 +51,9 @@ struct EnclaveAttestation {
 // Throws base::Error: BAD_PARENT_ID / BAD_PARENT_ROLE (empty or longer than 1,024 bytes), or what the host
 // root CA's store throws for root (a damaged or unsafe state directory).
 EnclaveAttestation prepare_attestation(const AttestationInputs& inputs);
+
+// "<hostname>-enc<id>-<16 random hex digits>": a new module ID for enclave `enclave_id`.
+std::string new_module_id(int enclave_id);
 
 // SHA384(0^48 ‖ bytes): a fresh PCR extended once with `bytes` (PCR3, PCR4).
 nsm::Digest extend_fresh_pcr(std::string_view bytes);

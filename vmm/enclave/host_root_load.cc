@@ -3,10 +3,28 @@
 
 #include "vmm/enclave/attestation_keys.h"
 
+#include <ctime>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
 namespace vmm {
+
+namespace {
+
+void wipe(std::string& secret)
+{
+    OPENSSL_cleanse(secret.data(), secret.size());
+}
+
+} // namespace
+
+std::shared_ptr<nsm::DocumentSigner> make_enclave_signer(const nsm::KeyAndCert& root, const std::string& module_id, eif::PkeyPtr leaf_key)
+{
+    nsm::KeyAndCert leaf = issue_enclave_leaf(root, module_id, std::time(nullptr), std::move(leaf_key));
+    auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
+    wipe(leaf.key_pem);
+    return signer;
+}
 
 HostRootLoad HostRootLoad::start()
 {
@@ -14,10 +32,17 @@ HostRootLoad HostRootLoad::start()
     if (::geteuid() != 0)
         return load;
     load.m_result = std::make_shared<Result>();
-    load.m_thread = std::thread([result = load.m_result] {
+    load.m_thread = std::thread([result = load.m_result, order = load.m_order.get_future()]() mutable {
         try {
             result->root = load_or_create_host_root();
             result->leaf_key = nsm::new_p384_key();
+            std::optional<std::string> module_id = order.get();
+            if (!module_id)
+                return; // take() hands root and key over as they are
+            result->signer = make_enclave_signer(*result->root, *module_id, std::move(result->leaf_key));
+            result->signer_for = *module_id;
+            wipe(result->root->key_pem);
+            result->root.reset();
         } catch (...) {
             result->error = std::current_exception();
         }
@@ -25,23 +50,64 @@ HostRootLoad HostRootLoad::start()
     return load;
 }
 
-HostRootLoad::~HostRootLoad()
+void HostRootLoad::order(std::optional<std::string> module_id)
+{
+    if (!m_result || m_ordered)
+        return;
+    m_ordered = true;
+    m_order.set_value(std::move(module_id));
+}
+
+void HostRootLoad::join()
 {
     if (m_thread.joinable())
         m_thread.join();
+}
+
+HostRootLoad::~HostRootLoad()
+{
+    order(std::nullopt);
+    join();
     if (m_result && m_result->root)
-        OPENSSL_cleanse(m_result->root->key_pem.data(), m_result->root->key_pem.size());
+        wipe(m_result->root->key_pem);
+}
+
+void HostRootLoad::issue_leaf_for(const std::string& module_id)
+{
+    order(module_id);
+}
+
+std::shared_ptr<nsm::DocumentSigner> HostRootLoad::take_signer(const std::string& module_id)
+{
+    auto in_place = [&module_id] {
+        nsm::KeyAndCert root = load_or_create_host_root();
+        auto signer = make_enclave_signer(root, module_id, nsm::new_p384_key());
+        wipe(root.key_pem);
+        return signer;
+    };
+    if (!m_result)
+        return in_place();
+    order(module_id);
+    join();
+    std::shared_ptr<Result> result = std::move(m_result);
+    if (result->error)
+        std::rethrow_exception(result->error);
+    if (result->signer_for != module_id)
+        return in_place(); // ordered for another ID
+    return std::move(result->signer);
 }
 
 nsm::KeyAndCert HostRootLoad::take()
 {
     if (!m_result)
         return load_or_create_host_root();
-    if (m_thread.joinable())
-        m_thread.join();
+    order(std::nullopt);
+    join();
     std::shared_ptr<Result> result = std::move(m_result);
     if (result->error)
         std::rethrow_exception(result->error);
+    if (!result->root) // issued already (issue_leaf_for): the root's key is gone, load it again
+        return load_or_create_host_root();
     m_leaf_key = std::move(result->leaf_key);
     nsm::KeyAndCert root = std::move(*result->root);
     result->root.reset();

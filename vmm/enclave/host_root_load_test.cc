@@ -5,6 +5,8 @@
 #include "vmm/enclave/host_root_load.h"
 
 #include "base/error.h"
+#include "base/hex.h"
+#include "vmm/nsm/attestation_document.h"
 #include "vmm/enclave/attestation_keys.h"
 #include "vmm/testing/temp_state_dir.h"
 
@@ -78,4 +80,65 @@ TEST_CASE("HostRootLoad: dropped untaken (a start that failed earlier), it joins
         HostRootLoad untaken = HostRootLoad::start();
     } // joins and wipes; a thread left running would abort the process here (std::thread)
     CHECK(vmm::load_or_create_host_root().cert_pem == vmm::host_root_certificate_pem());
+}
+
+namespace {
+
+// The leaf's certificate (the document's "certificate") names `module_id` and chains to the host root.
+void check_signer(vmm::nsm::DocumentSigner& signer, const std::string& module_id)
+{
+    vmm::nsm::DocumentFields fields;
+    fields.module_id = module_id;
+    fields.timestamp_ms = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
+    fields.pcrs[0] = eif::Digest {};
+    vmm::nsm::VerifyOptions o;
+    o.root_cert_pem = vmm::host_root_certificate_pem();
+    o.at = std::time(nullptr);
+    vmm::nsm::VerifiedDocument verified = vmm::nsm::verify_document(signer.sign(fields), o);
+    CHECK(verified.payload["module_id"] == module_id);
+    std::optional<std::vector<std::uint8_t>> der = base::from_hex(verified.payload["certificate"].get<std::string>());
+    REQUIRE(der);
+    const unsigned char* p = der->data();
+    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der->size()));
+    REQUIRE(cert);
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    X509_free(cert);
+    CHECK(std::string(cn) == module_id); // the leaf was issued for this enclave
+}
+
+} // namespace
+
+TEST_CASE("HostRootLoad: issue_leaf_for makes the signer on the thread; take_signer hands it over, or makes one in place")
+{
+    if (::geteuid() != 0) {
+        HostRootLoad nothing = HostRootLoad::start();
+        nothing.issue_leaf_for("x-enc0-00"); // nothing started: a no-op
+        CHECK_THROWS_AS(nothing.take_signer("x-enc0-00"), base::Error);
+        return;
+    }
+    TempStateDir state;
+    const std::string id = vmm::enclave_module_id(3, "0123456789abcdef");
+    HostRootLoad early = HostRootLoad::start();
+    early.issue_leaf_for(id);
+    HostRootLoad moved = std::move(early); // the order reaches the thread across the move too
+    std::shared_ptr<vmm::nsm::DocumentSigner> signer = moved.take_signer(id);
+    REQUIRE(signer);
+    check_signer(*signer, id);
+
+    // Ordered for one ID, asked for another: issued in place for the one asked.
+    HostRootLoad other = HostRootLoad::start();
+    other.issue_leaf_for(vmm::enclave_module_id(4, "aa"));
+    const std::string id5 = vmm::enclave_module_id(5, "bb");
+    check_signer(*other.take_signer(id5), id5);
+
+    // Never started (not root, or a test): everything in place.
+    HostRootLoad in_place;
+    check_signer(*in_place.take_signer(id), id);
+
+    // Ordered, then dropped untaken (a start that failed after the ID): the thread is joined.
+    {
+        HostRootLoad ordered = HostRootLoad::start();
+        ordered.issue_leaf_for(id);
+    }
 }

@@ -208,6 +208,10 @@ Json start_enclave(const StartRequest& request)
     // 2. Under the lock: limits, CID, placement, ID; the daemon takes over the lock.
     RunDir dir = RunDir::open();
     RunDir::Lock lock = dir.lock();
+    // The ID first: the attestation leaf is issued for it on HostRootLoad's thread while the rest runs.
+    int id = dir.next_free_id();
+    const std::string module_id = new_module_id(id);
+    host_root.issue_leaf_for(module_id);
     std::vector<Json> all = dir.list_enclaves();
     std::vector<placement::RunningEnclave> running = running_enclaves(all);
     std::uint64_t cid = request.cid ? *request.cid : first_free_cid(running);
@@ -224,7 +228,6 @@ Json start_enclave(const StartRequest& request)
     }
     // The daemon's threads and QEMU: the parent's CPUs, none of any enclave's (finding 6).
     placement::DaemonCpus daemon_cpus = placement::daemon_cpus(topology.online_cpus(), host::allowed_cpus(), place.cpus, running);
-    int id = dir.next_free_id();
 
     EnclaveSettings settings;
     settings.id = id;
@@ -260,21 +263,7 @@ Json start_enclave(const StartRequest& request)
     attestation.parent_id = request.parent_id;
     attestation.parent_role = request.parent_role;
     attestation.enclave_id = id;
-    EnclaveAttestation prepared = prepare_attestation(attestation, host_root);
-    settings.nsm = std::move(prepared.module);
-    settings.attestation = std::move(prepared.description);
-    if (!tcg) {
-        settings.attestation["Device"] = "virtio-mmio slot 1 (virtio ID 33)";
-    } else if (qemu_can_create_device(qemu.binary, "vhost-user-device")) {
-        settings.attestation["Device"] = "QEMU vhost-user-device (virtio ID 33)";
-    } else {
-        // Debian's QEMU builds vhost-user-device as not user-creatable: the enclave still runs,
-        // without /dev/nsm, and says so (start prints it as a warning).
-        settings.nsm = nullptr;
-        settings.attestation["Device"] = "unavailable: " + qemu.binary + " cannot create -device vhost-user-device (QEMU builds it "
-            "not user-creatable), so this --accel tcg enclave has no /dev/nsm; use --accel kvm, or QT_VMM_QEMU with a QEMU "
-            "that allows it";
-    }
+    attestation.module_id = module_id;
     settings.heartbeat_timeout_s = request.heartbeat_timeout_s.value_or(default_heartbeat_timeout(eif_size, place.memory_mib));
 
     // The daemon reads kernel and initrd from the sealed copy into guest memory, then lets the
@@ -293,6 +282,30 @@ Json start_enclave(const StartRequest& request)
     Json reservation { { "EnclaveID", id }, { "EnclaveCID", cid }, { "NumberOfCPUs", request.vcpus },
         { "CPUIDs", place.cpus }, { "MemoryMiB", place.memory_mib }, { "Accel", accel_name(*accel) } };
     dir.write_reservation(id, reservation);
+
+    // The signer, issued on HostRootLoad's thread meanwhile (joined here: the fork below wants
+    // one thread). A failure from here on gives the reservation back.
+    EnclaveAttestation prepared;
+    try {
+        prepared = prepare_attestation(attestation, host_root);
+    } catch (...) {
+        dir.remove_reservation(id);
+        throw;
+    }
+    settings.nsm = std::move(prepared.module);
+    settings.attestation = std::move(prepared.description);
+    if (!tcg) {
+        settings.attestation["Device"] = "virtio-mmio slot 1 (virtio ID 33)";
+    } else if (qemu_can_create_device(qemu.binary, "vhost-user-device")) {
+        settings.attestation["Device"] = "QEMU vhost-user-device (virtio ID 33)";
+    } else {
+        // Debian's QEMU builds vhost-user-device as not user-creatable: the enclave still runs,
+        // without /dev/nsm, and says so (start prints it as a warning).
+        settings.nsm = nullptr;
+        settings.attestation["Device"] = "unavailable: " + qemu.binary + " cannot create -device vhost-user-device (QEMU builds it "
+            "not user-creatable), so this --accel tcg enclave has no /dev/nsm; use --accel kvm, or QT_VMM_QEMU with a QEMU "
+            "that allows it";
+    }
 
     // Pre-zeroed memory when the pool covers it (all or nothing), else fresh pages. The claim's
     // files (and flocks) go to the daemon, which maps them, and to its monitor, which scrubs them
