@@ -460,11 +460,11 @@ def breakdown(res):
 
 
 STEP_LABELS = {
-    "cli": "exec of `qt-vmm enclave start` → daemon started (process start, EIF read and measured (CRC, PCRs), host and placement checks, fork)",
+    "cli": "exec of `qt-vmm enclave start` → daemon started (process start, EIF read and measured (CRC, PCRs), host and placement checks, attestation leaf (on a thread), fork)",
     "daemon.Memory": "guest memory reserved and mapped (hugetlb, NUMA-bound)",
-    "daemon.VM": "KVM VM, irqchip, devices (the memory-slot registration runs meanwhile on a thread of its own)",
-    "daemon.Load": "kernel, initrd and boot structures loaded into guest RAM (while the memory slot is registered)",
-    "daemon.VCPUs": "vCPUs created and configured, then the wait for the memory-slot registration",
+    "daemon.VM": "KVM VM, guest memory registered (before the irqchip: after it, 5-7 ms here), irqchip, devices",
+    "daemon.Load": "kernel, initrd and boot structures loaded into guest RAM",
+    "daemon.VCPUs": "vCPUs created and configured",
     "rest": "the rest until the guest's first I/O exit (control socket, vsock device, heartbeat timer, vCPU threads, KVM entry, first instruction)",
 }
 
