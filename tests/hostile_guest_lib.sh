@@ -26,11 +26,7 @@ hostile_start() { # EIF CID: prints the enclave ID
 }
 
 hostile_wait_console() { # ID TEXT SECONDS
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    "$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>/dev/null | grep -qF -- "$2" && return 0
-    sleep 0.1
-  done
+  console_shows "$@" && return 0
   "$QT_VMM" enclave console --enclave-id "$1" --no-follow | tail -n 20 >&2
   fail "enclave $1 did not print: $2"
 }

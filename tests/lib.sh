@@ -92,6 +92,17 @@ qemu_tcg_arm64() {
     -nographic -serial stdio -no-reboot -kernel "$kernel" -initrd "$initrd" -append "$cmdline" "$@"
 }
 
+# console_shows ID TEXT SECONDS: polls `$QT_VMM enclave console --no-follow` of enclave ID until it
+# contains TEXT; returns 0 once it does, 1 after SECONDS.
+console_shows() {
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    "$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>/dev/null | grep -qF -- "$2" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # kill_tree PID: kills PID and all its descendants (a background `qemu_tcg ... &` is a subshell
 # whose child is QEMU: killing only the subshell would leave QEMU running).
 kill_tree() {

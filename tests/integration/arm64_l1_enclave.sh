@@ -44,7 +44,7 @@ for attempt in 1 2; do # a second L1 only when the first wedged (l1.sh exit 75, 
 done
 [ "$rc" -eq 0 ] || fail "the L1 job exited $rc (logs: $logs; L1's console: $logs/console.log)"
 steps=$(cat "$logs/steps.txt" 2>/dev/null || true)
-step_ok() { grep -q "^STEP $1 rc=0 " <<<"$steps" || { cat "$logs/$2" >&2 2>/dev/null; fail "step $1 in L1: $(grep "^STEP $1 " <<<"$steps" || echo 'not reached')"; }; }
+step_ok() { grep -q "^STEP $1 rc=0 " <<<"$steps" || { cat "$logs/$2" "$logs"/daemon-*.log >&2 2>/dev/null; fail "step $1 in L1: $(grep "^STEP $1 " <<<"$steps" || echo 'not reached')"; }; }
 
 # 1. host-check in L1.
 step_ok host-check host-check.err

@@ -72,14 +72,20 @@ std::unique_ptr<Machine> Machine::create(const MachineConfig& config, const Boot
     m->m_kvm = std::make_unique<KvmSystem>(KvmSystem::open());
     m->m_vm = std::make_unique<VmFd>(m->m_kvm->create_vm());
     VmFd& vm = *m->m_vm;
-    // Guest memory first, then the interrupt controller: on the project's nested hosts the first
-    // KVM_SET_USER_MEMORY_REGION made after KVM_CREATE_IRQCHIP costs 5-7 ms whatever the slot's
-    // size (this-host.md, "The launch floor"), made before it 0.1 ms, and neither the irqchip nor
-    // the vCPUs pay it instead (README, "Where launch time goes"). KVM takes either order.
-    std::uint32_t slot = 0;
-    for (const GuestMemory::Region& r : m->m_memory.regions())
-        vm.set_memory_region(slot++, r.guest_address, r.size, m->m_memory.host_base() + r.host_offset);
+    // x86: guest memory first, then the interrupt controller: on the project's nested hosts the
+    // first KVM_SET_USER_MEMORY_REGION made after KVM_CREATE_IRQCHIP costs 5-7 ms whatever the
+    // slot's size (this-host.md, "The launch floor"), made before it 0.1 ms, and neither the
+    // irqchip nor the vCPUs pay it instead (README, "Where launch time went next").
+    auto register_memory = [&] {
+        std::uint32_t slot = 0;
+        for (const GuestMemory::Region& r : m->m_memory.regions())
+            vm.set_memory_region(slot++, r.guest_address, r.size, m->m_memory.host_base() + r.host_offset);
+    };
+    if (a.memory_before_interrupt_controller())
+        register_memory();
     a.create_interrupt_controller(vm);
+    if (!a.memory_before_interrupt_controller())
+        register_memory();
 
     Machine* self = m.get();
     ConsoleBuffer* console = config.console;

@@ -57,39 +57,17 @@ el0_code:
 1:  b       1b                      /* not reached: the second svc powers off */
 
     .balign 2048
-vectors:
-    .balign 0x80                    /* current EL, SP_EL0: sync */
-    b       unexpected
-    .balign 0x80                    /* irq */
-    b       unexpected
-    .balign 0x80                    /* fiq */
-    b       unexpected
-    .balign 0x80                    /* serror */
-    b       unexpected
-    .balign 0x80                    /* current EL, SP_ELx: sync */
-    b       unexpected
+vectors:                            /* 16 entries of 0x80 bytes */
+    .rept 8                         /* current EL with SP_EL0, then SP_ELx: sync, irq, fiq, serror */
     .balign 0x80
     b       unexpected
-    .balign 0x80
-    b       unexpected
-    .balign 0x80
-    b       unexpected
+    .endr
     .balign 0x80                    /* lower EL, AArch64: sync — the svc */
     b       from_el0
+    .rept 7                         /* lower EL, AArch64: irq, fiq, serror; lower EL, AArch32: all */
     .balign 0x80
     b       unexpected
-    .balign 0x80
-    b       unexpected
-    .balign 0x80
-    b       unexpected
-    .balign 0x80                    /* lower EL, AArch32: never */
-    b       unexpected
-    .balign 0x80
-    b       unexpected
-    .balign 0x80
-    b       unexpected
-    .balign 0x80
-    b       unexpected
+    .endr
     .balign 0x80
 
 from_el0:

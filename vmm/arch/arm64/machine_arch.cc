@@ -48,6 +48,8 @@ public:
 
     // GICv3 (distributor + one redistributor region for every vCPU); initialised in
     // vcpus_created(). The architected timer needs nothing: KVM emulates it, the DT names its PPIs.
+    bool memory_before_interrupt_controller() const override { return false; }
+
     void create_interrupt_controller(VmFd& vm) override
     {
         m_gic = vm.create_device(KVM_DEV_TYPE_ARM_VGIC_V3);

@@ -42,6 +42,8 @@ public:
         return m_layout.initrd_address;
     }
 
+    bool memory_before_interrupt_controller() const override { return true; }
+
     void create_interrupt_controller(VmFd& vm) override
     {
         vm.set_identity_map_address(x86::kIdentityMapAddress);
