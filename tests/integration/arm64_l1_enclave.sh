@@ -24,7 +24,7 @@ started=$(date +%s.%N)
 
 # The arm64 VMM and the parent's vsock peer, beside the x86 build (as make ARCH=arm64 puts them).
 arm64_bins=("$BUILD/arm64/bin/qt-vmm" "$BUILD/arm64/bin/vsock_peer")
-make -s -C "$TOP" ARCH=arm64 SAN=0 BUILD="$BUILD/arm64" "${arm64_bins[@]}" >"$TEST_TMP/make.log" 2>&1 \
+make -s -j"$(nproc)" -C "$TOP" ARCH=arm64 SAN=0 BUILD="$BUILD/arm64" "${arm64_bins[@]}" >"$TEST_TMP/make.log" 2>&1 \
   || { tail -n 30 "$TEST_TMP/make.log" >&2; fail "cross-building ${arm64_bins[*]} failed"; }
 "$TOP/scripts/check-elf-arch.sh" arm64 "${arm64_bins[@]}"
 echo "TIME cross-build: $(printf '%.1f' "$(echo "$(date +%s.%N) - $started" | bc)") s"
