@@ -122,6 +122,11 @@ std::vector<Json> RunDir::list_enclaves() const
             result.push_back(reply.at("enclave"));
             records.erase(id);
         } catch (const base::Error& e) {
+            if (e.code() == "DAEMON_CLOSED" && wait_for_record(id)) {
+                // It was ending (it closes its control connections first): its record is there now.
+                records.insert(id);
+                continue;
+            }
             if (e.code() != "DAEMON_GONE") {
                 // Alive but silent (stopped, stuck, flooded) or refusing: it still holds what it
                 // reserved. Never count it as free.
@@ -183,6 +188,18 @@ base::UniqueFd RunDir::create_log(int id) const
 std::optional<std::string> RunDir::read_saved_console(int id) const
 {
     return read_plain_file(fd(), std::to_string(id) + ".console", 64 << 20, false);
+}
+
+bool RunDir::wait_for_record(int id) const
+{
+    // A daemon writes its record within milliseconds of closing its control connections; 2 s
+    // covers a loaded host without holding a query or a start up for long.
+    for (int i = 0; i < 200; ++i) {
+        if (::access(record_path(id).c_str(), F_OK) == 0)
+            return true;
+        ::usleep(10'000);
+    }
+    return false;
 }
 
 Json RunDir::not_responding(int id, const base::Error& why) const

@@ -95,6 +95,9 @@ public:
 private:
     // The entry of a live daemon that did not answer `describe`: its reservation, State NOT-RESPONDING.
     Json not_responding(int id, const base::Error& why) const;
+    // A daemon that closed the connection unanswered is ending: true once its record is there
+    // (waits up to 2 s), false if it never came.
+    bool wait_for_record(int id) const;
 
     std::string m_path;
     std::shared_ptr<base::UniqueFd> m_fd;

@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <sys/socket.h>
@@ -54,6 +55,28 @@ TEST_CASE("a live daemon that refuses to describe is listed from its reservation
     CHECK(all[0]["Detail"].get<std::string>().find("(process 4242) is alive but did not answer: too many control connections; its CID, CPUs and memory stay reserved") != std::string::npos);
     CHECK(std::filesystem::exists(dir.socket_path(3)));
     CHECK(std::filesystem::exists(dir.reservation_path(3)));
+}
+
+TEST_CASE("a daemon that closes the connection while it ends is listed from the record it then writes")
+{
+    // Seen in CI: `query` right after a start whose app exited at once met the daemon between
+    // closing its control connections and writing its record, and said NOT-RESPONDING.
+    TempRunDir tmp;
+    RunDir dir = RunDir::open();
+    base::UniqueFd listener(vsock_test::unix_listen(dir.socket_path(6)));
+    std::thread ending_daemon([&] {
+        base::UniqueFd client(::accept(listener.get(), nullptr, nullptr));
+        client.reset(); // closed unanswered
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        dir.write_record(6, Json { { "EnclaveID", 6 }, { "State", "TERMINATED" }, { "Reason", "guest-reset" } });
+        ::unlink(dir.socket_path(6).c_str());
+    });
+    std::vector<Json> all = dir.list_enclaves();
+    ending_daemon.join();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0]["EnclaveID"] == 6);
+    CHECK(all[0]["State"] == "TERMINATED");
+    CHECK(all[0]["Reason"] == "guest-reset");
 }
 
 TEST_CASE("a live daemon without a reservation is still listed, without a CID")
