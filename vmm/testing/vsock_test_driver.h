@@ -25,9 +25,13 @@
 #include "vmm/vsock/vsock_device.h"
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <poll.h>
+#include <unistd.h>
+#include <thread>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -167,11 +171,29 @@ public:
     }
     void kick(std::uint16_t q)
     {
+        m_kicked_idx[q] = m_avail_idx[q];
         if (m_transport)
             m_transport->kick(q);
         else
             write32(virtio::mmio::kQueueNotify, q);
     }
+    // Kicks the way Linux's virtqueue_kick_prepare decides: with EVENT_IDX only when the
+    // buffers made available since the last decision pass the device's avail_event (a device
+    // still working through the queue asked for no kick); without it, always.
+    void notify(std::uint16_t q)
+    {
+        std::uint16_t old_idx = m_kicked_idx[q], new_idx = m_avail_idx[q];
+        m_kicked_idx[q] = new_idx;
+        if (m_event_idx) {
+            __atomic_thread_fence(__ATOMIC_SEQ_CST); // avail.idx visible before avail_event is read
+            std::uint16_t event = __atomic_load_n(
+                reinterpret_cast<std::uint16_t*>(m_ram->translate(used(q) + 4 + 8ull * m_size, 2)), __ATOMIC_ACQUIRE);
+            if (static_cast<std::uint16_t>(new_idx - event - 1) >= static_cast<std::uint16_t>(new_idx - old_idx))
+                return void(++m_kicks_saved[q]);
+        }
+        kick(q);
+    }
+    std::uint64_t kicks_saved(std::uint16_t q) const { return m_kicks_saved[q]; }
 
     // Rx buffer i uses descriptor i (one descriptor) or 2i, 2i+1 when split.
     void post_rx(std::uint16_t count)
@@ -180,7 +202,7 @@ public:
             std::uint16_t slot = static_cast<std::uint16_t>(m_rx_next++ % (m_size / 2));
             repost_rx(slot);
         }
-        kick(kQueueRx);
+        notify(kQueueRx);
     }
 
     PacketHeader header(std::uint16_t op, std::uint32_t src_port, std::uint32_t dst_port, std::uint32_t len = 0,
@@ -216,7 +238,7 @@ public:
             set_desc(kQueueTx, head, base, static_cast<std::uint32_t>(kHeaderSize + payload.size()), 0, 0);
         }
         make_available(kQueueTx, head);
-        kick(kQueueTx);
+        notify(kQueueTx);
         return true;
     }
 
@@ -226,7 +248,6 @@ public:
         reclaim_tx();
         std::uint8_t* u = m_ram->translate(used(kQueueRx), 6 + 8ull * m_size);
         std::uint16_t idx = __atomic_load_n(reinterpret_cast<std::uint16_t*>(u + 2), __ATOMIC_ACQUIRE);
-        bool reposted = false;
         while (m_used_seen[kQueueRx] != idx) {
             std::uint8_t* e = u + 4 + 8 * (m_used_seen[kQueueRx] % m_size);
             std::uint32_t id, len;
@@ -250,11 +271,16 @@ public:
             } else {
                 ++short_buffers;
             }
-            repost_rx(slot);
-            reposted = true;
+            m_rx_returned.push_back(slot);
         }
-        if (reposted)
-            kick(kQueueRx);
+        // Linux 6.1 refills once half its buffers came back (virtio_vsock_rx_fill); by default
+        // every buffer goes back at once, which tests with a handful of buffers need.
+        if (m_rx_returned.size() >= refill_batch) {
+            for (std::uint16_t slot : m_rx_returned)
+                repost_rx(slot);
+            m_rx_returned.clear();
+            notify(kQueueRx);
+        }
     }
 
     // Runs the device loop on this thread until `done` holds (or `rounds` rounds passed).
@@ -275,6 +301,27 @@ public:
     {
         pump_until([] { return false; }, rounds);
     }
+    // Sleeps like a guest vCPU until the device interrupts (device mode only; up to timeout_ms):
+    // re-enables callbacks the way Linux does (used_event = the last used entry taken on rx and
+    // tx), looks once more, then waits on the interrupt eventfd and acknowledges the interrupt.
+    // Returns at once if the device published something meanwhile.
+    void wait_interrupt(int timeout_ms)
+    {
+        if (!m_device)
+            return;
+        for (std::uint16_t q : { kQueueRx, kQueueTx })
+            set_used_event(q, m_used_seen[q]);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST); // used_event visible before the used index is read
+        if (used_idx(kQueueRx) != m_used_seen[kQueueRx] || used_idx(kQueueTx) != m_used_seen[kQueueTx])
+            return;
+        pollfd p { m_device->interrupt_fd(), POLLIN, 0 };
+        if (::poll(&p, 1, timeout_ms) > 0) {
+            std::uint64_t count;
+            [[maybe_unused]] ssize_t n = ::read(p.fd, &count, sizeof count);
+            write32(virtio::mmio::kInterruptAck, read32(virtio::mmio::kInterruptStatus));
+        }
+    }
+
     // Takes the first packet for guest port `port` (any op), if any.
     bool take(std::uint32_t port, ReceivedPacket& out)
     {
@@ -291,6 +338,20 @@ public:
     {
         return pump_until([&] { return take(port, out); }, rounds);
     }
+    // The same for a device that runs its own loop thread (VsockDevice::start): only collects,
+    // so the device sees nothing but what a guest's kicks tell it.
+    bool await(std::uint32_t port, ReceivedPacket& out, std::chrono::milliseconds timeout = std::chrono::seconds(5))
+    {
+        auto end = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            collect();
+            if (take(port, out))
+                return true;
+            if (std::chrono::steady_clock::now() > end)
+                return false;
+            std::this_thread::yield();
+        }
+    }
 
     std::uint16_t used_idx(std::uint16_t q) { return __atomic_load_n(reinterpret_cast<std::uint16_t*>(m_ram->translate(used(q) + 2, 2)), __ATOMIC_ACQUIRE); }
     std::uint16_t avail_idx(std::uint16_t q) const { return m_avail_idx[q]; }
@@ -299,6 +360,7 @@ public:
     std::uint32_t buf_alloc { 256 * 1024 };
     std::uint32_t fwd_cnt { 0 };
     std::uint64_t short_buffers { 0 };
+    std::size_t refill_batch { 1 }; // rx buffers returned before they are posted again
 
 private:
     bool init_transport(bool event_idx, std::uint16_t rx_buffers)
@@ -319,6 +381,8 @@ private:
     {
         m_avail_idx = { 0, 0, 0 };
         m_used_seen = { 0, 0, 0 };
+        m_kicked_idx = { 0, 0, 0 };
+        m_rx_returned.clear();
         m_tx_free.clear();
         for (std::uint16_t i = 0; i < m_size / 2; ++i)
             m_tx_free.push_back(static_cast<std::uint16_t>(i * 2));
@@ -374,7 +438,10 @@ private:
     std::uint32_t m_rx_next { 0 };
     std::array<std::uint16_t, 3> m_avail_idx {};
     std::array<std::uint16_t, 3> m_used_seen {};
+    std::array<std::uint16_t, 3> m_kicked_idx {};
+    std::array<std::uint64_t, 3> m_kicks_saved {};
     std::deque<std::uint16_t> m_tx_free;
+    std::vector<std::uint16_t> m_rx_returned;
 };
 
 } // namespace vmm::vsock

@@ -51,7 +51,7 @@
 namespace vmm::vsock {
 
 // Per-connection receive buffer we advertise to the guest (and the most we ever buffer).
-inline constexpr std::uint32_t kConnectionBuffer = 64 * 1024;
+inline constexpr std::uint32_t kConnectionBuffer = 256 * 1024;
 inline constexpr std::uint32_t kMaxPacketPayload = 64 * 1024;
 inline constexpr std::chrono::milliseconds kConnectTimeout { 2000 };
 inline constexpr std::chrono::milliseconds kLingerTimeout { 10000 };

@@ -12,9 +12,10 @@
 //
 // Limits (hold under abuse): kMaxConnections connections (beyond: RST / close), each buffering at
 // most kConnectionBuffer guest bytes (a guest that exceeds its credit is reset), so at most
-// 64 MiB of buffered data per enclave; at most kMaxHandshakes parent sockets that have not sent
-// their CONNECT line yet (each gets kConnectTimeout); RSTs for packets with no connection are
-// queued up to kMaxUnsolicitedRsts (more are dropped). Host → guest data is never buffered: it is
+// 256 MiB of buffered data per enclave, and only while parents leave their sockets full; at
+// most kMaxHandshakes parent sockets that have not sent their CONNECT line yet (each gets
+// kConnectTimeout); RSTs for packets with no connection are queued up to kMaxUnsolicitedRsts
+// (more are dropped). Host → guest data is never buffered: it is
 // read from the Unix socket straight into the guest's rx buffer, only as far as the guest's
 // credit allows. Every socket is non-blocking; a parent or guest that stops reading only stalls
 // its own connection. A connection both sides have shut down whose parent will not take the
