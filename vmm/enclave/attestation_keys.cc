@@ -101,17 +101,6 @@ void publish(int dir_fd, const std::string& name, const std::string& text, mode_
     ::fsync(dir_fd);
 }
 
-bool key_matches_cert(const nsm::KeyAndCert& kc)
-{
-    eif::BioPtr key_bio(BIO_new_mem_buf(kc.key_pem.data(), static_cast<int>(kc.key_pem.size())));
-    eif::BioPtr cert_bio(BIO_new_mem_buf(kc.cert_pem.data(), static_cast<int>(kc.cert_pem.size())));
-    eif::PkeyPtr key(key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr) : nullptr);
-    eif::X509Ptr cert(cert_bio ? PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr) : nullptr);
-    bool ok = key && cert && X509_check_private_key(cert.get(), key.get()) == 1;
-    ERR_clear_error();
-    return ok;
-}
-
 std::string truncated(std::string s, std::size_t max)
 {
     if (s.size() > max)
@@ -142,6 +131,11 @@ std::string enclave_module_id(int enclave_id, std::string_view instance)
 
 nsm::KeyAndCert load_or_create_host_root()
 {
+    return load_or_create_parsed_host_root().pem;
+}
+
+HostRoot load_or_create_parsed_host_root()
+{
     if (::geteuid() != 0)
         throw base::Error(base::ErrorKind::Permission, "ATTESTATION_KEY_ACCESS",
             "the host's attestation key is root's (" + attestation_dir() + "/private): run this as root; any user can print the public "
@@ -160,19 +154,24 @@ nsm::KeyAndCert load_or_create_host_root()
         if (errno != EINTR)
             base::throw_errno("ATTESTATION_KEY_LOCK", "cannot lock", private_path + "/lock");
 
-    nsm::KeyAndCert root;
+    HostRoot host_root;
+    nsm::KeyAndCert& root = host_root.pem;
     if (std::optional<std::string> key = read_key(private_dir.get(), private_path + "/root.key")) {
         std::optional<std::string> cert = read_plain_file(private_dir.get(), "root.crt", kMaxPem, true);
         root = nsm::KeyAndCert { std::move(*key), cert ? std::move(*cert) : std::string() };
-        if (!key_matches_cert(root))
+        try {
+            host_root.parsed = nsm::parse_key_and_cert(root);
+        } catch (const base::Error&) {
             throw base::Error(base::ErrorKind::Crypto, "ATTESTATION_KEY_CORRUPT",
                 private_path + "/root.key and root.crt do not belong together (or do not parse); remove " + dir_path
                     + " to make a new root (verifiers must then fetch the new root-cert)");
+        }
     } else {
         std::time_t now = std::time(nullptr);
         // Valid from an hour back, so leaves (which start a minute before the enclave) and
         // verifiers with a slightly slow clock are inside it from the first second.
         root = nsm::make_root_ca(truncated("qt-vmm root " + host_name(), 64), now - kRootBackdate, now + kRootLifetime);
+        host_root.parsed = nsm::parse_key_and_cert(root);
         // Certificate first: a key on disk always has its certificate beside it.
         publish(private_dir.get(), "root.crt", root.cert_pem, 0644, private_path);
         publish(private_dir.get(), "root.key", root.key_pem, 0600, private_path);
@@ -180,7 +179,7 @@ nsm::KeyAndCert load_or_create_host_root()
     // The public copy every user reads (rewritten if missing, stale or not a plain root file).
     if (read_plain_file(dir.get(), "root.crt", kMaxPem, true) != root.cert_pem)
         publish(dir.get(), "root.crt", root.cert_pem, 0644, dir_path);
-    return root;
+    return host_root;
 }
 
 std::string host_root_certificate_pem()
@@ -228,6 +227,11 @@ nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::strin
 nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::string& module_id, std::time_t start, eif::PkeyPtr leaf_key)
 {
     return nsm::issue_leaf(root, module_id, start - kClockSkew, start + kLeafLifetime, std::move(leaf_key));
+}
+
+eif::X509Ptr issue_enclave_leaf_certificate(const nsm::ParsedKeyAndCert& root, const std::string& module_id, std::time_t start, EVP_PKEY* leaf_key)
+{
+    return nsm::issue_leaf_certificate(root, module_id, start - kClockSkew, start + kLeafLifetime, leaf_key);
 }
 
 } // namespace vmm

@@ -40,6 +40,12 @@ std::string attestation_dir();
 // ATTESTATION_KEY_UNSAFE (Permission) when the directory or the key file could be someone
 // else's, ATTESTATION_KEY_CORRUPT (Crypto) when the key and certificate do not belong together.
 nsm::KeyAndCert load_or_create_host_root();
+// The same, with the pair as checking it parsed it (for issuing leaves without parsing again).
+struct HostRoot {
+    nsm::KeyAndCert pem;
+    nsm::ParsedKeyAndCert parsed;
+};
+HostRoot load_or_create_parsed_host_root();
 
 // The root certificate (PEM). As root: load_or_create_host_root(). As anyone else: the public
 // attestation/root.crt, if a root-owned file that only root can write (ATTESTATION_NO_ROOT,
@@ -59,5 +65,7 @@ std::string enclave_module_id(int enclave_id, std::string_view instance);
 nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::string& module_id, std::time_t start);
 // The same for a leaf key made ahead (nsm::new_p384_key(); HostRootLoad makes it on its thread).
 nsm::KeyAndCert issue_enclave_leaf(const nsm::KeyAndCert& root, const std::string& module_id, std::time_t start, eif::PkeyPtr leaf_key);
+// The same leaf's certificate alone, from a parsed root, for `leaf_key` (kept by the caller).
+eif::X509Ptr issue_enclave_leaf_certificate(const nsm::ParsedKeyAndCert& root, const std::string& module_id, std::time_t start, EVP_PKEY* leaf_key);
 
 } // namespace vmm

@@ -18,12 +18,10 @@ void wipe(std::string& secret)
 
 } // namespace
 
-std::shared_ptr<nsm::DocumentSigner> make_enclave_signer(const nsm::KeyAndCert& root, const std::string& module_id, eif::PkeyPtr leaf_key)
+std::shared_ptr<nsm::DocumentSigner> make_enclave_signer(const HostRoot& root, const std::string& module_id, eif::PkeyPtr leaf_key)
 {
-    nsm::KeyAndCert leaf = issue_enclave_leaf(root, module_id, std::time(nullptr), std::move(leaf_key));
-    auto signer = std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(leaf.key_pem, leaf.cert_pem, { root.cert_pem }));
-    wipe(leaf.key_pem);
-    return signer;
+    eif::X509Ptr leaf = issue_enclave_leaf_certificate(root.parsed, module_id, std::time(nullptr), leaf_key.get());
+    return std::make_shared<nsm::DocumentSigner>(nsm::DocumentSigner::create(std::move(leaf_key), leaf.get(), { root.parsed.cert.get() }));
 }
 
 HostRootLoad HostRootLoad::start()
@@ -34,15 +32,15 @@ HostRootLoad HostRootLoad::start()
     load.m_result = std::make_shared<Result>();
     load.m_thread = std::thread([result = load.m_result, order = load.m_order.get_future()]() mutable {
         try {
-            result->root = load_or_create_host_root();
+            result->root = load_or_create_parsed_host_root();
             result->leaf_key = nsm::new_p384_key();
             std::optional<std::string> module_id = order.get();
             if (!module_id)
                 return; // take() hands root and key over as they are
             result->signer = make_enclave_signer(*result->root, *module_id, std::move(result->leaf_key));
             result->signer_for = *module_id;
-            wipe(result->root->key_pem);
-            result->root.reset();
+            wipe(result->root->pem.key_pem);
+            result->root.reset(); // EVP_PKEY_free clears the parsed key's private part
         } catch (...) {
             result->error = std::current_exception();
         }
@@ -69,7 +67,7 @@ HostRootLoad::~HostRootLoad()
     order(std::nullopt);
     join();
     if (m_result && m_result->root)
-        wipe(m_result->root->key_pem);
+        wipe(m_result->root->pem.key_pem);
 }
 
 void HostRootLoad::issue_leaf_for(const std::string& module_id)
@@ -80,9 +78,9 @@ void HostRootLoad::issue_leaf_for(const std::string& module_id)
 std::shared_ptr<nsm::DocumentSigner> HostRootLoad::take_signer(const std::string& module_id)
 {
     auto in_place = [&module_id] {
-        nsm::KeyAndCert root = load_or_create_host_root();
+        HostRoot root = load_or_create_parsed_host_root();
         auto signer = make_enclave_signer(root, module_id, nsm::new_p384_key());
-        wipe(root.key_pem);
+        wipe(root.pem.key_pem);
         return signer;
     };
     if (!m_result)
@@ -109,7 +107,7 @@ nsm::KeyAndCert HostRootLoad::take()
     if (!result->root) // issued already (issue_leaf_for): the root's key is gone, load it again
         return load_or_create_host_root();
     m_leaf_key = std::move(result->leaf_key);
-    nsm::KeyAndCert root = std::move(*result->root);
+    nsm::KeyAndCert root = std::move(result->root->pem);
     result->root.reset();
     return root;
 }

@@ -17,8 +17,8 @@
 // run, so a bad EIF is still reported before an unsafe state directory.
 #pragma once
 
+#include "vmm/enclave/attestation_keys.h"
 #include "vmm/nsm/attestation_document.h"
-#include "vmm/nsm/certificates.h"
 
 #include <exception>
 #include <future>
@@ -52,7 +52,7 @@ public:
 
 private:
     struct Result {
-        std::optional<nsm::KeyAndCert> root;
+        std::optional<HostRoot> root;
         eif::PkeyPtr leaf_key; // EVP_PKEY_free clears its private part
         std::shared_ptr<nsm::DocumentSigner> signer;
         std::string signer_for; // the module ID the signer was issued for
@@ -70,8 +70,9 @@ private:
 };
 
 // A leaf for `module_id` signed by `root`, as a DocumentSigner whose chain is the root's
-// certificate; the leaf's private key PEM is wiped. What the thread does, and take_signer() in place.
-std::shared_ptr<nsm::DocumentSigner> make_enclave_signer(const nsm::KeyAndCert& root, const std::string& module_id, eif::PkeyPtr leaf_key);
+// certificate; the leaf's key goes into the signer as an object, never as PEM text. What the
+// thread does, and take_signer() in place.
+std::shared_ptr<nsm::DocumentSigner> make_enclave_signer(const HostRoot& root, const std::string& module_id, eif::PkeyPtr leaf_key);
 
 struct AttestationInputs;
 struct EnclaveAttestation;

@@ -369,22 +369,34 @@ DocumentSigner& DocumentSigner::operator=(DocumentSigner&&) noexcept = default;
 
 DocumentSigner DocumentSigner::create(const std::string& leaf_key_pem, const std::string& leaf_cert_pem, const std::vector<std::string>& chain_pems)
 {
+    eif::BioPtr bio(BIO_new_mem_buf(leaf_key_pem.data(), static_cast<int>(leaf_key_pem.size())));
+    eif::PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    if (!key)
+        fail("ATTESTATION_BAD_KEY", "the attestation signing key is not an unencrypted PEM private key");
+    eif::X509Ptr leaf = cert_from_pem(leaf_cert_pem, "the attestation leaf certificate");
+    std::vector<eif::X509Ptr> chain;
+    for (std::size_t i = 0; i < chain_pems.size(); ++i)
+        chain.push_back(cert_from_pem(chain_pems[i], "chain certificate " + std::to_string(i)));
+    std::vector<X509*> chain_view;
+    for (const eif::X509Ptr& c : chain)
+        chain_view.push_back(c.get());
+    return create(std::move(key), leaf.get(), chain_view);
+}
+
+DocumentSigner DocumentSigner::create(eif::PkeyPtr leaf_key, X509* leaf_cert, const std::vector<X509*>& chain)
+{
     DocumentSigner signer;
     Impl& s = *signer.m_impl;
-    eif::BioPtr bio(BIO_new_mem_buf(leaf_key_pem.data(), static_cast<int>(leaf_key_pem.size())));
-    s.key.reset(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-    if (!s.key)
-        fail("ATTESTATION_BAD_KEY", "the attestation signing key is not an unencrypted PEM private key");
-    if (!is_p384(s.key.get()))
+    s.key = std::move(leaf_key);
+    if (!s.key || !is_p384(s.key.get()))
         fail("ATTESTATION_BAD_KEY", "the attestation signing key is not an EC P-384 key (ES384 needs one)");
-    eif::X509Ptr leaf = cert_from_pem(leaf_cert_pem, "the attestation leaf certificate");
-    if (X509_check_private_key(leaf.get(), s.key.get()) != 1)
+    if (!leaf_cert || X509_check_private_key(leaf_cert, s.key.get()) != 1)
         fail("ATTESTATION_KEY_MISMATCH", "the attestation signing key does not belong to the leaf certificate");
-    s.certificate_der = der_of(leaf.get());
-    if (chain_pems.empty())
+    s.certificate_der = der_of(leaf_cert);
+    if (chain.empty())
         fail("ATTESTATION_BAD_CHAIN", "the attestation chain is empty; pass at least the root certificate");
-    for (std::size_t i = 0; i < chain_pems.size(); ++i)
-        s.chain_der.push_back(der_of(cert_from_pem(chain_pems[i], "chain certificate " + std::to_string(i)).get()));
+    for (X509* c : chain)
+        s.chain_der.push_back(der_of(c));
     return signer;
 }
 

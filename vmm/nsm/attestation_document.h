@@ -13,6 +13,7 @@
 //     vmm::nsm::VerifiedDocument d = vmm::nsm::verify_document(cose, o);   // d.payload: JSON
 #pragma once
 
+#include "eif-format/openssl_ptr.h"
 #include "vmm/nsm/nsm_types.h"
 
 #include <ctime>
@@ -32,6 +33,9 @@ public:
     // not the leaf's), ATTESTATION_BAD_CHAIN (no chain).
     static DocumentSigner create(const std::string& leaf_key_pem, const std::string& leaf_cert_pem,
         const std::vector<std::string>& chain_pems);
+    // The same from parsed objects (no PEM decoding: ≈ 0.6 ms less here); the key is consumed,
+    // the certificates are copied (as DER).
+    static DocumentSigner create(eif::PkeyPtr leaf_key, X509* leaf_cert, const std::vector<X509*>& chain);
     ~DocumentSigner();
     DocumentSigner(DocumentSigner&&) noexcept;
     DocumentSigner& operator=(DocumentSigner&&) noexcept;

@@ -20,6 +20,10 @@
 using vmm::nsm::DocumentFields;
 using vmm::nsm::DocumentSigner;
 using vmm::nsm::KeyAndCert;
+using vmm::nsm::ParsedKeyAndCert;
+using vmm::nsm::issue_leaf_certificate;
+using vmm::nsm::new_p384_key;
+using vmm::nsm::parse_key_and_cert;
 using vmm::nsm::verify_document;
 using vmm::nsm::VerifyOptions;
 
@@ -375,9 +379,28 @@ TEST_CASE("DocumentSigner::create refuses keys that cannot sign ES384 documents"
     CHECK(code_of([&] { DocumentSigner::create("junk", host.leaf.cert_pem, { host.root.cert_pem }); }) == "ATTESTATION_BAD_KEY");
     CHECK(code_of([&] { DocumentSigner::create(host.root.key_pem, host.leaf.cert_pem, { host.root.cert_pem }); }) == "ATTESTATION_KEY_MISMATCH");
     CHECK(code_of([&] { DocumentSigner::create(host.leaf.key_pem, host.leaf.cert_pem, {}); }) == "ATTESTATION_BAD_CHAIN");
+    // The same checks for parsed objects.
+    ParsedKeyAndCert root = parse_key_and_cert(host.root);
+    ParsedKeyAndCert leaf = parse_key_and_cert(host.leaf);
+    CHECK(code_of([&] { DocumentSigner::create(eif::PkeyPtr(), leaf.cert.get(), { root.cert.get() }); }) == "ATTESTATION_BAD_KEY");
+    CHECK(code_of([&] { DocumentSigner::create(parse_key_and_cert(host.root).key, leaf.cert.get(), { root.cert.get() }); }) == "ATTESTATION_KEY_MISMATCH");
+    CHECK(code_of([&] { DocumentSigner::create(parse_key_and_cert(host.leaf).key, leaf.cert.get(), {}); }) == "ATTESTATION_BAD_CHAIN");
+    EVP_PKEY* p256 = EVP_EC_gen("P-256");
+    REQUIRE(p256);
+    CHECK(code_of([&] { DocumentSigner::create(eif::PkeyPtr(p256), leaf.cert.get(), { root.cert.get() }); }) == "ATTESTATION_BAD_KEY");
     DocumentFields f = host.fields();
     f.public_key = std::string(1025, 'k');
     CHECK(code_of([&] { host.signer.sign(f); }) == "ATTESTATION_FIELD_TOO_LARGE");
+}
+
+TEST_CASE("DocumentSigner from parsed objects signs what the PEM-made one signs: the chain verifies")
+{
+    Host host;
+    ParsedKeyAndCert root = parse_key_and_cert(host.root);
+    eif::PkeyPtr key = new_p384_key();
+    eif::X509Ptr cert = issue_leaf_certificate(root, "testhost-enc4", kNow - 60, kNow + kYear, key.get());
+    DocumentSigner signer = DocumentSigner::create(std::move(key), cert.get(), { root.cert.get() });
+    CHECK(verdict(signer.sign(host.fields()), host.options()).first == "accepted");
 }
 
 TEST_CASE("signing a document fits in a quarter of the NSM handler thread's stack (kHandlerThreadStack)")

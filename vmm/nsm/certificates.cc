@@ -157,21 +157,31 @@ KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, 
 KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, std::time_t not_before, std::time_t not_after,
     eif::PkeyPtr key)
 {
-    eif::PkeyPtr issuer_key = parse_key(issuer.key_pem);
-    eif::X509Ptr issuer_cert = parse_cert(issuer.cert_pem);
-    if (X509_check_private_key(issuer_cert.get(), issuer_key.get()) != 1) {
+    eif::X509Ptr cert = issue_leaf_certificate(parse_key_and_cert(issuer), common_name, not_before, not_after, key.get());
+    return KeyAndCert { pem_of_key(key.get()), pem_of_cert(cert.get()) };
+}
+
+ParsedKeyAndCert parse_key_and_cert(const KeyAndCert& pems)
+{
+    ParsedKeyAndCert parsed { parse_key(pems.key_pem), parse_cert(pems.cert_pem) };
+    if (X509_check_private_key(parsed.cert.get(), parsed.key.get()) != 1) {
         ERR_clear_error();
         throw base::Error(base::ErrorKind::Crypto, "ATTESTATION_KEY_MISMATCH", "the issuer's private key does not belong to its certificate");
     }
+    return parsed;
+}
+
+eif::X509Ptr issue_leaf_certificate(const ParsedKeyAndCert& issuer, const std::string& common_name, std::time_t not_before,
+    std::time_t not_after, EVP_PKEY* leaf_key)
+{
     // Never outlive the issuer: a chain check would reject the leaf after the issuer expires.
     std::time_t issuer_end = 0;
     struct tm end_tm {};
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(issuer_cert.get()), &end_tm) == 1)
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(issuer.cert.get()), &end_tm) == 1)
         issuer_end = timegm(&end_tm);
     if (issuer_end > 0 && not_after > issuer_end)
         not_after = issuer_end;
-    eif::X509Ptr cert = make_certificate(key.get(), common_name, not_before, not_after, issuer_key.get(), issuer_cert.get(), false);
-    return KeyAndCert { pem_of_key(key.get()), pem_of_cert(cert.get()) };
+    return make_certificate(leaf_key, common_name, not_before, not_after, issuer.key.get(), issuer.cert.get(), false);
 }
 
 } // namespace vmm::nsm

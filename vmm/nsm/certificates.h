@@ -35,4 +35,16 @@ KeyAndCert issue_leaf(const KeyAndCert& issuer, const std::string& common_name, 
 // A fresh P-384 key; throws ATTESTATION_CERT_FAILED if OpenSSL cannot make one.
 eif::PkeyPtr new_p384_key();
 
+// An issuer parsed once (OpenSSL 3 takes ≈ 0.4 ms to decode a PEM key here): for callers that
+// issue from it and hand the result on as objects, not PEM text.
+struct ParsedKeyAndCert {
+    eif::PkeyPtr key;
+    eif::X509Ptr cert;
+};
+// Throws ATTESTATION_BAD_KEY, ATTESTATION_BAD_CERT or ATTESTATION_KEY_MISMATCH.
+ParsedKeyAndCert parse_key_and_cert(const KeyAndCert& pems);
+// issue_leaf's certificate for `leaf_key` (which the caller keeps), signed by a parsed issuer.
+eif::X509Ptr issue_leaf_certificate(const ParsedKeyAndCert& issuer, const std::string& common_name, std::time_t not_before,
+    std::time_t not_after, EVP_PKEY* leaf_key);
+
 } // namespace vmm::nsm
