@@ -12,7 +12,9 @@
 //   - a 1-byte round trip guest → parent → guest through the device (the parent echoes);
 //   - the same bytes over a plain Unix socketpair, the baseline: bytes per CPU-second of the
 //     writing thread (what the device's g→p work is compared with: its irreducible part is that
-//     write) and of the reading thread (for p→g), and a 1-byte round trip.
+//     write) and of the reading thread (for p→g), and a 1-byte round trip;
+//   - a diagnostic: the reader doing what the device must do (readv into a guest-like ring of
+//     3,776-byte slots that another thread reads back), per CPU-second.
 // The driver behaves like Linux 6.1's: it kicks only when the device's avail_event asks for it,
 // refills rx once half its 128 buffers came back, and with nothing to do re-enables interrupts
 // (used_event) and sleeps until the device signals — so the device pays for its interrupts and
@@ -38,6 +40,7 @@
 #include <map>
 #include <string>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <thread>
 #include <unistd.h>
@@ -320,6 +323,76 @@ SocketpairResult socketpair_run(std::uint64_t total, int rounds)
     return r;
 }
 
+// The reader's work as the device must do it (a diagnostic, not a goal's baseline): scattered
+// reads (readv) into 3,776-byte slots of a 128-slot ring spread over 512 KiB, each slot then read
+// by a consumer thread — the guest — before it is filled again. Returns the reader's bytes per
+// CPU-second.
+double scatter_reader_run(std::uint64_t total)
+{
+    constexpr std::size_t kSlots = 128, kSlotStride = 4096, kSlotBytes = 3776, kBatch = 17; // ≈ 64 KiB a read
+    int sp[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+        std::perror("vsock_bench: socketpair");
+        std::exit(1);
+    }
+    std::vector<std::uint8_t> ring(kSlots * kSlotStride);
+    std::vector<std::uint32_t> lengths(kSlots);
+    std::atomic<std::uint64_t> filled { 0 }, consumed { 0 };
+    std::atomic<bool> done { false };
+    std::thread guest([&] {
+        std::uint64_t sum = 0;
+        while (!done.load(std::memory_order_acquire) || consumed.load() < filled.load()) {
+            std::uint64_t f = filled.load(std::memory_order_acquire), c = consumed.load(std::memory_order_relaxed);
+            if (c == f) {
+                std::this_thread::yield();
+                continue;
+            }
+            for (; c < f; ++c) {
+                const std::uint8_t* slot = &ring[(c % kSlots) * kSlotStride];
+                for (std::uint32_t i = 0; i < lengths[c % kSlots]; i += 64)
+                    sum += slot[i];
+            }
+            consumed.store(c, std::memory_order_release);
+        }
+        if (sum == 1)
+            std::printf(" "); // keeps the reads
+    });
+    double reader_cpu = 0;
+    std::thread reader([&] {
+        double cpu0 = thread_cpu_now();
+        std::uint64_t left = total, next = 0;
+        iovec iov[kBatch];
+        while (left > 0) {
+            std::size_t room = kSlots - (next - consumed.load(std::memory_order_acquire));
+            std::size_t n = std::min<std::size_t>(room, kBatch);
+            if (n == 0) {
+                std::this_thread::yield();
+                continue;
+            }
+            for (std::size_t i = 0; i < n; ++i)
+                iov[i] = { &ring[((next + i) % kSlots) * kSlotStride], kSlotBytes };
+            ssize_t got = ::readv(sp[1], iov, static_cast<int>(n));
+            if (got <= 0)
+                break;
+            std::uint64_t bytes = static_cast<std::uint64_t>(got);
+            left -= std::min(left, bytes);
+            for (; bytes > 0; ++next) {
+                lengths[next % kSlots] = static_cast<std::uint32_t>(std::min<std::uint64_t>(bytes, kSlotBytes));
+                bytes -= lengths[next % kSlots];
+            }
+            filled.store(next, std::memory_order_release);
+        }
+        reader_cpu = thread_cpu_now() - cpu0;
+    });
+    write_total(sp[0], total);
+    reader.join();
+    done.store(true, std::memory_order_release);
+    guest.join();
+    ::close(sp[0]);
+    ::close(sp[1]);
+    return total / reader_cpu;
+}
+
 [[noreturn]] void usage()
 {
     std::fprintf(stderr, "usage: vsock_bench [--runs N] [--mib MiB] [--rtt-rounds K] [--json FILE] | vsock_bench MiB\n");
@@ -379,6 +452,7 @@ int main(int argc, char** argv)
                 samples["socketpair_both_bytes_per_cpu_s"].push_back(s.both_bytes_per_cpu_s);
                 samples["socketpair_bytes_per_wall_s"].push_back(s.bytes_per_wall_s);
                 samples["socketpair_rtt_us"].push_back(s.rtt_us);
+                samples["scatter_reader_bytes_per_cpu_s"].push_back(scatter_reader_run(total));
             };
             if (r % 2 == 0) {
                 run_device();
@@ -392,6 +466,8 @@ int main(int argc, char** argv)
                 samples["device_g2h_bytes_per_cpu_s"].back() / samples["socketpair_writer_bytes_per_cpu_s"].back());
             samples["ratio_h2g_vs_socketpair_reader"].push_back(
                 samples["device_h2g_bytes_per_cpu_s"].back() / samples["socketpair_reader_bytes_per_cpu_s"].back());
+            samples["ratio_h2g_vs_scatter_reader"].push_back(
+                samples["device_h2g_bytes_per_cpu_s"].back() / samples["scatter_reader_bytes_per_cpu_s"].back());
             samples["ratio_rtt_device_vs_socketpair"].push_back(samples["device_rtt_us"].back() / samples["socketpair_rtt_us"].back());
         }
     }
@@ -413,6 +489,8 @@ int main(int argc, char** argv)
     line("socketpair wall", "socketpair_bytes_per_wall_s", 1e9, "GB/s");
     line("device g->p / socketpair writer", "ratio_g2h_vs_socketpair_writer", 1, "");
     line("device p->g / socketpair reader", "ratio_h2g_vs_socketpair_reader", 1, "");
+    line("scatter reader (readv into a guest-like ring)", "scatter_reader_bytes_per_cpu_s", 1e9, "GB");
+    line("device p->g / scatter reader", "ratio_h2g_vs_scatter_reader", 1, "");
     line("1-byte round trip through the device", "device_rtt_us", 1, "us");
     line("1-byte round trip over a socketpair", "socketpair_rtt_us", 1, "us");
 
