@@ -3,7 +3,10 @@
 // device through its MMIO registers in the Linux driver's order, posts rx buffers the way the
 // 6.1 driver does (one 3776-byte writable descriptor, or header + payload in two), sends packets
 // on tx (one descriptor, or header + payload in two), kicks through QueueNotify and reads
-// what the device published on rx. With a DriverTransport instead of a VsockDevice the same
+// what the device published on rx. Like Linux it kicks only when the device's avail_event asks
+// (notify; kick() always does), can refill rx in batches (refill_batch) and sleep on the
+// device's interrupt with used_event set (wait_interrupt) — what vsock_bench uses; await() waits
+// for a packet from a device running its own loop thread. With a DriverTransport instead of a VsockDevice the same
 // driver runs over another transport (the vhost-user backend's tests hand it the queue
 // addresses through a fake vhost-user frontend and kick through eventfds).
 //
