@@ -27,7 +27,7 @@ for f in "$@"; do
   if [ "$got" != "$machine" ]; then
     echo "check-elf-arch: $f: Machine is '$got', expected '$machine' ($arch)" >&2; bad=1; continue
   fi
-  if [ "$static" -eq 1 ] && LC_ALL=C readelf -l "$f" | grep -q 'Requesting program interpreter'; then
+  if [ "$static" -eq 1 ] && LC_ALL=C readelf -l "$f" | grep 'Requesting program interpreter' >/dev/null; then
     echo "check-elf-arch: $f: dynamically linked, expected static" >&2; bad=1; continue
   fi
 done

@@ -65,7 +65,7 @@ if [ "$user_mode" = ok ]; then
 else
   echo "(this KVM emulates guest kernel code, so the kernel takes ~35 s to reach init; showing its console as it boots)"
   for i in $(seq 240); do
-    "$qt" enclave console --enclave-id "$id" --no-follow 2>/dev/null | grep -q "Run /init as init process" && break
+    "$qt" enclave console --enclave-id "$id" --no-follow 2>/dev/null | grep "Run /init as init process" >/dev/null && break
     [ "$("$qt" enclave query --enclave-id "$id" | jq -r '.[0].State')" = TERMINATED ] && break
     sleep 0.5
   done

@@ -66,7 +66,7 @@ ensure_accounts
 
 # Multiarch: arm64 packages come from the same archive once dpkg knows the architecture.
 added_arch=0
-if ! dpkg --print-foreign-architectures | grep -qx arm64 && [ "$(dpkg --print-architecture)" != arm64 ]; then
+if ! dpkg --print-foreign-architectures | grep -x arm64 >/dev/null && [ "$(dpkg --print-architecture)" != arm64 ]; then
   echo "install-deps: adding dpkg architecture arm64 (for the :arm64 libraries of make ARCH=arm64)"
   dpkg --add-architecture arm64
   added_arch=1
@@ -79,7 +79,7 @@ fi
 # A name without ":arch" means the native one (or arch "all"): with multiarch, a bare name also
 # matches the :arm64 copy, which must not count as the native package being there.
 native_arch=$(dpkg --print-architecture)
-installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -qx 'install ok installed'; }
+installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -x 'install ok installed' >/dev/null; }
 missing=()
 for p in "${packages[@]}"; do
   case "$p" in

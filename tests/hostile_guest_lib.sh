@@ -157,7 +157,7 @@ hostile_round() { # MODE [probe options...]
   id=$(hostile_start "$TEST_TMP/benign.eif" 41)
   hostile_wait_console "$id" "PROBE spin" 30
   base=$(hostile_measure "$HOSTILE_SECONDS" "$HOSTILE_WITNESS" "$id" "") || fail "$mode: the baseline measurement failed"
-  "$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success" || fail "$mode: stop of the benign guest failed"
+  "$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null || fail "$mode: stop of the benign guest failed"
   # 2. the hostile guest in its place
   id=$(hostile_start "$TEST_TMP/$mode.eif" 42)
   hostile_wait_console "$id" "PROBE hostile=$mode started" 60
@@ -187,7 +187,7 @@ hostile_round() { # MODE [probe options...]
   [ "$(enclave_field "$HOSTILE_WITNESS" State)" = RUNNING ] || fail "$mode: the witness is no longer running"
   local state=$(enclave_field "$id" State)
   if [ "$state" != TERMINATED ]; then
-    "$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success" || fail "$mode: stop of the hostile enclave failed (state $state)"
+    "$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null || fail "$mode: stop of the hostile enclave failed (state $state)"
   fi
   local ratio=$(( r1 * 100 / r0 ))
   hostile_checks=$((hostile_checks + 1))

@@ -97,7 +97,7 @@ qemu_tcg_arm64() {
 console_shows() {
   local i
   for ((i = 0; i < $3 * 10; i++)); do
-    "$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>/dev/null | grep -qF -- "$2" && return 0
+    "$QT_VMM" enclave console --enclave-id "$1" --no-follow 2>/dev/null | grep -F -- "$2" >/dev/null && return 0
     sleep 0.1
   done
   return 1

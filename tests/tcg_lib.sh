@@ -181,7 +181,7 @@ wait_terminated() {
 wait_console() {
   local id=$1 text=$2 limit=${3:-60} i
   for ((i = 0; i < limit * 10; i++)); do
-    console "$id" | grep -qF -- "$text" && return 0
+    console "$id" | grep -F -- "$text" >/dev/null && return 0
     sleep 0.1
   done
   console "$id" | tail -n 30 >&2

@@ -203,7 +203,7 @@ expect_eq "$(status_field "$QEMU_PID" Seccomp)" 2 "QEMU's own -sandbox"
 out=$("$PEER" echo --socket "$VSOCK" --port 5000 --conns 4 --bytes 65536)
 echo "$out"
 expect_contains "$out" "result=OK" "vsock echo through the sandboxed daemon"
-"$QT_VMM" enclave stop --enclave-id "$ID" | grep -qx "stop $ID success" || fail "stop of the tcg enclave"
+"$QT_VMM" enclave stop --enclave-id "$ID" | grep -x "stop $ID success" >/dev/null || fail "stop of the tcg enclave"
 expect_gone "$QEMU_PID" QEMU
 expect_gone "$DAEMON_PID" "enclave daemon"
 
@@ -220,6 +220,6 @@ echo "== --accel tcg: stop right after a start that did not wait for the heartbe
 # QEMU must have switched to qt-vmm-daemon before the daemon does, or the daemon's SIGTERM to it
 # fails (EPERM) and the stop waits for a fallback.
 E2E_HEARTBEAT_TIMEOUT=0 tcg_start "$TEST_TMP/run.eif"
-"$QT_VMM" enclave stop --enclave-id "$ID" | grep -qx "stop $ID success" || fail "stop right after start"
+"$QT_VMM" enclave stop --enclave-id "$ID" | grep -x "stop $ID success" >/dev/null || fail "stop right after start"
 expect_gone "$QEMU_PID" "QEMU right after its stop"
 echo PASS

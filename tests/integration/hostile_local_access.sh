@@ -96,7 +96,7 @@ echo "$err"
 [ "$status" -ne 0 ] || fail "another member must not stop a member's enclave"
 expect_contains "$err" "NOT_OWNER"
 if as_nobody "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" >/dev/null 2>&1; then fail "nobody stopped a member's enclave"; fi
-as_member "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" | grep -qx "stop $own success" || fail "the member could not stop its own enclave"
+as_member "$TEST_TMP/qt-vmm" enclave stop --enclave-id "$own" | grep -x "stop $own success" >/dev/null || fail "the member could not stop its own enclave"
 
-"$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"
+"$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null
 echo "PASS"

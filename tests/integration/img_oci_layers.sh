@@ -150,5 +150,5 @@ SPEC
 oci_image owned "$(image_config '{"Cmd":["/owned"]}' owners.tar)" latest tar:owners.tar >/dev/null
 "$QT_VMM" enclave make-img --docker-uri oci:owned --eif owned.eif --kernel "$KERNEL" >/dev/null 2>&1 || fail "make-img owned"
 eif_section owned.eif 3 1 owned.cpio
-cpio -itv --numeric-uid-gid --quiet < owned.cpio | grep -qE '^-rw-r----- +1 1234 +5678 .*rootfs/owned$' || fail "uid/gid not kept: $(cpio -itv --numeric-uid-gid < owned.cpio)"
+cpio -itv --numeric-uid-gid --quiet < owned.cpio | grep -E '^-rw-r----- +1 1234 +5678 .*rootfs/owned$' >/dev/null || fail "uid/gid not kept: $(cpio -itv --numeric-uid-gid < owned.cpio)"
 echo "PASS"

@@ -14,7 +14,7 @@
 # ring starts: DRIVER_OK) and a raw /dev/nsm ioctl from the guest gets that answer back.
 source "$TOP/tests/lib.sh"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed (scripts/install-deps.sh installs it)"
-qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-vsock-device"' \
+qemu-system-x86_64 -device help 2>/dev/null | grep '"vhost-user-vsock-device"' >/dev/null \
   || skip "this QEMU has no vhost-user-vsock-device"
 command -v python3 >/dev/null || skip "python3 is needed for the parent side"
 need_kernel
@@ -126,7 +126,7 @@ run_once legacy 0x60000000
 run_once modern 0x160000000 -global virtio-mmio.force-legacy=false
 
 echo "== the NSM device over vhost-user"
-if qemu-system-x86_64 -device help 2>/dev/null | grep -q '"vhost-user-device"'; then
+if qemu-system-x86_64 -device help 2>/dev/null | grep '"vhost-user-device"' >/dev/null; then
   nsm_sock="$TEST_TMP/nsm-device.vhost"
   "$BUILD/bin/nsm_vhost_user_stub" "$nsm_sock" >"$TEST_TMP/nsm-device.out" 2>&1 &
   nsm_pid=$!

@@ -48,6 +48,6 @@ echo "$q"
 "$QT_VMM" enclave start --heartbeat-timeout 0 --eif "$TEST_TMP/hlt.eif" --cpus 1 --mem 128 --allow-shared-cpus > "$TEST_TMP/c.json"
 [ "$(jq .EnclaveID "$TEST_TMP/c.json")" != "$victim" ] || fail "the killed enclave's record still holds its id"
 for s in "$QT_VMM_RUN_DIR"/*.sock; do "$QT_VMM" enclave stop --enclave-id "$(basename "$s" .sock)" >/dev/null; done
-"$QT_VMM" enclave stop --enclave-id "$victim" | grep -qx "stop $victim success"
+"$QT_VMM" enclave stop --enclave-id "$victim" | grep -x "stop $victim success" >/dev/null
 [ "$("$QT_VMM" enclave query)" = "[]" ] || fail "query not empty at the end"
 [ "$(free_2m)" = "$before" ] || fail "hugepages not all returned"

@@ -29,10 +29,10 @@ echo "$err"
 expect_contains "$err" "CONSOLE_NOT_DEBUG"
 [ "$(wc -l <<<"$err")" = 1 ] || fail "error must be one line"
 "$QT_VMM" --output table enclave query | tee "$TEST_TMP/table"
-head -n1 "$TEST_TMP/table" | grep -q "EnclaveID" || fail "table output has no header"
+head -n1 "$TEST_TMP/table" | grep "EnclaveID" >/dev/null || fail "table output has no header"
 
 echo "== stop"
-"$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"
+"$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null
 [ "$("$QT_VMM" enclave query)" = "[]" ] || fail "query not empty after stop"
 [ "$(free_2m)" = "$before" ] || fail "hugepages not returned after stop"
 [ -z "$(ls "$QT_VMM_RUN_DIR" | grep -v -e '^host-quirks.json$')" ] || fail "run dir not clean: $(ls "$QT_VMM_RUN_DIR")"
@@ -57,7 +57,7 @@ ticks1=$(grep -c "PROBE tick" "$TEST_TMP/console1")
 # The viewer is gone: a new one may attach and gets the replay from the beginning.
 "$QT_VMM" enclave console --enclave-id "$id" --no-follow > "$TEST_TMP/console2"
 expect_contains "$(cat "$TEST_TMP/console2")" "PROBE start entry=64 mode=spin"
-"$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"
+"$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null
 
 echo "== unknown enclave"
 set +e

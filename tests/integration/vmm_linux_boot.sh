@@ -20,7 +20,7 @@ id=$(jq -r .EnclaveID <<<"$out")
 start=$(date +%s)
 while [ $(( $(date +%s) - start )) -lt 540 ]; do
   [ "$(enclave_field "$id" State)" = TERMINATED ] && break
-  "$QT_VMM" enclave console --enclave-id "$id" --no-follow 2>/dev/null | grep -q "Run /init as init process" && break
+  "$QT_VMM" enclave console --enclave-id "$id" --no-follow 2>/dev/null | grep "Run /init as init process" >/dev/null && break
   sleep 2
 done
 echo "waited $(( $(date +%s) - start )) s"

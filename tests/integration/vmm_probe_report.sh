@@ -53,5 +53,5 @@ expect_contains "$console" "e820=0x100000:0x7f00000:1"
 
 # Memory went back to the pool when the enclave ended.
 [ "$(free_2m)" = "$before" ] || fail "hugepages not returned: $(free_2m) free, $before before"
-"$QT_VMM" enclave stop --enclave-id "$id" | grep -qx "stop $id success"
+"$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null
 [ "$("$QT_VMM" enclave query)" = "[]" ] || fail "query not empty after stop"

@@ -54,10 +54,10 @@ need_tools() {
     command -v "$t" >/dev/null || die "$t missing; run scripts/install-deps.sh"
   done
   if [ "$foreign" -eq 0 ]; then
-    [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx insmod \
+    [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x insmod >/dev/null \
       || die "busybox-static missing; run scripts/install-deps.sh"
   else
-    dpkg --print-foreign-architectures | grep -qx "$deb_arch" \
+    dpkg --print-foreign-architectures | grep -x "$deb_arch" >/dev/null \
       || die "dpkg does not know the $deb_arch architecture; run scripts/install-deps.sh (dpkg --add-architecture $deb_arch, apt-get update)"
   fi
 }
