@@ -10,8 +10,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
