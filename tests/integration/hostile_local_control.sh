@@ -116,6 +116,7 @@ expect_eq "$(enclave_field "$id" State)" RUNNING "state after the malformed requ
 
 echo "== 80 silent connections by one user: the owner still queries, and they are dropped"
 coproc HOLD { exec "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
+hold_pid=$HOLD_PID # bash unsets HOLD_PID once the coprocess ends (set -u then fails on it)
 read -r -u "${HOLD[0]}" held
 expect_eq "$held" held "the holder"
 expect_eq "$(enclave_field "$id" State)" RUNNING "state with 80 silent connections held"
@@ -123,7 +124,7 @@ echo >&"${HOLD[1]}"
 read -r -u "${HOLD[0]}" word dropped
 echo "the daemon hung up on $dropped of 80 silent connections"
 expect_eq "$dropped" 80 "silent connections dropped by the request deadline"
-wait "$HOLD_PID" 2>/dev/null || true
+wait "$hold_pid" 2>/dev/null || true
 
 echo "== a stopped daemon still holds its CID and is shown as not answering"
 kill -STOP "$pid"
@@ -151,10 +152,11 @@ kill -CONT "$pid"
 
 echo "== the owner stops the enclave while another user holds silent connections"
 coproc HOLD2 { exec "${member[@]}" "$PY" "$TEST_TMP/hold.py" "$sock" 80; }
+hold2_pid=$HOLD2_PID
 read -r -u "${HOLD2[0]}" held
 expect_eq "$held" held "the second holder"
 "$QT_VMM" enclave stop --enclave-id "$id" | grep -x "stop $id success" >/dev/null
 echo >&"${HOLD2[1]}"
-wait "$HOLD2_PID" 2>/dev/null || true
+wait "$hold2_pid" 2>/dev/null || true
 [ "$("$QT_VMM" enclave query)" = "[]" ] || fail "query not empty after stop"
 echo "ok"
