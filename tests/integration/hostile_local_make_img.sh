@@ -5,6 +5,8 @@
 # A layer with more entries than --max-entries (IMG_TOO_MANY_ENTRIES) and files adding up past
 # --max-unpacked-bytes (IMG_TOO_LARGE) are refused the same way. An image name that looks like an
 # option is refused (IMG_BAD_REFERENCE), and `docker save` gets "--" before the name.
+# A layer blob opened for writing while make-img reads its files in place (after checking its
+# digest) makes make-img refuse (IMG_BLOB_CHANGED) and write no EIF.
 source "$TOP/tests/lib.sh"
 source "$TOP/tools/image/testdata/image_helpers.sh"
 need_kernel
@@ -69,4 +71,40 @@ expect_eq "$(head -n1 docker-args)" "save -- app:1" "docker's arguments"
 rm -f docker-args
 ENGINE_PATH="$TEST_TMP/fakebin" expect_refused 2 IMG_BAD_REFERENCE --output=/tmp/owned
 [ ! -e docker-args ] || fail "docker was run with a name that looks like an option: $(cat docker-args)"
+
+# 5. The layer blob rewritten during the build. make-img leases the plain-tar blob, checks its
+#    digest, and reads the files again from it for the ramdisk; a writer's open waits until
+#    make-img lets go, and make-img, seeing the lease broken, refuses: the EIF must never hold
+#    bytes other than those whose digest was checked. (A writer arriving only after make-img's
+#    last read is harmless: then the EIF must be the clean one.)
+mkdir race && head -c 128M /dev/urandom > race/big && echo original > race/small
+layer_tar race.tar race .
+oci_image race-layout "$(image_config '{"Cmd":["/small"]}' race.tar)" latest tar:race.tar >/dev/null
+"$QT_VMM" enclave make-img --docker-uri oci:race-layout --eif clean.eif --kernel "$KERNEL" > clean.json 2>err || { cat err; fail "make-img of the race image"; }
+blob="race-layout/blobs/sha256/$(sha256_of race.tar)"
+inode=$(stat -c %i "$blob")
+"$QT_VMM" enclave make-img --docker-uri oci:race-layout --eif raced.eif --kernel "$KERNEL" > raced.json 2> raced.err &
+builder=$!
+leased=false
+for _ in $(seq 1000); do   # /proc/locks: "N: LEASE ACTIVE READ <pid> <maj>:<min>:<inode> 0 EOF"
+  if grep -Eq "LEASE +ACTIVE +READ +[0-9]+ [0-9a-f]+:[0-9a-f]+:$inode " /proc/locks; then leased=true; break; fi
+  kill -0 "$builder" 2>/dev/null || break
+  sleep 0.01
+done
+$leased || { wait "$builder" || true; cat raced.err; fail "make-img never held a lease on the plain layer's blob"; }
+printf 'X' | dd of="$blob" bs=1 seek=1000 conv=notrunc status=none &   # waits while the lease is broken
+writer=$!
+status=0; wait "$builder" || status=$?
+wait "$writer" || fail "the writer never got through"
+cat raced.err
+if [ "$status" -ne 0 ]; then
+  expect_contains "$(cat raced.err)" "[IMG_BLOB_CHANGED]"
+  expect_contains "$(cat raced.err)" "was opened for writing while the image was built"
+  [ ! -e raced.eif ] || fail "an EIF was written although its layer changed during the build"
+else
+  echo "the writer came after make-img's last read: the EIF must be the clean one"
+  expect_eq "$(jq -r .PCR2 raced.json)" "$(jq -r .PCR2 clean.json)" "PCR2 of the raced build"
+fi
+# The writer really changed the blob: its digest no longer matches.
+expect_refused 3 IMG_BLOB_DIGEST_MISMATCH oci:race-layout
 echo PASS

@@ -4,6 +4,9 @@
 # parent directory), hardlinks within and across layers, setuid/sticky modes, owners, device
 # nodes, a FIFO and pax long names. The app ramdisk is unpacked with the system cpio and compared
 # entry by entry; the boot ramdisk must hold dev/ and the guest init byte for byte.
+# The same layers stored as plain tars (their files read in place from the leased blobs) and as
+# plain tars that a writer holds open (no lease: copied to the scratch file) give the same EIF,
+# byte for byte, as the compressed ones.
 source "$TOP/tests/lib.sh"
 source "$TOP/tools/image/testdata/image_helpers.sh"
 need_kernel
@@ -151,4 +154,15 @@ oci_image owned "$(image_config '{"Cmd":["/owned"]}' owners.tar)" latest tar:own
 "$QT_VMM" enclave make-img --docker-uri oci:owned --eif owned.eif --kernel "$KERNEL" >/dev/null 2>&1 || fail "make-img owned"
 eif_section owned.eif 3 1 owned.cpio
 cpio -itv --numeric-uid-gid --quiet < owned.cpio | grep -E '^-rw-r----- +1 1234 +5678 .*rootfs/owned$' >/dev/null || fail "uid/gid not kept: $(cpio -itv --numeric-uid-gid < owned.cpio)"
+
+# In place, copied, compressed: one EIF. (The manifest differs; the config, so the metadata, does
+# not; --name because the image name defaults to the layout's.)
+oci_image plain "$config" v1 tar:l1.tar tar:l2.tar tar:l3.tar >/dev/null
+"$QT_VMM" enclave make-img --docker-uri oci:plain:v1 --name myapp --eif plain.eif --kernel "$KERNEL" >/dev/null 2>err.txt || { cat err.txt; fail "make-img of the plain layers failed"; }
+cmp app.eif plain.eif || fail "plain layers read in place give another EIF than the compressed ones"
+exec 7>>"plain/blobs/sha256/$(sha256_of l1.tar)" 8>>"plain/blobs/sha256/$(sha256_of l3.tar)"   # writers: no lease on l1 and l3
+grep -q "LEASE" /proc/locks && fail "a lease is held before make-img runs: $(grep LEASE /proc/locks)"
+"$QT_VMM" enclave make-img --docker-uri oci:plain:v1 --name myapp --eif copied.eif --kernel "$KERNEL" >/dev/null 2>err.txt || { cat err.txt; fail "make-img with blobs held open for writing failed"; }
+exec 7>&- 8>&-
+cmp app.eif copied.eif || fail "plain layers copied to the scratch file give another EIF"
 echo "PASS"

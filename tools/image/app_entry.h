@@ -4,7 +4,7 @@
 // followed inside the image root. make-img reads its first bytes to check its architecture.
 //
 // Usage:
-//     if (const image::Inode* exe = image::find_app_entry(tree, launch)) pread(spill_fd, ..., exe->data_offset);
+//     if (const image::Inode* exe = image::find_app_entry(tree, launch)) sources.pread(*exe, buf, n, 0);
 #pragma once
 
 #include "tools/image/file_tree.h"

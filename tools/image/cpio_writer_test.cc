@@ -80,8 +80,10 @@ TEST_CASE("writer pads names and data to 4 bytes, assigns inodes and ends with a
 
 TEST_CASE("app ramdisk: sorted, rootfs prefix, launch files, hardlink data on the last link")
 {
-    image::TempFile contents = image::TempFile::create_in("/tmp");
-    base::write_all(contents.fd(), "HELLOworld", 10, "contents");
+    image::SpillFile spill("/tmp/app.eif");
+    spill.append("HELLOworld", 10);
+    spill.flush();
+    image::ContentSources contents(spill);
     image::FileTree tree;
     tree.apply(0, { .path = "bin/", .type = image::NodeType::Directory, .mode = 0755 });
     tree.apply(0, { .path = "bin/z", .type = image::NodeType::Regular, .mode = 04755, .uid = 5, .gid = 6, .size = 5 }, 0);
@@ -93,7 +95,7 @@ TEST_CASE("app ramdisk: sorted, rootfs prefix, launch files, hardlink data on th
     image::LaunchConfig launch { .argv = { "/bin/z", "x" }, .env = { "A=1" }, .workdir = std::string("/srv"), .user = std::nullopt, .forward = std::nullopt };
 
     std::string out;
-    image::write_app_ramdisk(tree, contents.fd(), launch, 0, [&](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); });
+    image::write_app_ramdisk(tree, contents, launch, 0, [&](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); });
     auto entries = parse_newc(out);
     std::vector<std::string> names;
     for (const auto& e : entries)

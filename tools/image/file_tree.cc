@@ -179,7 +179,7 @@ void FileTree::replace(const std::string& path, Node node)
     m_nodes.insert_or_assign(path, std::move(node));
 }
 
-void FileTree::apply(unsigned layer, const LayerEntry& entry, std::uint64_t data_offset)
+void FileTree::apply(unsigned layer, const LayerEntry& entry, std::uint64_t data_offset, std::uint32_t data_source)
 {
     std::vector<std::string> parts = split_entry_path(entry.path, "layer entry");
     if (parts.empty()) { // the root itself ("./")
@@ -243,7 +243,7 @@ void FileTree::apply(unsigned layer, const LayerEntry& entry, std::uint64_t data
     switch (entry.type) {
     case NodeType::Regular:
         node.inode = m_inodes.size();
-        m_inodes.push_back(Inode { .data_offset = data_offset, .size = entry.size, .mode = node.mode, .uid = entry.uid, .gid = entry.gid });
+        m_inodes.push_back(Inode { .data_offset = data_offset, .data_source = data_source, .size = entry.size, .mode = node.mode, .uid = entry.uid, .gid = entry.gid });
         break;
     case NodeType::Symlink:
         node.symlink_target = entry.link_target;

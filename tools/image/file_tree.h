@@ -8,8 +8,9 @@
 // lists are created (0755, root), and a parent that is a symlink is followed inside the image
 // root. Paths that are absolute or climb out with ".." are rejected.
 //
-// File contents are not held here: each regular file's inode records where the reader stored its
-// bytes (offset/size in a spill file), so memory stays proportional to the number of entries.
+// File contents are not held here: each regular file's inode records where its bytes are (a
+// source — the spill file or a layer blob read in place, see content_sources.h — and an offset
+// in it), so memory stays proportional to the number of entries.
 //
 // Usage:
 //     image::FileTree tree;
@@ -45,6 +46,7 @@ struct LayerEntry {
 // A regular file's contents and identity; hardlinked paths share one.
 struct Inode {
     std::uint64_t data_offset { 0 };
+    std::uint32_t data_source { 0 }; // index into ContentSources; 0 is the spill file
     std::uint64_t size { 0 };
     std::uint32_t mode { 0 };
     std::uint32_t uid { 0 };
@@ -68,9 +70,9 @@ public:
     FileTree();
 
     // Applies one entry of layer `layer` (layers must be applied in increasing order). For a
-    // regular file (not a hardlink), data_offset is where its entry.size bytes were stored.
+    // regular file (not a hardlink), its entry.size bytes are at data_offset in data_source.
     // Throws base::Error for paths escaping the root, hardlinks to missing files, symlink loops.
-    void apply(unsigned layer, const LayerEntry& entry, std::uint64_t data_offset = 0);
+    void apply(unsigned layer, const LayerEntry& entry, std::uint64_t data_offset = 0, std::uint32_t data_source = 0);
 
     // Adds a directory (0755, root) unless something already exists at path.
     void ensure_directory(const std::string& path);

@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 #include <exception>
 #include <openssl/evp.h>
+#include <optional>
 #include <vector>
 
 namespace image {
@@ -120,10 +121,13 @@ std::string sha256_digest(const void* data, std::size_t size)
     return sha.finish();
 }
 
-void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill, const UnpackLimits& limits,
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSources& sources, const UnpackLimits& limits,
     UnpackTotals& totals)
 {
     const std::string where = "layer " + std::to_string(index + 1) + " (" + blob.range.name + ")";
+    // Taken before the first byte is read, so that everything read from here on is covered.
+    std::optional<std::uint32_t> blob_source = sources.in_place(blob.range);
+    SpillFile& spill = sources.spill();
     bool check = !blob.digest.empty() && !(blob.digest_is_diff_id && looks_compressed(blob.range));
 
     Feed feed { .range = &blob.range };
@@ -159,6 +163,9 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
 
     if (archive_read_open(reader.a, &feed, nullptr, feed_read, nullptr) != ARCHIVE_OK)
         fail("cannot read");
+    // A plain tar keeps each (non-sparse) file's bytes contiguous right after its header(s): with
+    // the blob under a lease they are read from there when the ramdisk is written.
+    const bool in_place = blob_source && archive_filter_count(reader.a) == 1 && archive_filter_code(reader.a, 0) == ARCHIVE_FILTER_NONE;
     for (;;) {
         archive_entry* e = nullptr;
         int r = archive_read_next_header(reader.a, &e);
@@ -203,6 +210,16 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile
                     where + ": '" + entry.path + "' is " + std::to_string(entry.size)
                         + " bytes; an initramfs (newc cpio) holds files up to 4 GiB - 1, so leave it out of the enclave image");
             count_bytes(limits, totals, entry.size, where, "'" + entry.path + "'");
+            if (in_place && archive_entry_sparse_count(e) == 0) {
+                // The stream position right after the header is where the data starts.
+                std::uint64_t at = static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0));
+                if (at > blob.range.size || entry.size > blob.range.size - at)
+                    fail("'" + entry.path + "' ends past the end of the layer");
+                if (archive_read_data_skip(reader.a) != ARCHIVE_OK)
+                    fail("cannot read the data of '" + entry.path + "'");
+                tree.apply(index, entry, blob.range.offset + at, *blob_source);
+                continue;
+            }
             data_offset = spill.size();
             std::uint64_t written = 0;
             const void* block = nullptr;

@@ -1,17 +1,20 @@
 // tools/image/layer_reader.h — reads one image layer (a tar, plain, gzip or zstd, detected by its
-// magic bytes) with libarchive, merges its entries into a FileTree and stores file contents in a
-// SpillFile, while checking the layer blob's sha256 digest over the very bytes it reads, and
-// within UnpackLimits (unpack_limits.h): bytes, entries, and decompressed per compressed byte.
+// magic bytes) with libarchive, merges its entries into a FileTree, while checking the layer
+// blob's sha256 digest over the very bytes it reads, and within UnpackLimits (unpack_limits.h):
+// bytes, entries, and decompressed per compressed byte. File contents are copied to the spill
+// file, except in a plain tar whose blob ContentSources can lease: there the inodes point into
+// the blob itself (ContentSources::check_unchanged() after the last read makes that safe).
 //
 // Usage:
 //     image::LayerBlob blob { .range = store.find(path), .digest = "sha256:ab12…" };
-//     image::UnpackTotals totals;                             // shared by all layers of an image
-//     image::read_layer(blob, /*index=*/0, tree, spill, limits, totals); // throws on a digest mismatch
+//     image::ContentSources sources(spill);                   // shared by all layers of an image
+//     image::UnpackTotals totals;                             // likewise
+//     image::read_layer(blob, /*index=*/0, tree, sources, limits, totals); // throws on a digest mismatch
 #pragma once
 
 #include "tools/image/blob_store.h"
+#include "tools/image/content_sources.h"
 #include "tools/image/file_tree.h"
-#include "tools/image/spill_file.h"
 #include "tools/image/unpack_limits.h"
 
 #include <cstdint>
@@ -28,7 +31,7 @@ struct LayerBlob {
     bool digest_is_diff_id { false };
 };
 
-void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, SpillFile& spill, const UnpackLimits& limits,
+void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSources& sources, const UnpackLimits& limits,
     UnpackTotals& totals);
 
 // "sha256:<hex>" of a byte range (used for manifests and configs).

@@ -6,6 +6,7 @@
 #include "eif-format/eif_writer.h"
 #include "eif-format/metadata.h"
 #include "tools/image/app_entry.h"
+#include "tools/image/content_sources.h"
 #include "tools/image/guest_arch.h"
 #include "tools/image/file_tree.h"
 #include "tools/image/image_source.h"
@@ -51,13 +52,13 @@ void check_image_arch(const std::string& architecture, eif::Arch arch)
 
 // The app's entry binary, when it is an ELF, must be for the EIF's architecture (scripts and
 // names that are not in the image are left to guest-init).
-void check_app_arch(const FileTree& tree, int spill_fd, const LaunchConfig& launch, eif::Arch arch)
+void check_app_arch(const FileTree& tree, const ContentSources& contents, const LaunchConfig& launch, eif::Arch arch)
 {
     const Inode* exe = find_app_entry(tree, launch);
     if (!exe)
         return;
     std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(exe->size, 64)), '\0');
-    base::pread_exact(spill_fd, head.data(), head.size(), exe->data_offset, "the scratch file (the app's entry binary)");
+    contents.pread(*exe, head.data(), head.size(), 0);
     if (head.rfind("\x7f" "ELF", 0) != 0)
         return;
     check_elf_arch(head, arch, "IMG_APP_ARCH", "the app's entry binary '" + launch.argv[0] + "'",
@@ -139,14 +140,15 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
 
     FileTree tree;
     SpillFile spill(options.eif_path);
+    ContentSources contents(spill);
     UnpackTotals totals;
     for (std::size_t i = 0; i < image.layers.size(); ++i) {
         log("Unpacking layer " + std::to_string(i + 1) + "/" + std::to_string(image.layers.size()) + " ("
             + std::to_string(image.layers[i].range.size) + " bytes)...");
-        read_layer(image.layers[i], static_cast<unsigned>(i), tree, spill, options.limits, totals);
+        read_layer(image.layers[i], static_cast<unsigned>(i), tree, contents, options.limits, totals);
     }
     spill.flush();
-    check_app_arch(tree, spill.fd(), launch, options.arch);
+    check_app_arch(tree, contents, launch, options.arch);
     add_mount_points(tree);
 
     eif::MetadataInput meta;
@@ -166,8 +168,11 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
     request.ramdisks.push_back(eif::SectionSource::producer([init_path](const eif::ChunkSink& out) {
         write_boot_ramdisk(init_path, 0, out);
     }));
-    request.ramdisks.push_back(eif::SectionSource::producer([&tree, &spill, &launch, mtime](const eif::ChunkSink& out) {
-        write_app_ramdisk(tree, spill.fd(), launch, mtime, out);
+    request.ramdisks.push_back(eif::SectionSource::producer([&tree, &contents, &launch, mtime](const eif::ChunkSink& out) {
+        write_app_ramdisk(tree, contents, launch, mtime, out);
+        // The last read of the layer blobs is done: they must not have changed since their
+        // digests were checked (else write_eif fails and leaves no image behind).
+        contents.check_unchanged();
     }));
     if (options.private_key)
         request.signing = eif::SigningInput { *options.private_key, *options.certificate };

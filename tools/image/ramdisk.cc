@@ -43,7 +43,7 @@ std::uint32_t type_bits(NodeType type)
     return 0;
 }
 
-void write_tree(CpioWriter& cpio, const FileTree& tree, int contents_fd)
+void write_tree(CpioWriter& cpio, const FileTree& tree, const ContentSources& contents)
 {
     const auto& inodes = tree.inodes();
     // Hardlink groups: how many paths survive per inode, and which comes last (it gets the data).
@@ -77,7 +77,7 @@ void write_tree(CpioWriter& cpio, const FileTree& tree, int contents_fd)
                 entry.nlink = links[node.inode];
             }
             entry.size = carries_data ? inode.size : 0;
-            cpio.add(std::move(entry), contents_fd, inode.data_offset, "image contents scratch file");
+            cpio.add(std::move(entry), contents.fd(inode.data_source), inode.data_offset, contents.name(inode.data_source));
             break;
         }
         case NodeType::Symlink:
@@ -103,7 +103,7 @@ void write_tree(CpioWriter& cpio, const FileTree& tree, int contents_fd)
 
 } // namespace
 
-void write_app_ramdisk(const FileTree& tree, int contents_fd, const LaunchConfig& launch, std::uint32_t mtime, const ByteSink& sink)
+void write_app_ramdisk(const FileTree& tree, const ContentSources& contents, const LaunchConfig& launch, std::uint32_t mtime, const ByteSink& sink)
 {
     std::map<std::string, std::string> root_files { { "cmd", to_lines(launch.argv) }, { "env", to_lines(launch.env) } };
     if (launch.user)
@@ -118,7 +118,7 @@ void write_app_ramdisk(const FileTree& tree, int contents_fd, const LaunchConfig
     auto split = root_files.lower_bound("rootfs");
     for (auto it = root_files.begin(); it != split; ++it)
         cpio.add_file(it->first, 0644, it->second);
-    write_tree(cpio, tree, contents_fd);
+    write_tree(cpio, tree, contents);
     for (auto it = split; it != root_files.end(); ++it)
         cpio.add_file(it->first, 0644, it->second);
     cpio.finish();

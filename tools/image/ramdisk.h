@@ -11,9 +11,10 @@
 // Usage:
 //     image::write_boot_ramdisk(init_path, mtime, sink);
 //     image::add_mount_points(tree);
-//     image::write_app_ramdisk(tree, spill.fd(), launch, mtime, sink);
+//     image::write_app_ramdisk(tree, sources, launch, mtime, sink);   // sources: see content_sources.h
 #pragma once
 
+#include "tools/image/content_sources.h"
 #include "tools/image/cpio_writer.h"
 #include "tools/image/file_tree.h"
 #include "tools/image/launch_config.h"
@@ -28,7 +29,7 @@ void write_boot_ramdisk(const std::string& init_path, std::uint32_t mtime, const
 // Adds dev, proc, run, sys, tmp, var (0755) where the image has nothing of that name.
 void add_mount_points(FileTree& tree);
 
-// contents_fd holds the regular files' bytes at the offsets the tree's inodes record.
-void write_app_ramdisk(const FileTree& tree, int contents_fd, const LaunchConfig& launch, std::uint32_t mtime, const ByteSink& sink);
+// contents holds the regular files' bytes where the tree's inodes say.
+void write_app_ramdisk(const FileTree& tree, const ContentSources& contents, const LaunchConfig& launch, std::uint32_t mtime, const ByteSink& sink);
 
 } // namespace image
