@@ -3,7 +3,6 @@
 #include "base/error.h"
 
 #include <array>
-#include <fcntl.h>
 #include <libdeflate.h>
 #include <zlib.h>
 
@@ -21,7 +20,7 @@ std::uint32_t crc32_concat(std::uint32_t first, std::uint32_t second, std::uint6
 }
 
 StreamingWriter::StreamingWriter(base::AtomicFile& file)
-    : m_file(file)
+    : m_out(file.fd(), file.temp_path())
     , m_pipeline({
           [this](const std::uint8_t* p, std::size_t n) {
               if (m_section_measured)
@@ -33,26 +32,12 @@ StreamingWriter::StreamingWriter(base::AtomicFile& file)
           },
           [this](const std::uint8_t* p, std::size_t n) {
               m_section_crc = crc32_update(m_section_crc, p, n);
-              m_file.write(p, n);
-              start_writeback(n);
+              m_out.append(p, n);
           },
       })
 {
     std::array<std::uint8_t, kHeaderSize> zero {};
-    m_file.write(zero.data(), zero.size());
-}
-
-void StreamingWriter::start_writeback(std::size_t just_written)
-{
-    // Hands each finished 8 MiB to the disk now, so that commit()'s fsync waits only for the
-    // tail instead of the whole image. Advisory: an error here shows up in that fsync.
-    constexpr std::uint64_t kWritebackStep = 8 << 20;
-    m_write_end += just_written;
-    if (m_write_end - m_writeback_start >= kWritebackStep) {
-        ::sync_file_range(m_file.fd(), static_cast<off_t>(m_writeback_start), static_cast<off_t>(m_write_end - m_writeback_start),
-            SYNC_FILE_RANGE_WRITE);
-        m_writeback_start = m_write_end;
-    }
+    m_out.append(zero.data(), zero.size());
 }
 
 void StreamingWriter::add(SectionType type, const SectionSource& source)
@@ -61,13 +46,12 @@ void StreamingWriter::add(SectionType type, const SectionSource& source)
         throw base::Error(base::ErrorKind::InvalidInput, "EIF_TOO_MANY_SECTIONS", "eif: an image holds at most 32 sections; use fewer ramdisks");
     std::uint64_t offset = m_position;
     std::array<std::uint8_t, kSectionHeaderSize> placeholder {};
-    m_file.write(placeholder.data(), placeholder.size());
+    m_out.append(placeholder.data(), placeholder.size());
     // The stages are idle between sections (drained), so their per-section state is set here.
     m_section_measured = !m_measured;
     if (m_section_measured)
         m_measurer.begin_section(type);
     m_section_crc = 0;
-    m_write_end = offset + kSectionHeaderSize;
     std::uint64_t size = 0;
     source.emit([&](const void* data, std::size_t n) {
         m_pipeline.push(data, n);
@@ -76,7 +60,7 @@ void StreamingWriter::add(SectionType type, const SectionSource& source)
     m_pipeline.drain();
     std::uint32_t data_crc = m_section_crc;
     auto header = encode_section_header(SectionHeader { static_cast<std::uint16_t>(type), 0, size });
-    m_file.pwrite(header.data(), header.size(), offset);
+    m_out.patch(header.data(), header.size(), offset);
     m_body_crc = crc32_concat(m_body_crc, crc32_update(0, header.data(), header.size()), kSectionHeaderSize);
     m_body_crc = crc32_concat(m_body_crc, data_crc, size);
     m_body_size += kSectionHeaderSize + size;
@@ -105,7 +89,8 @@ void StreamingWriter::finish(EifHeader h)
     std::uint32_t crc = crc32_update(0, raw.data(), kCrcOffset);
     crc = crc32_concat(crc, m_body_crc, m_body_size);
     put_be32(raw.data() + kCrcOffset, crc);
-    m_file.pwrite(raw.data(), raw.size(), 0);
+    m_out.patch(raw.data(), raw.size(), 0);
+    m_out.finish();
 }
 
 } // namespace eif

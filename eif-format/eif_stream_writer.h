@@ -3,10 +3,10 @@
 // is written once and fed once to the CRC-32 and the PCR measurer. These run as three stages of
 // a base::ChunkPipeline (PCR0's SHA-384, PCR1's or PCR2's SHA-384, CRC-32 + file write), each on
 // a thread of its own when there is more than one CPU, while the section's source produces the
-// next bytes: a section costs about one SHA-384 pass. Every 8 MiB written is handed to the disk
-// at once (sync_file_range), so the final fsync has little left to wait for. A section header (whose size
-// is known only when its data ends) and the file header are patched afterwards with pwrite;
-// their CRCs are merged in with zlib's crc32_combine, so nothing is read back.
+// next bytes: a section costs about one SHA-384 pass. The file is written by a base::DirectAppender
+// (O_DIRECT where the filesystem allows it: no copy into the page cache). A section header (whose
+// size is known only when its data ends) and the file header are patched afterwards; their CRCs
+// are merged in with zlib's crc32_combine, so nothing is read back.
 //
 // Usage:
 //     base::AtomicFile file("out.eif");
@@ -20,6 +20,7 @@
 #pragma once
 
 #include "base/chunk_pipeline.h"
+#include "base/direct_appender.h"
 #include "base/file.h"
 #include "eif-format/eif_layout.h"
 #include "eif-format/eif_writer.h"
@@ -48,9 +49,7 @@ public:
     void finish(EifHeader base);
 
 private:
-    void start_writeback(std::size_t just_written);
-
-    base::AtomicFile& m_file;
+    base::DirectAppender m_out;
     ImageMeasurer m_measurer;
     bool m_measured { false };
     std::uint64_t m_position { kHeaderSize };
@@ -59,8 +58,6 @@ private:
     std::vector<std::pair<std::uint64_t, std::uint64_t>> m_sections; // offset, size
     bool m_section_measured { false };  // stage state for the section being added
     std::uint32_t m_section_crc { 0 };
-    std::uint64_t m_write_end { 0 };       // file offset after the last data byte written
-    std::uint64_t m_writeback_start { 0 }; // data before this offset was handed to the disk
     base::ChunkPipeline m_pipeline;     // last: its threads stop before the state they use goes
 };
 
