@@ -126,6 +126,17 @@ cp -r layout tampered-config
 cfgblob=$(ls tampered-config/blobs/sha256/ | while read -r h; do [ "$(jq -r .architecture "tampered-config/blobs/sha256/$h" 2>/dev/null)" = amd64 ] && echo "$h" || true; done)
 sed -i 's/world/WORLD/' "tampered-config/blobs/sha256/$cfgblob"
 expect_error 3 IMG_BLOB_DIGEST_MISMATCH oci:tampered-config
+# Plain tar layers are read in place and their digests checked while the EIF is written: a changed
+# byte of file data (the tar still valid) or of a header (the tar damaged) is refused all the same.
+oci_image plain-tampered "$config" latest tar:base.tar tar:top.tar >/dev/null
+cp -r plain-tampered plain-header
+data_at=$(python3 -c 'import sys, tarfile; print([m.offset_data for m in tarfile.open(sys.argv[1]) if m.name.endswith("app.conf")][0])' top.tar)
+printf 'J' | dd of="plain-tampered/blobs/sha256/$(sha256_of top.tar)" bs=1 seek="$data_at" conv=notrunc status=none
+expect_error 3 IMG_BLOB_DIGEST_MISMATCH oci:plain-tampered
+expect_contains "$LAST_ERROR" "layer 2 ("
+printf '\xff\xff' | dd of="plain-header/blobs/sha256/$(sha256_of base.tar)" bs=1 seek=148 conv=notrunc status=none   # header checksum
+expect_error 3 IMG_BLOB_DIGEST_MISMATCH oci:plain-header
+expect_contains "$LAST_ERROR" "layer 1 ("
 mkdir esc; tar -xf saved.tar -C esc
 jq -c '.[0].Layers[0] = "../../etc/passwd"' esc/manifest.json > esc/m && mv esc/m esc/manifest.json
 tar -C esc -cf esc.tar .

@@ -41,8 +41,20 @@ void ContentSources::pread(const Inode& inode, void* out, std::size_t size, std:
     base::pread_exact(fd(inode.data_source), out, size, inode.data_offset + from, name(inode.data_source));
 }
 
-void ContentSources::check_unchanged() const
+void ContentSources::check_digest_later(const BlobRange& blob, const std::string& expected, const std::string& where)
 {
+    m_digests.push_back(std::make_unique<BackgroundDigest>(blob, expected, where));
+}
+
+void ContentSources::verify_digests()
+{
+    for (auto& digest : m_digests)
+        digest->wait_and_check();
+}
+
+void ContentSources::verify()
+{
+    verify_digests();
     for (const InPlace& source : m_in_place)
         if (!source.lease.intact())
             throw base::Error(base::ErrorKind::InvalidInput, "IMG_BLOB_CHANGED",

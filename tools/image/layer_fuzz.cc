@@ -41,7 +41,7 @@ std::optional<std::string> ramdisk_of(int fd, std::size_t size, bool expect_in_p
                     out.append(static_cast<const char*>(p), n);
             });
         }
-        sources.check_unchanged();
+        sources.verify();
         return out;
     } catch (const base::Error&) {
         return std::nullopt;

@@ -3,12 +3,11 @@
 #include "base/chunk_pipeline.h"
 #include "base/error.h"
 #include "base/file.h"
-#include "base/hex.h"
+#include "tools/image/blob_digest.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <exception>
-#include <openssl/evp.h>
 #include <optional>
 #include <vector>
 
@@ -18,35 +17,13 @@ namespace {
 
 constexpr std::size_t kReadSize = 1 << 20;
 
-class Sha256 {
-public:
-    Sha256()
-        : m_ctx(EVP_MD_CTX_new())
-    {
-        if (!m_ctx || EVP_DigestInit_ex(m_ctx, EVP_sha256(), nullptr) != 1)
-            throw base::Error(base::ErrorKind::Internal, "IMG_SHA256", "cannot initialise SHA-256 (OpenSSL)");
-    }
-    ~Sha256() { EVP_MD_CTX_free(m_ctx); }
-    Sha256(const Sha256&) = delete;
-    Sha256& operator=(const Sha256&) = delete;
-    void update(const void* data, std::size_t size) { EVP_DigestUpdate(m_ctx, data, size); }
-    std::string finish()
-    {
-        unsigned char out[EVP_MAX_MD_SIZE];
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(m_ctx, out, &len);
-        return "sha256:" + base::to_hex(out, len);
-    }
-
-private:
-    EVP_MD_CTX* m_ctx;
-};
-
-// Feeds libarchive from a BlobRange in 1 MiB reads, hashing every byte on the way: the hash
-// runs on a thread of its own (a base::ChunkPipeline stage) while libarchive unpacks the same
-// bytes, so the digest check costs no time where there is a second CPU.
+// Feeds libarchive from a BlobRange in 1 MiB reads. With `hash` set it hashes every byte on the
+// way: the hash runs on a thread of its own (a base::ChunkPipeline stage) while libarchive unpacks
+// the same bytes, so the digest check costs no time where there is a second CPU. Without (a layer
+// read in place, whose digest a BackgroundDigest checks) libarchive may skip file data unread.
 struct Feed {
     const BlobRange* range;
+    bool hash { true };
     std::uint64_t position { 0 };
     std::vector<char> buffer = std::vector<char>(kReadSize);
     Sha256 sha {};
@@ -58,9 +35,16 @@ struct Feed {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kReadSize, range->size - position));
         if (n > 0) {
             base::pread_exact(range->fd, buffer.data(), n, range->offset + position, range->name);
-            hashing.push(buffer.data(), n);
+            if (hash)
+                hashing.push(buffer.data(), n);
             position += n;
         }
+        return n;
+    }
+    std::uint64_t skip(std::uint64_t request)
+    {
+        std::uint64_t n = hash ? 0 : std::min(request, range->size - position); // a hashing feed reads everything
+        position += n;
         return n;
     }
     // Reads the rest of the blob and returns its digest.
@@ -72,6 +56,11 @@ struct Feed {
         return sha.finish();
     }
 };
+
+la_int64_t feed_skip(archive*, void* client, la_int64_t request)
+{
+    return static_cast<la_int64_t>(static_cast<Feed*>(client)->skip(static_cast<std::uint64_t>(request)));
+}
 
 la_ssize_t feed_read(archive*, void* client, const void** out)
 {
@@ -114,13 +103,6 @@ std::uint32_t id_field(la_int64_t value, const std::string& path, const char* wh
 
 } // namespace
 
-std::string sha256_digest(const void* data, std::size_t size)
-{
-    Sha256 sha {};
-    sha.update(data, size);
-    return sha.finish();
-}
-
 void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSources& sources, const UnpackLimits& limits,
     UnpackTotals& totals)
 {
@@ -128,9 +110,16 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSo
     // Taken before the first byte is read, so that everything read from here on is covered.
     std::optional<std::uint32_t> blob_source = sources.in_place(blob.range);
     SpillFile& spill = sources.spill();
-    bool check = !blob.digest.empty() && !(blob.digest_is_diff_id && looks_compressed(blob.range));
+    const bool compressed = looks_compressed(blob.range);
+    bool check = !blob.digest.empty() && !(blob.digest_is_diff_id && compressed);
+    // A plain tar keeps each (non-sparse) file's bytes contiguous right after its header(s): with
+    // the blob under a lease they are read from there when the ramdisk is written, and the digest
+    // is checked by a thread of its own while make-img goes on (ContentSources::verify() waits).
+    const bool in_place = blob_source && !compressed;
 
-    Feed feed { .range = &blob.range };
+    Feed feed { .range = &blob.range, .hash = check && !in_place };
+    if (in_place && check)
+        sources.check_digest_later(blob.range, blob.digest, where);
     ArchiveReader reader;
     archive_read_support_format_tar(reader.a);
     archive_read_support_format_empty(reader.a);
@@ -139,17 +128,15 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSo
     archive_read_support_filter_xz(reader.a);
     archive_read_support_filter_bzip2(reader.a);
 
-    auto digest_mismatch = [&](const std::string& actual) {
-        return base::Error(base::ErrorKind::InvalidInput, "IMG_BLOB_DIGEST_MISMATCH",
-            where + " has digest " + actual + " but the image expects " + blob.digest + "; the image is corrupt or was modified");
-    };
     auto fail = [&](const std::string& what) -> void {
         if (feed.error)
             std::rethrow_exception(feed.error);
-        if (check) { // a damaged layer is most usefully reported as the digest mismatch it is
+        if (check && in_place) // a damaged layer is most usefully reported as the digest mismatch it is
+            sources.verify_digests();
+        if (feed.hash) {
             std::string actual = feed.finish();
             if (actual != blob.digest)
-                throw digest_mismatch(actual);
+                throw digest_mismatch(where, actual, blob.digest);
         }
         throw base::Error(base::ErrorKind::InvalidInput, "IMG_LAYER_BAD",
             where + ": " + what + ": " + (archive_error_string(reader.a) ? archive_error_string(reader.a) : "unknown error")
@@ -161,11 +148,13 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSo
         image::check_ratio(limits, static_cast<std::uint64_t>(archive_filter_bytes(reader.a, 0)), blob.range.size, where);
     };
 
-    if (archive_read_open(reader.a, &feed, nullptr, feed_read, nullptr) != ARCHIVE_OK)
+    archive_read_set_callback_data(reader.a, &feed);
+    archive_read_set_read_callback(reader.a, feed_read);
+    archive_read_set_skip_callback(reader.a, feed_skip);
+    if (archive_read_open1(reader.a) != ARCHIVE_OK)
         fail("cannot read");
-    // A plain tar keeps each (non-sparse) file's bytes contiguous right after its header(s): with
-    // the blob under a lease they are read from there when the ramdisk is written.
-    const bool in_place = blob_source && archive_filter_count(reader.a) == 1 && archive_filter_code(reader.a, 0) == ARCHIVE_FILTER_NONE;
+    if (in_place && archive_filter_count(reader.a) != 1)
+        fail("compressed in a way make-img does not recognise by its first bytes");
     for (;;) {
         archive_entry* e = nullptr;
         int r = archive_read_next_header(reader.a, &e);
@@ -244,10 +233,12 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSo
     }
     if (feed.error)
         std::rethrow_exception(feed.error);
-    // libarchive stops at the end-of-archive marker; hash whatever follows too.
-    std::string actual = feed.finish();
-    if (check && actual != blob.digest)
-        throw digest_mismatch(actual);
+    if (feed.hash) {
+        // libarchive stops at the end-of-archive marker; hash whatever follows too.
+        std::string actual = feed.finish();
+        if (actual != blob.digest)
+            throw digest_mismatch(where, actual, blob.digest);
+    }
 }
 
 } // namespace image

@@ -172,7 +172,7 @@ eif::Measurements make_img(const MakeImgOptions& options, const std::function<vo
         write_app_ramdisk(tree, contents, launch, mtime, out);
         // The last read of the layer blobs is done: they must not have changed since their
         // digests were checked (else write_eif fails and leaves no image behind).
-        contents.check_unchanged();
+        contents.verify();
     }));
     if (options.private_key)
         request.signing = eif::SigningInput { *options.private_key, *options.certificate };

@@ -104,7 +104,7 @@ TEST_CASE("ReadLease: a writer opening the file breaks it, waits until we let go
     CHECK(std::string(now, 8) == "Xriginal");
 }
 
-TEST_CASE("ContentSources: one source per leased file; a blob opened for writing fails check_unchanged with its name")
+TEST_CASE("ContentSources: one source per leased file; a blob opened for writing fails verify() with its name")
 {
     if (!leases_enabled()) {
         MESSAGE("skipped: fs.leases-enable is 0 on this machine");
@@ -123,13 +123,13 @@ TEST_CASE("ContentSources: one source per leased file; a blob opened for writing
         CHECK(sources.in_place(blob) == 1u); // the same file again (layers of one archive): the same source
         CHECK(sources.fd(1) == fd.get());
         CHECK(sources.fd(0) == spill.fd());
-        CHECK_NOTHROW(sources.check_unchanged());
+        CHECK_NOTHROW(sources.verify());
 
         child = spawn_writer(path);
         bool reported = false;
         for (int i = 0; i < 3000 && !reported; ++i) {
             try {
-                sources.check_unchanged();
+                sources.verify();
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
             } catch (const base::Error& e) {
                 reported = true;
