@@ -1,6 +1,8 @@
 // base/chunk_pipeline.cc — see chunk_pipeline.h.
 #include "base/chunk_pipeline.h"
 
+#include "base/file.h"
+
 #include <algorithm>
 #include <cstring>
 #include <sched.h>
@@ -101,6 +103,33 @@ void ChunkPipeline::push(const void* data, std::size_t size)
             run_inline(p, size);
         return;
     }
+    fill(size, [&](std::uint8_t* to, std::size_t n) {
+        std::memcpy(to, p, n);
+        p += n;
+    });
+}
+
+void ChunkPipeline::push_from_file(int fd, std::uint64_t offset, std::uint64_t size, const std::string& name)
+{
+    auto read = [&](std::uint8_t* to, std::size_t n) {
+        pread_exact(fd, to, n, offset, name);
+        offset += n;
+    };
+    if (!threaded()) {
+        std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(size, m_chunk_size)));
+        while (size > 0) {
+            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, buffer.size()));
+            read(buffer.data(), n);
+            run_inline(buffer.data(), n);
+            size -= n;
+        }
+        return;
+    }
+    fill(size, read);
+}
+
+void ChunkPipeline::fill(std::uint64_t size, const std::function<void(std::uint8_t*, std::size_t)>& produce)
+{
     std::unique_lock lock(m_lock);
     while (size > 0) {
         Slot& slot = m_slots[m_published % m_slots.size()];
@@ -109,13 +138,12 @@ void ChunkPipeline::push(const void* data, std::size_t size)
             rethrow_locked(lock);
             m_filling = true;
         }
-        std::size_t n = std::min(size, m_chunk_size - m_fill);
-        // The slot is the producer's alone until it is published: copy without the lock.
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, m_chunk_size - m_fill));
+        // The slot is the producer's alone until it is published: fill it without the lock.
         lock.unlock();
-        std::memcpy(slot.bytes.data() + m_fill, p, n);
+        produce(slot.bytes.data() + m_fill, n);
         lock.lock();
         m_fill += n;
-        p += n;
         size -= n;
         if (m_fill == m_chunk_size)
             publish_locked();

@@ -24,6 +24,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,10 @@ public:
 
     // Hands size bytes to every stage. Throws the first stage error.
     void push(const void* data, std::size_t size);
+    // Hands size bytes of fd from offset on to every stage, read straight into the ring (one copy
+    // less than reading them first and pushing them). Throws base::Error naming `name` on a short
+    // read, or the first stage error.
+    void push_from_file(int fd, std::uint64_t offset, std::uint64_t size, const std::string& name);
     // Returns when every byte pushed so far has been through every stage. Throws the first stage error.
     void drain();
     // True when the stages run on threads of their own.
@@ -65,6 +70,8 @@ private:
     void publish_locked();
     void rethrow_locked(std::unique_lock<std::mutex>& lock);
     void run_inline(const std::uint8_t* data, std::size_t size);
+    // Threaded push: produce(to, n) writes the next n bytes of the stream into the ring at `to`.
+    void fill(std::uint64_t size, const std::function<void(std::uint8_t*, std::size_t)>& produce);
 
     std::vector<Stage> m_stages;
     std::size_t m_chunk_size;

@@ -53,10 +53,15 @@ void StreamingWriter::add(SectionType type, const SectionSource& source)
         m_measurer.begin_section(type);
     m_section_crc = 0;
     std::uint64_t size = 0;
-    source.emit([&](const void* data, std::size_t n) {
-        m_pipeline.push(data, n);
-        size += n;
-    });
+    source.emit(ChunkSink(
+        [&](const void* data, std::size_t n) {
+            m_pipeline.push(data, n);
+            size += n;
+        },
+        [&](int fd, std::uint64_t at, std::uint64_t n, const std::string& name) {
+            m_pipeline.push_from_file(fd, at, n, name);
+            size += n;
+        }));
     m_pipeline.drain();
     std::uint32_t data_crc = m_section_crc;
     auto header = encode_section_header(SectionHeader { static_cast<std::uint16_t>(type), 0, size });

@@ -18,6 +18,7 @@
 //     eif::Measurements m = eif::write_eif(req, "app.eif");
 #pragma once
 
+#include "base/byte_sink.h"
 #include "eif-format/metadata.h"
 #include "eif-format/pcr.h"
 #include "eif-format/signature.h"
@@ -34,8 +35,9 @@ namespace eif {
 
 inline constexpr std::size_t kChunkSizeForFiles = 1 << 20;
 
-// Receives consecutive chunks of a section's data.
-using ChunkSink = std::function<void(const void* data, std::size_t size)>;
+// Receives consecutive chunks of a section's data (bytes, or file ranges read straight into the
+// writer's buffers: see base/byte_sink.h).
+using ChunkSink = base::ByteSink;
 
 // Where a section's bytes come from: a file (streamed in 1 MiB chunks), bytes in memory, or a
 // producer that pushes chunks into the sink it is given (its size need not be known in advance).

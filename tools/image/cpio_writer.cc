@@ -111,17 +111,11 @@ void CpioWriter::add(CpioEntry entry, std::string_view data)
 void CpioWriter::add(CpioEntry entry, int src_fd, std::uint64_t src_offset, const std::string& src_name)
 {
     write_header(entry);
-    std::uint64_t remaining = entry.size;
-    while (remaining > 0) {
-        if (m_buffer.size() == kBufferSize)
-            flush();
-        std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kBufferSize - m_buffer.size()));
-        std::size_t old = m_buffer.size();
-        m_buffer.resize(old + chunk);
-        base::pread_exact(src_fd, m_buffer.data() + old, chunk, src_offset, src_name);
-        src_offset += chunk;
-        remaining -= chunk;
-        m_offset += chunk;
+    if (entry.size > 0) {
+        // The data goes to the sink as a file range (read straight into its buffers where it can).
+        flush();
+        m_sink.from_file(src_fd, src_offset, entry.size, src_name);
+        m_offset += entry.size;
     }
     pad();
 }

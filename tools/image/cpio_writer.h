@@ -17,6 +17,8 @@
 //     cpio.finish();                                   // trailer + flush
 #pragma once
 
+#include "base/byte_sink.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -37,8 +39,8 @@ struct CpioEntry {
     std::uint32_t rdev_minor { 0 };
 };
 
-// Receives consecutive chunks of the archive.
-using ByteSink = std::function<void(const void* data, std::size_t size)>;
+// Receives consecutive chunks of the archive (file data as file ranges: see base/byte_sink.h).
+using ByteSink = base::ByteSink;
 
 class CpioWriter {
 public:

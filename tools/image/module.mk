@@ -12,5 +12,5 @@ FUZZERS += image_layer_fuzz
 image_layer_fuzz_SRCS := tools/image/layer_fuzz.cc
 image_layer_fuzz_LIBSRCS := tools/image/layer_reader.cc tools/image/file_tree.cc tools/image/spill_file.cc \
   tools/image/temp_file.cc tools/image/blob_store.cc tools/image/cpio_writer.cc tools/image/ramdisk.cc \
-  tools/image/launch_config.cc tools/image/unpack_limits.cc tools/image/content_sources.cc tools/image/read_lease.cc tools/image/blob_digest.cc guest-init/forward_spec.cc base/error.cc base/file.cc base/hex.cc base/chunk_pipeline.cc
+  tools/image/launch_config.cc tools/image/unpack_limits.cc tools/image/content_sources.cc tools/image/read_lease.cc tools/image/blob_digest.cc guest-init/forward_spec.cc base/error.cc base/file.cc base/hex.cc base/chunk_pipeline.cc base/byte_sink.cc
 image_layer_fuzz_LDLIBS := -larchive -lcrypto
