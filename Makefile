@@ -5,7 +5,7 @@
 #   make kernel       the guest kernel (cached outside the tree, see kernel-config/)
 #   make demo         build everything and run a sample enclave
 #   make bench        benchmarks (QUICK=1 for one run each)
-#   make fuzz         libFuzzer targets (clang); FUZZ_SECONDS=N runs each for N seconds
+#   make fuzz         libFuzzer targets (clang); FUZZ_SECONDS=N runs each for N seconds (0: each over its seeds once)
 #   make clean        remove $(BUILD)
 #
 # Each component directory has a module.mk that declares its pieces with the variables below;
@@ -257,8 +257,12 @@ fuzz: $(FUZZ_BINS) all
 	  seeds=""; test -d tests/fuzz-seeds/$$name && seeds=tests/fuzz-seeds/$$name; \
 	  gen=$$(case $$name in $(foreach f,$(FUZZERS),$(if $($(f)_SEEDGEN),$(f)$(rparen) echo $($(f)_SEEDGEN);;)) *$(rparen) ;; esac); \
 	  if [ -n "$$gen" ]; then $$gen $(abspath $(BUILD)) $(BUILD)/fuzz/seeds-$$name >/dev/null || exit 1; seeds="$$seeds $(BUILD)/fuzz/seeds-$$name"; fi; \
-	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$name $$seeds || exit 1; \
+	  if [ "$(FUZZ_SECONDS)" = 0 ]; then \
+	    echo "fuzz: $$name over its seeds"; $$f -runs=0 $$seeds >$(BUILD)/fuzz/$$name.seeds.log 2>&1 || { tail -n 30 $(BUILD)/fuzz/$$name.seeds.log; exit 1; }; \
+	  else \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$name $$seeds || exit 1; \
+	  fi; \
 	done
 
 clean:

@@ -17,6 +17,6 @@ eif-testdata_LIBS := eif base
 
 FUZZERS += eif_reader_fuzz
 eif_reader_fuzz_SRCS := eif-format/eif_reader_fuzz.cc
-eif_reader_fuzz_LIBSRCS := $(eif_SRCS) base/error.cc base/file.cc base/hex.cc base/chunk_pipeline.cc
+eif_reader_fuzz_LIBSRCS := $(eif_SRCS) base/error.cc base/file.cc base/hex.cc base/chunk_pipeline.cc base/sized_thread.cc base/direct_appender.cc base/byte_sink.cc
 eif_reader_fuzz_LDLIBS := -lcbor -lcrypto -lz -l:libdeflate.a
 eif_reader_fuzz_SEEDGEN := eif-format/testdata/make_fuzz_seeds.sh

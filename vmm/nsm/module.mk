@@ -14,7 +14,7 @@ nsm_test_LDLIBS := -lcbor -lcrypto -lz -pthread
 FUZZERS += nsm_module_fuzz
 nsm_module_fuzz_SRCS := vmm/nsm/nsm_module_fuzz.cc
 nsm_module_fuzz_LIBSRCS := vmm/nsm/nsm_module.cc vmm/nsm/nsm_protocol.cc vmm/nsm/pcr_bank.cc vmm/nsm/signature_pace.cc eif-format/cbor_util.cc \
-  eif-format/pcr.cc eif-format/eif_layout.cc base/error.cc base/file.cc base/hex.cc
+  eif-format/pcr.cc eif-format/eif_layout.cc base/error.cc base/file.cc base/hex.cc base/sized_thread.cc
 nsm_module_fuzz_LDLIBS := -lcbor -lcrypto -pthread
 
 # Attestation documents reach verify_document from guests and from `qt-vmm attestation verify`.

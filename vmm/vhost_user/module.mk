@@ -15,4 +15,4 @@ vhost_user_fuzz_SRCS := vmm/vhost_user/vhost_user_fuzz.cc
 vhost_user_fuzz_LIBSRCS := $(filter-out %_test.cc %_fuzz.cc,$(wildcard vmm/vhost_user/*.cc)) vmm/vsock/vsock_core.cc \
   vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc \
   vmm/virtio/virtqueue.cc vmm/virtio/nsm_queue.cc guest-init/status_protocol.cc base/error.cc base/file.cc \
-  base/eventfd.cc base/loop_task.cc base/unix_address.cc base/hex.cc
+  base/eventfd.cc base/loop_task.cc base/unix_address.cc base/hex.cc base/sized_thread.cc

@@ -9,4 +9,4 @@ vmmvirtio_LDLIBS := -pthread
 FUZZERS += nsm_device_fuzz
 nsm_device_fuzz_SRCS := vmm/virtio/nsm_device_fuzz.cc
 nsm_device_fuzz_LIBSRCS := vmm/virtio/nsm_device.cc vmm/virtio/nsm_queue.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
-  base/error.cc base/file.cc base/eventfd.cc base/loop_task.cc
+  base/error.cc base/file.cc base/eventfd.cc base/loop_task.cc base/sized_thread.cc

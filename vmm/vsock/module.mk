@@ -12,4 +12,4 @@ FUZZERS += vsock_device_fuzz
 vsock_device_fuzz_SRCS := vmm/vsock/vsock_device_fuzz.cc
 vsock_device_fuzz_LIBSRCS := vmm/vsock/vsock_device.cc vmm/vsock/vsock_core.cc vmm/vsock/vsock_muxer.cc vmm/vsock/vsock_connection.cc \
   vmm/vsock/vsock_services.cc vmm/vsock/vsock_packet.cc vmm/virtio/mmio_transport.cc vmm/virtio/virtqueue.cc \
-  guest-init/status_protocol.cc base/error.cc base/file.cc base/eventfd.cc base/loop_task.cc base/unix_address.cc base/hex.cc
+  guest-init/status_protocol.cc base/error.cc base/file.cc base/eventfd.cc base/loop_task.cc base/unix_address.cc base/hex.cc base/sized_thread.cc
