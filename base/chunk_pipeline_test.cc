@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -23,7 +24,9 @@ std::vector<std::uint8_t> random_bytes(std::size_t n, unsigned seed)
 }
 
 // Pushes `input` in pieces of irregular sizes (0 included) and returns what each stage saw.
-std::vector<std::vector<std::uint8_t>> run_through(const std::vector<std::uint8_t>& input, std::size_t stages, base::ChunkPipeline::Options options)
+// With from_fd >= 0 (a file holding `input`), every other piece is pushed from the file instead.
+std::vector<std::vector<std::uint8_t>> run_through(const std::vector<std::uint8_t>& input, std::size_t stages, base::ChunkPipeline::Options options,
+    int from_fd = -1)
 {
     std::vector<std::vector<std::uint8_t>> seen(stages);
     std::vector<base::ChunkPipeline::Stage> fns;
@@ -35,7 +38,10 @@ std::vector<std::vector<std::uint8_t>> run_through(const std::vector<std::uint8_
     std::size_t at = 0;
     while (at < input.size()) {
         std::size_t n = std::min<std::size_t>(rng() % 3000, input.size() - at);
-        pipe.push(input.data() + at, n);
+        if (from_fd >= 0 && rng() % 2)
+            pipe.push_from_file(from_fd, at, n, "input file");
+        else
+            pipe.push(input.data() + at, n);
         at += n;
         if (rng() % 50 == 0)
             pipe.drain(); // a drain mid-stream changes nothing
@@ -58,6 +64,30 @@ TEST_CASE("ChunkPipeline: every stage sees every byte once, in order, threaded o
             CHECK(threaded_run[i] == input);
         }
     }
+}
+
+TEST_CASE("ChunkPipeline: push_from_file reads straight into the stream, threaded or inline; a short file is an error")
+{
+    std::vector<std::uint8_t> input = random_bytes(300000, 2);
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file != nullptr);
+    REQUIRE(std::fwrite(input.data(), 1, input.size(), file) == input.size());
+    REQUIRE(std::fflush(file) == 0);
+    int fd = ::fileno(file);
+    for (std::size_t chunk : { std::size_t { 61 }, std::size_t { 4096 }, std::size_t { 1 << 20 } }) {
+        CAPTURE(chunk);
+        auto inline_run = run_through(input, 2, { .cpus = 1, .chunk_size = chunk, .chunks = 3 }, fd);
+        auto threaded_run = run_through(input, 2, { .cpus = 4, .chunk_size = chunk, .chunks = 3 }, fd);
+        for (std::size_t i = 0; i < 2; ++i) {
+            CHECK(inline_run[i] == input);
+            CHECK(threaded_run[i] == input);
+        }
+    }
+    for (unsigned cpus : { 1u, 4u }) {
+        base::ChunkPipeline pipe({ [](const std::uint8_t*, std::size_t) {} }, { .cpus = cpus });
+        CHECK_THROWS_WITH(pipe.push_from_file(fd, input.size() - 10, 20, "input file"), doctest::Contains("input file"));
+    }
+    std::fclose(file);
 }
 
 TEST_CASE("ChunkPipeline: available_cpus counts the affinity mask")
