@@ -329,10 +329,13 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
     // Release the guest's memory and the VM before anyone can see the enclave as ended, so a
     // `stop` that returned, or a TERMINATED record, means every hugepage is back in the pool.
     m_vm.reset();
-    remove_sockets();
     if (stopped_by_request) {
+        remove_sockets();
         m_control->answer_stop();
     } else {
+        // The record before the sockets go: the ID stays taken throughout, so a `stop` racing the
+        // enclave's own end finds one or the other (else it could find neither, report no such
+        // enclave, and the record written just after would hold the ID until the next stop).
         try {
             if (m_monitor) {
                 if (!m_monitor->write_record(record.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"))
@@ -343,6 +346,7 @@ void EnclaveDaemon::finish(const ExitInfo& exit)
         } catch (const base::Error& e) {
             std::fprintf(stderr, "qt-vmm daemon: cannot keep the enclave's record: %s\n", e.what()); // run dir gone
         }
+        remove_sockets();
     }
     // After the record: the error points at it.
     if (m_report.pending())

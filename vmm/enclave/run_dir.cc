@@ -190,6 +190,25 @@ std::optional<std::string> RunDir::read_saved_console(int id) const
     return read_plain_file(fd(), std::to_string(id) + ".console", 64 << 20, false);
 }
 
+bool RunDir::stop_enclave(int id) const
+{
+    struct stat st {};
+    if (::stat(socket_path(id).c_str(), &st) == 0) {
+        try {
+            control_request(socket_path(id), Json { { "op", "stop" } }, 30000);
+            return true;
+        } catch (const base::Error& e) {
+            if (e.code() == "DAEMON_CLOSED")
+                wait_for_record(id); // it was ending on its own: its record comes, cleared below
+            else if (e.code() == "DAEMON_GONE")
+                list_enclaves(); // turns the stale socket into a record, cleared below
+            else
+                throw;
+        }
+    }
+    return remove_record(id);
+}
+
 bool RunDir::wait_for_record(int id) const
 {
     // A daemon writes its record within milliseconds of closing its control connections; 2 s

@@ -76,6 +76,11 @@ public:
     std::string reservation_path(int id) const;
     // Removes the record and saved console of an ended enclave; false if there was none.
     bool remove_record(int id) const;
+    // `enclave stop`: asks enclave id's daemon to stop it (it answers once the enclave is gone),
+    // or clears the record of one that ended — also of one that was ending on its own when asked
+    // (its daemon closes the connection unanswered, then writes the record). False: no such
+    // enclave. Throws what the daemon answered if it refused (e.g. not the owner).
+    bool stop_enclave(int id) const;
 
     // Every enclave known: live daemons answer "describe"; ended ones come from records.
     // Dead sockets are cleaned up on the way. Sorted by EnclaveID.

@@ -79,6 +79,39 @@ TEST_CASE("a daemon that closes the connection while it ends is listed from the 
     CHECK(all[0]["Reason"] == "guest-reset");
 }
 
+TEST_CASE("stop of an enclave that is ending on its own waits for its record and clears it")
+{
+    // Seen in the nested benchmark: `stop` right after the app's first connection met an enclave
+    // whose app had just exited; the daemon closed the stop request unanswered, stop failed, and
+    // the record written just after kept EnclaveID 0 taken, so the next start got 1.
+    TempRunDir tmp;
+    RunDir dir = RunDir::open();
+    base::UniqueFd listener(vsock_test::unix_listen(dir.socket_path(4)));
+    std::thread ending_daemon([&] {
+        base::UniqueFd client(::accept(listener.get(), nullptr, nullptr));
+        client.reset(); // the stop request, closed unanswered
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        dir.write_record(4, Json { { "EnclaveID", 4 }, { "State", "TERMINATED" }, { "Reason", "app-exited" } });
+        ::unlink(dir.socket_path(4).c_str());
+    });
+    CHECK(dir.stop_enclave(4));
+    ending_daemon.join();
+    CHECK_FALSE(std::filesystem::exists(dir.record_path(4)));
+    CHECK(dir.next_free_id() == 0);
+    CHECK(dir.list_enclaves().empty());
+}
+
+TEST_CASE("stop: a record alone is cleared; nothing at all is no such enclave")
+{
+    TempRunDir tmp;
+    RunDir dir = RunDir::open();
+    dir.write_record(2, Json { { "EnclaveID", 2 }, { "State", "TERMINATED" } });
+    CHECK(dir.stop_enclave(2));
+    CHECK_FALSE(std::filesystem::exists(dir.record_path(2)));
+    CHECK_FALSE(dir.stop_enclave(2));
+    CHECK_FALSE(dir.stop_enclave(9));
+}
+
 TEST_CASE("a live daemon without a reservation is still listed, without a CID")
 {
     TempRunDir tmp;
