@@ -37,29 +37,35 @@ std::string contents(const image::FileTree& tree, const image::ContentSources& s
     return out;
 }
 
-// Runs a tar through read_layer twice: read in place (the file leased), then copied to the spill
-// file (a writer holds the file open, so no lease can be had); calls check(tree, sources, in_place)
-// after each.
+// Runs a tar through read_layer read in place (the file leased) or copied to the spill file (a
+// writer holds the file open, so no lease can be had), then calls check(tree, sources).
+template <typename Check>
+void read_one_way(const std::string& tar, bool in_place, Check check)
+{
+    base::UniqueFd writer;
+    if (!in_place)
+        writer = base::UniqueFd(::open(tar.c_str(), O_WRONLY | O_CLOEXEC));
+    base::UniqueFd fd = base::open_read(tar);
+    image::LayerBlob blob { .range = { .fd = fd.get(), .offset = 0, .size = fs::file_size(tar), .name = "layer.tar" } };
+    image::FileTree tree;
+    image::SpillFile spill(tar);
+    image::ContentSources sources(spill);
+    image::UnpackTotals totals;
+    image::read_layer(blob, 0, tree, sources, image::UnpackLimits {}, totals);
+    spill.flush();
+    // Plain files are read in place only when the blob is leased; the copies land in the spill.
+    REQUIRE(sources.in_place(blob.range).has_value() == in_place);
+    check(tree, sources);
+    sources.verify();
+}
+
+// Both ways; check(tree, sources, in_place).
 template <typename Check>
 void read_both_ways(const std::string& tar, Check check)
 {
     for (bool in_place : { true, false }) {
         CAPTURE(in_place);
-        base::UniqueFd writer;
-        if (!in_place)
-            writer = base::UniqueFd(::open(tar.c_str(), O_WRONLY | O_CLOEXEC));
-        base::UniqueFd fd = base::open_read(tar);
-        image::LayerBlob blob { .range = { .fd = fd.get(), .offset = 0, .size = fs::file_size(tar), .name = "layer.tar" } };
-        image::FileTree tree;
-        image::SpillFile spill(tar);
-        image::ContentSources sources(spill);
-        image::UnpackTotals totals;
-        image::read_layer(blob, 0, tree, sources, image::UnpackLimits {}, totals);
-        spill.flush();
-        // Plain files are read in place only when the blob is leased; the copies land in the spill.
-        REQUIRE(sources.in_place(blob.range).has_value() == in_place);
-        check(tree, sources, in_place);
-        sources.verify();
+        read_one_way(tar, in_place, [&](const image::FileTree& tree, const image::ContentSources& sources) { check(tree, sources, in_place); });
     }
 }
 
@@ -151,17 +157,8 @@ TEST_CASE("read_layer: a plain tar cut short inside a file's data fails in place
     REQUIRE(::truncate(tar.c_str(), 512 + 4000) == 0); // the header and part of the data
     for (bool in_place : { true, false }) {
         CAPTURE(in_place);
-        base::UniqueFd writer;
-        if (!in_place)
-            writer = base::UniqueFd(::open(tar.c_str(), O_WRONLY | O_CLOEXEC));
-        base::UniqueFd fd = base::open_read(tar);
-        image::LayerBlob blob { .range = { .fd = fd.get(), .offset = 0, .size = fs::file_size(tar), .name = "layer.tar" } };
-        image::FileTree tree;
-        image::SpillFile spill(tar);
-        image::ContentSources sources(spill);
-        image::UnpackTotals totals;
         try {
-            image::read_layer(blob, 0, tree, sources, image::UnpackLimits {}, totals);
+            read_one_way(tar, in_place, [](const image::FileTree&, const image::ContentSources&) {});
             FAIL("a truncated layer was accepted");
         } catch (const base::Error& e) {
             CHECK(e.code() == "IMG_LAYER_BAD");

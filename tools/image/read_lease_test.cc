@@ -17,11 +17,28 @@ namespace {
 
 using image_test::ScratchDir;
 
+// False, with a message saying the test was skipped, where leases are switched off.
 bool leases_enabled()
 {
     std::string value = base::read_file("/proc/sys/fs/leases-enable", 16);
-    return !value.empty() && value[0] != '0';
+    if (!value.empty() && value[0] != '0')
+        return true;
+    MESSAGE("skipped: fs.leases-enable is 0 on this machine");
+    return false;
 }
+
+// A scratch file holding `text`, open read-only.
+struct BlobFile {
+    ScratchDir dir;
+    std::string path;
+    base::UniqueFd fd;
+    explicit BlobFile(const std::string& text)
+        : path((dir.path / "blob").string())
+    {
+        image_test::write_text(path, text);
+        fd = base::open_read(path);
+    }
+};
 
 // A child that opens `path` for writing (which waits while our lease is being broken), writes
 // one byte and exits 0.
@@ -52,14 +69,11 @@ bool wait_broken(const image::ReadLease& lease)
 
 TEST_CASE("ReadLease: held on our own read-only file; refused while the file is open for writing")
 {
-    if (!leases_enabled()) {
-        MESSAGE("skipped: fs.leases-enable is 0 on this machine");
+    if (!leases_enabled())
         return;
-    }
-    ScratchDir dir;
-    std::string path = (dir.path / "blob").string();
-    image_test::write_text(path, "bytes");
-    base::UniqueFd fd = base::open_read(path);
+    BlobFile blob_file("bytes");
+    const std::string& path = blob_file.path;
+    const base::UniqueFd& fd = blob_file.fd;
     {
         std::optional<image::ReadLease> lease = image::ReadLease::take(fd.get());
         REQUIRE(lease.has_value());
@@ -80,14 +94,11 @@ TEST_CASE("ReadLease: held on our own read-only file; refused while the file is 
 
 TEST_CASE("ReadLease: a writer opening the file breaks it, waits until we let go, and the blob is reported changed")
 {
-    if (!leases_enabled()) {
-        MESSAGE("skipped: fs.leases-enable is 0 on this machine");
+    if (!leases_enabled())
         return;
-    }
-    ScratchDir dir;
-    std::string path = (dir.path / "blob").string();
-    image_test::write_text(path, "original");
-    base::UniqueFd fd = base::open_read(path);
+    BlobFile blob_file("original");
+    const std::string& path = blob_file.path;
+    const base::UniqueFd& fd = blob_file.fd;
     std::optional<image::ReadLease> lease = image::ReadLease::take(fd.get());
     REQUIRE(lease.has_value());
     pid_t child = spawn_writer(path);
@@ -106,14 +117,11 @@ TEST_CASE("ReadLease: a writer opening the file breaks it, waits until we let go
 
 TEST_CASE("ContentSources: one source per leased file; a blob opened for writing fails verify() with its name")
 {
-    if (!leases_enabled()) {
-        MESSAGE("skipped: fs.leases-enable is 0 on this machine");
+    if (!leases_enabled())
         return;
-    }
-    ScratchDir dir;
-    std::string path = (dir.path / "blob").string();
-    image_test::write_text(path, "original");
-    base::UniqueFd fd = base::open_read(path);
+    BlobFile blob_file("original");
+    const std::string& path = blob_file.path;
+    const base::UniqueFd& fd = blob_file.fd;
     image::SpillFile spill(path);
     pid_t child = -1;
     {
