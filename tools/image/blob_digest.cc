@@ -3,6 +3,7 @@
 #include "base/file.h"
 #include "base/hex.h"
 
+#include <chrono>
 #include <openssl/evp.h>
 #include <vector>
 
@@ -42,12 +43,19 @@ base::Error digest_mismatch(const std::string& where, const std::string& actual,
         where + " has digest " + actual + " but the image expects " + expected + "; the image is corrupt or was modified");
 }
 
-BackgroundDigest::BackgroundDigest(const BlobRange& range, std::string expected, std::string where)
+BackgroundDigest::BackgroundDigest(const BlobRange& range, std::string expected, std::string where, std::counting_semaphore<>& turns)
     : m_range(range)
     , m_expected(std::move(expected))
     , m_where(std::move(where))
 {
-    m_thread = std::thread([this] {
+    m_thread = std::thread([this, &turns] {
+        while (!turns.try_acquire_for(std::chrono::milliseconds(50)))
+            if (m_stop.load(std::memory_order_relaxed))
+                return; // destroyed before its turn came
+        struct Release {
+            std::counting_semaphore<>& turns;
+            ~Release() { turns.release(); }
+        } release { turns };
         try {
             constexpr std::size_t kReadSize = 1 << 20;
             std::vector<char> buffer(kReadSize);

@@ -2,11 +2,13 @@
 // Sha256 (OpenSSL), the one-shot sha256_digest(), the error a mismatch is reported with, and
 // BackgroundDigest, which checks a whole blob on a thread of its own while the caller goes on
 // (make-img uses it for layers whose files it reads in place; wait_and_check() before the
-// result is trusted).
+// result is trusted). The digests of one image share `turns`: at most that many blobs are
+// hashed at once (a docker archive of 50 plain layers does not hash 50 side by side).
 //
 // Usage:
 //     std::string d = image::sha256_digest(bytes.data(), bytes.size());   // "sha256:<hex>"
-//     image::BackgroundDigest check(range, "sha256:ab12…", "layer 1 (blobs/sha256/ab12…)");
+//     std::counting_semaphore<> turns(base::available_cpus());
+//     image::BackgroundDigest check(range, "sha256:ab12…", "layer 1 (blobs/sha256/ab12…)", turns);
 //     ...
 //     check.wait_and_check();            // throws IMG_BLOB_DIGEST_MISMATCH (or the read error)
 #pragma once
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <semaphore>
 #include <string>
 #include <thread>
 
@@ -45,8 +48,8 @@ base::Error digest_mismatch(const std::string& where, const std::string& actual,
 
 class BackgroundDigest {
 public:
-    // Starts hashing range (whose fd must stay open until this is destroyed).
-    BackgroundDigest(const BlobRange& range, std::string expected, std::string where);
+    // Starts hashing range once it gets a turn (range's fd and turns must outlive this).
+    BackgroundDigest(const BlobRange& range, std::string expected, std::string where, std::counting_semaphore<>& turns);
     BackgroundDigest(const BackgroundDigest&) = delete;
     BackgroundDigest& operator=(const BackgroundDigest&) = delete;
     ~BackgroundDigest(); // stops early if still running

@@ -1,5 +1,6 @@
 #include "tools/image/content_sources.h"
 
+#include "base/chunk_pipeline.h"
 #include "base/error.h"
 #include "base/file.h"
 
@@ -11,6 +12,7 @@ const std::string kSpillName = "the image contents scratch file";
 
 ContentSources::ContentSources(SpillFile& spill)
     : m_spill(spill)
+    , m_hash_turns(static_cast<std::ptrdiff_t>(base::available_cpus()))
 {
 }
 
@@ -43,7 +45,7 @@ void ContentSources::pread(const Inode& inode, void* out, std::size_t size, std:
 
 void ContentSources::check_digest_later(const BlobRange& blob, const std::string& expected, const std::string& where)
 {
-    m_digests.push_back(std::make_unique<BackgroundDigest>(blob, expected, where));
+    m_digests.push_back(std::make_unique<BackgroundDigest>(blob, expected, where, m_hash_turns));
 }
 
 void ContentSources::verify_digests()

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,8 @@ private:
     };
     SpillFile& m_spill;
     std::vector<InPlace> m_in_place; // source k ≥ 1 is m_in_place[k - 1]
-    std::vector<std::unique_ptr<BackgroundDigest>> m_digests; // last: stopped before the leases go
+    std::counting_semaphore<> m_hash_turns; // blobs hashed at once: the CPUs we may use
+    std::vector<std::unique_ptr<BackgroundDigest>> m_digests; // last: stopped before the leases and turns go
 };
 
 } // namespace image
