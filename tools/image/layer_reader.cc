@@ -27,16 +27,23 @@ struct Feed {
     std::uint64_t position { 0 };
     std::vector<char> buffer = std::vector<char>(kReadSize);
     Sha256 sha {};
-    base::ChunkPipeline hashing { { [this](const std::uint8_t* p, std::size_t n) { sha.update(p, n); } } };
+    // Only for a hashing feed (its stage thread is not started otherwise).
+    std::optional<base::ChunkPipeline> hashing {};
     std::exception_ptr error {};
+
+    void start()
+    {
+        if (hash)
+            hashing.emplace(std::vector<base::ChunkPipeline::Stage> { [this](const std::uint8_t* p, std::size_t n) { sha.update(p, n); } });
+    }
 
     std::size_t next()
     {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kReadSize, range->size - position));
         if (n > 0) {
             base::pread_exact(range->fd, buffer.data(), n, range->offset + position, range->name);
-            if (hash)
-                hashing.push(buffer.data(), n);
+            if (hashing)
+                hashing->push(buffer.data(), n);
             position += n;
         }
         return n;
@@ -52,7 +59,8 @@ struct Feed {
     {
         while (next() > 0) {
         }
-        hashing.drain();
+        if (hashing)
+            hashing->drain();
         return sha.finish();
     }
 };
@@ -118,6 +126,7 @@ void read_layer(const LayerBlob& blob, unsigned index, FileTree& tree, ContentSo
     const bool in_place = blob_source && !compressed;
 
     Feed feed { .range = &blob.range, .hash = check && !in_place };
+    feed.start();
     if (in_place && check)
         sources.check_digest_later(blob.range, blob.digest, where);
     ArchiveReader reader;
