@@ -111,21 +111,14 @@ void ChunkPipeline::push(const void* data, std::size_t size)
 
 void ChunkPipeline::push_from_file(int fd, std::uint64_t offset, std::uint64_t size, const std::string& name)
 {
-    auto read = [&](std::uint8_t* to, std::size_t n) {
-        pread_exact(fd, to, n, offset, name);
-        offset += n;
-    };
     if (!threaded()) {
-        std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(size, m_chunk_size)));
-        while (size > 0) {
-            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, buffer.size()));
-            read(buffer.data(), n);
-            run_inline(buffer.data(), n);
-            size -= n;
-        }
+        read_in_pieces(fd, offset, size, m_chunk_size, name, [this](const std::uint8_t* p, std::size_t n) { run_inline(p, n); });
         return;
     }
-    fill(size, read);
+    fill(size, [&](std::uint8_t* to, std::size_t n) {
+        pread_exact(fd, to, n, offset, name);
+        offset += n;
+    });
 }
 
 void ChunkPipeline::fill(std::uint64_t size, const std::function<void(std::uint8_t*, std::size_t)>& produce)

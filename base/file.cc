@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
@@ -70,6 +71,19 @@ void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset, c
         p += n;
         size -= static_cast<std::size_t>(n);
         offset += static_cast<std::uint64_t>(n);
+    }
+}
+
+void read_in_pieces(int fd, std::uint64_t offset, std::uint64_t size, std::size_t piece, const std::string& path,
+    const std::function<void(const std::uint8_t* data, std::size_t size)>& fn)
+{
+    std::vector<std::uint8_t> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(size, piece)));
+    while (size > 0) {
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, buffer.size()));
+        pread_exact(fd, buffer.data(), n, offset, path);
+        fn(buffer.data(), n);
+        offset += n;
+        size -= n;
     }
 }
 

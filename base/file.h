@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -56,6 +57,10 @@ std::string read_file(const std::string& path, std::size_t max_bytes);
 
 // Reads exactly size bytes at offset (pread loop); throws on a short read or error.
 void pread_exact(int fd, void* buffer, std::size_t size, std::uint64_t offset, const std::string& path);
+// Reads size bytes at offset in pieces of at most piece bytes (one buffer, reused) and hands each
+// to fn in order; throws like pread_exact.
+void read_in_pieces(int fd, std::uint64_t offset, std::uint64_t size, std::size_t piece, const std::string& path,
+    const std::function<void(const std::uint8_t* data, std::size_t size)>& fn);
 
 // Writes all bytes (write loop, EINTR-safe); throws on error.
 void write_all(int fd, const void* data, std::size_t size, const std::string& path);
