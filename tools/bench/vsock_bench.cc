@@ -24,6 +24,7 @@
 //
 // Usage: vsock_bench [--runs N] [--mib MiB] [--rtt-rounds K] [--json FILE]
 //        vsock_bench MiB            (one run, as before)
+//        --only h2g|g2h              only that direction, device side (for profiling the loop thread)
 // Prints one summary line per figure (median, min, max over the runs); --json writes every
 // sample: {"runs":N,"mib":M,"rtt_rounds":K,"samples":{"name":[...], ...}}.
 #include "base/unix_address.h"
@@ -397,9 +398,28 @@ double scatter_reader_run(std::uint64_t total)
     return total / reader_cpu;
 }
 
+// --only: the device's loop in one direction, nothing else (a profiler's view of that path).
+int profile_one_direction(bool h2g, std::uint64_t total, int runs)
+{
+    char pattern[] = "/tmp/vsock-bench-XXXXXX";
+    std::string dir = ::mkdtemp(pattern);
+    std::vector<double> rates;
+    {
+        DeviceBench device(dir);
+        for (int r = 0; r < runs; ++r)
+            rates.push_back((h2g ? device.parent_to_guest(total) : device.guest_to_parent(total)).bytes_per_cpu_s);
+    }
+    std::string cmd = "rm -rf " + dir;
+    int rm_status = std::system(cmd.c_str());
+    Stats s = stats_of(rates);
+    std::printf("%s per device CPU-second %.2f [%.2f, %.2f] GB\n", h2g ? "parent->guest" : "guest->parent", s.median / 1e9,
+        s.min / 1e9, s.max / 1e9);
+    return rm_status == 0 ? 0 : 1;
+}
+
 [[noreturn]] void usage()
 {
-    std::fprintf(stderr, "usage: vsock_bench [--runs N] [--mib MiB] [--rtt-rounds K] [--json FILE] | vsock_bench MiB\n");
+    std::fprintf(stderr, "usage: vsock_bench [--runs N] [--mib MiB] [--rtt-rounds K] [--json FILE] [--only h2g|g2h] | vsock_bench MiB\n");
     std::exit(2);
 }
 
@@ -409,7 +429,7 @@ int main(int argc, char** argv)
 {
     int runs = 1, rtt_rounds = 2000;
     std::uint64_t mib = 256;
-    std::string json_path;
+    std::string json_path, only;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -425,14 +445,18 @@ int main(int argc, char** argv)
             rtt_rounds = std::atoi(value().c_str());
         else if (a == "--json")
             json_path = value();
+        else if (a == "--only")
+            only = value();
         else if (!a.empty() && a[0] != '-')
             mib = std::strtoull(a.c_str(), nullptr, 10);
         else
             usage();
     }
-    if (runs < 1 || mib < 1 || rtt_rounds < 1)
+    if (runs < 1 || mib < 1 || rtt_rounds < 1 || (!only.empty() && only != "h2g" && only != "g2h"))
         usage();
     const std::uint64_t total = mib << 20;
+    if (!only.empty())
+        return profile_one_direction(only == "h2g", total, runs);
 
     char pattern[] = "/tmp/vsock-bench-XXXXXX";
     std::string dir = ::mkdtemp(pattern);
