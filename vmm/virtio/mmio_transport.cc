@@ -37,7 +37,10 @@ void MmioTransport::mmio_read(std::uint64_t offset, std::uint8_t* data, std::siz
     if (size != 4 || offset % 4 != 0)
         return;
     std::uint32_t value;
-    {
+    if (offset == mmio::kInterruptStatus) {
+        // No lock: the guest's interrupt handler must not wait for a device round.
+        value = m_interrupt_status.load();
+    } else {
         std::lock_guard guard(m_lock);
         value = read_register(offset);
     }
@@ -54,6 +57,11 @@ void MmioTransport::mmio_write(std::uint64_t offset, const std::uint8_t* data, s
         // No lock: this is the hot path; the worker checks everything when it wakes.
         if (value < m_queues.size() && m_notify)
             m_notify(static_cast<std::uint16_t>(value));
+        return;
+    }
+    if (offset == mmio::kInterruptAck) {
+        // No lock either: the interrupt handler's other half (an atomic bit clear).
+        m_interrupt_status.fetch_and(~value);
         return;
     }
     std::lock_guard guard(m_lock);
@@ -84,8 +92,6 @@ std::uint32_t MmioTransport::read_register(std::uint64_t offset)
         return selected_queue() ? m_queues[m_queue_sel].max_size() : 0;
     case mmio::kQueueReady:
         return selected_queue() ? selected_queue()->ready : 0;
-    case mmio::kInterruptStatus:
-        return m_interrupt_status.load();
     case mmio::kStatus:
         return m_status.load();
     case mmio::kShmLenLow:
@@ -163,9 +169,6 @@ void MmioTransport::write_register(std::uint64_t offset, std::uint32_t value)
             q->ready = 0;
             m_queues[m_queue_sel].reset();
         }
-        return;
-    case mmio::kInterruptAck:
-        m_interrupt_status.fetch_and(~value);
         return;
     case mmio::kStatus:
         write_status(value);

@@ -87,7 +87,9 @@ public:
     void mmio_read(std::uint64_t offset, std::uint8_t* data, std::size_t size) override;
     void mmio_write(std::uint64_t offset, const std::uint8_t* data, std::size_t size) override;
 
-    // Held by the device's worker while it uses the queues (and by every register access).
+    // Held by the device's worker while it uses the queues, and by every register access
+    // except the three a running guest uses all the time: QueueNotify, InterruptStatus and
+    // InterruptAck (atomics; a vCPU never waits for a device round).
     std::mutex& lock() { return m_lock; }
     std::vector<Virtqueue>& queues() { return m_queues; }
     std::uint32_t status() const { return m_status.load(); }
