@@ -532,6 +532,10 @@ def section_vsock():
               "GB/core-s", gb("scatter_reader_bytes_per_cpu_s"))
     R.samples("vsock.ratio_h2g_vs_scatter", sec, "device p→g ÷ that scattering reader (per CPU-second; diagnostic)", "ratio",
               s["ratio_h2g_vs_scatter_reader"], kind="ratio")
+    # The ceiling of vsock.ratio_h2g for any device that copies the parent's bytes into guest
+    # buffers: that copy alone (the scattering reader), with no ring, event loop or interrupt.
+    R.samples("vsock.ratio_h2g_ceiling", sec, "that scattering reader ÷ socketpair reader: the most any copying device can reach",
+              "ratio", s["ratio_scatter_vs_socketpair_reader"], kind="ratio")
     R.samples("vsock.rtt_device", sec, "1-byte round trip guest → parent → guest through the device", "µs",
               s["device_rtt_us"])
     R.samples("vsock.rtt_socketpair", sec, "1-byte round trip over a socketpair", "µs", s["socketpair_rtt_us"])
@@ -1347,7 +1351,8 @@ HOW = [
     "rx buffers, 128 KiB, where the reader reads 64 KiB into one hot buffer). The driver behaves like Linux 6.1's: "
     "it kicks only when the device's avail_event asks, refills rx in half-ring batches, and when idle sets used_event "
     "and sleeps on the device's interrupt, so the device pays for its interrupts and wake-ups. Diagnostic beside "
-    "the goal: a reader doing the device's copy (readv into 3,776-byte slots of a ring a guest thread reads back). "
+    "the goal: a reader doing the device's copy (readv into 3,776-byte slots of a ring a guest thread reads back); "
+    "that reader ÷ the plain reader is the ceiling of vsock.ratio_h2g for any device that copies into guest buffers. "
     "GB = 10^9 bytes.",
     "- **Image build**: the workload of tools/image/bench_make_img.sh (one 200 MiB uncompressed tar layer: one "
     "150 MiB random file and 2000 × 25 KiB), `make-img` and `sha384sum` alternating, page cache warm.",
