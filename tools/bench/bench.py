@@ -549,8 +549,8 @@ def section_image():
     d = os.path.join(WORK, "image")
     os.makedirs(d, exist_ok=True)
     big, small_files = (15, 200) if QUICK else (150, 2000)
-    # The workload of tools/image/bench_make_img.sh: one uncompressed tar layer holding one big
-    # random file and many 25 KiB ones (200 MiB; 20 MiB in QUICK mode).
+    # One uncompressed tar layer holding one big random file and many 25 KiB ones (200 MiB;
+    # 20 MiB in QUICK mode). `BENCH_SECTIONS=image make bench` runs this section alone.
     script = f"""
 set -euo pipefail
 source "{TOP}/tools/image/testdata/image_helpers.sh"
@@ -1354,8 +1354,8 @@ HOW = [
     "the goal: a reader doing the device's copy (readv into 3,776-byte slots of a ring a guest thread reads back); "
     "that reader ÷ the plain reader is the ceiling of vsock.ratio_h2g for any device that copies into guest buffers. "
     "GB = 10^9 bytes.",
-    "- **Image build**: the workload of tools/image/bench_make_img.sh (one 200 MiB uncompressed tar layer: one "
-    "150 MiB random file and 2000 × 25 KiB), `make-img` and `sha384sum` alternating, page cache warm.",
+    "- **Image build**: one 200 MiB uncompressed tar layer (one 150 MiB random file and 2000 × 25 KiB) in an OCI "
+    "layout, `make-img` and `sha384sum` alternating, page cache warm.",
     "- **Real kernel**: the project's bzImage in an EIF laid out as make-img does (guest-init as /init, a static "
     "app), 256 MiB, 1 vCPU, debug mode, `--heartbeat-timeout 0`; `enclave console` is followed and the arrival of "
     "\"Run /init as init process\" is timed from the exec of `start`; under `--accel tcg` also the daemon's "
