@@ -398,23 +398,36 @@ double scatter_reader_run(std::uint64_t total)
     return total / reader_cpu;
 }
 
+// Where a bench's device puts its Unix sockets: a new directory under /tmp, removed at the end.
+struct SocketDir {
+    std::string path;
+    SocketDir()
+    {
+        char pattern[] = "/tmp/vsock-bench-XXXXXX";
+        path = ::mkdtemp(pattern);
+    }
+    // 0 if the directory went away, else 1 (the process's exit status).
+    int remove() const
+    {
+        std::string cmd = "rm -rf " + path;
+        return std::system(cmd.c_str()) == 0 ? 0 : 1;
+    }
+};
+
 // --only: the device's loop in one direction, nothing else (a profiler's view of that path).
 int profile_one_direction(bool h2g, std::uint64_t total, int runs)
 {
-    char pattern[] = "/tmp/vsock-bench-XXXXXX";
-    std::string dir = ::mkdtemp(pattern);
+    SocketDir dir;
     std::vector<double> rates;
     {
-        DeviceBench device(dir);
+        DeviceBench device(dir.path);
         for (int r = 0; r < runs; ++r)
             rates.push_back((h2g ? device.parent_to_guest(total) : device.guest_to_parent(total)).bytes_per_cpu_s);
     }
-    std::string cmd = "rm -rf " + dir;
-    int rm_status = std::system(cmd.c_str());
     Stats s = stats_of(rates);
     std::printf("%s per device CPU-second %.2f [%.2f, %.2f] GB\n", h2g ? "parent->guest" : "guest->parent", s.median / 1e9,
         s.min / 1e9, s.max / 1e9);
-    return rm_status == 0 ? 0 : 1;
+    return dir.remove();
 }
 
 [[noreturn]] void usage()
@@ -458,11 +471,10 @@ int main(int argc, char** argv)
     if (!only.empty())
         return profile_one_direction(only == "h2g", total, runs);
 
-    char pattern[] = "/tmp/vsock-bench-XXXXXX";
-    std::string dir = ::mkdtemp(pattern);
+    SocketDir dir;
     std::map<std::string, std::vector<double>> samples;
     {
-        DeviceBench device(dir);
+        DeviceBench device(dir.path);
         for (int r = 0; r < runs; ++r) {
             auto run_device = [&] {
                 auto g2h = device.guest_to_parent(total);
@@ -503,8 +515,7 @@ int main(int argc, char** argv)
             samples["ratio_rtt_device_vs_socketpair"].push_back(samples["device_rtt_us"].back() / samples["socketpair_rtt_us"].back());
         }
     }
-    std::string cmd = "rm -rf " + dir;
-    int rm_status = std::system(cmd.c_str());
+    int rm_status = dir.remove();
 
     std::printf("vsock_bench: %d run(s) of %llu MiB per direction, 64 KiB writes, %d round trips (median [min, max])\n", runs,
         static_cast<unsigned long long>(mib), rtt_rounds);
@@ -546,5 +557,5 @@ int main(int argc, char** argv)
         std::fprintf(f, "}}\n");
         std::fclose(f);
     }
-    return rm_status == 0 ? 0 : 1;
+    return rm_status;
 }
