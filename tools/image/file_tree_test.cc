@@ -11,7 +11,7 @@ namespace {
 
 LayerEntry dir(const std::string& path, std::uint32_t mode = 0755) { return { .path = path, .type = NodeType::Directory, .mode = mode }; }
 LayerEntry file(const std::string& path, std::uint64_t size = 1, std::uint32_t mode = 0644) { return { .path = path, .type = NodeType::Regular, .mode = mode, .size = size }; }
-LayerEntry symlink(const std::string& path, const std::string& target) { return { .path = path, .type = NodeType::Symlink, .link_target = target, .mode = 0777 }; }
+LayerEntry symlink_entry(const std::string& path, const std::string& target) { return { .path = path, .type = NodeType::Symlink, .link_target = target, .mode = 0777 }; }
 LayerEntry hardlink(const std::string& path, const std::string& target) { return { .path = path, .hardlink = true, .link_target = target }; }
 LayerEntry whiteout(const std::string& path) { return file(path, 0); }
 
@@ -101,7 +101,7 @@ TEST_CASE("type changes: a file over a directory removes the subtree, a dir over
     tree.apply(1, dir("x", 0700));
     CHECK(tree.find("x/inner") != nullptr);
     CHECK(tree.find("x")->mode == 0700);
-    tree.apply(2, symlink("x", "elsewhere"));
+    tree.apply(2, symlink_entry("x", "elsewhere"));
     CHECK(tree.find("x/inner") == nullptr);
     CHECK(tree.find("x")->type == NodeType::Symlink);
     tree.apply(3, dir("x"));
@@ -131,23 +131,23 @@ TEST_CASE("symlinked parent directories are followed inside the root")
 {
     FileTree tree;
     tree.apply(0, dir("usr/lib"));
-    tree.apply(0, symlink("lib", "usr/lib"));
+    tree.apply(0, symlink_entry("lib", "usr/lib"));
     tree.apply(1, file("lib/libc.so"));
     CHECK(tree.find("usr/lib/libc.so") != nullptr);
     CHECK(tree.find("lib")->type == NodeType::Symlink);
     // Absolute and climbing targets stay inside the image.
-    tree.apply(1, symlink("abs", "/usr/lib"));
+    tree.apply(1, symlink_entry("abs", "/usr/lib"));
     tree.apply(1, file("abs/x"));
     CHECK(tree.find("usr/lib/x") != nullptr);
-    tree.apply(1, symlink("up", "../../../usr"));
+    tree.apply(1, symlink_entry("up", "../../../usr"));
     tree.apply(1, file("up/y"));
     CHECK(tree.find("usr/y") != nullptr);
     // Whiteouts follow them too.
     tree.apply(2, whiteout("lib/.wh.libc.so"));
     CHECK(tree.find("usr/lib/libc.so") == nullptr);
     // Loops are an error, not a hang.
-    tree.apply(3, symlink("loop1", "loop2"));
-    tree.apply(3, symlink("loop2", "loop1"));
+    tree.apply(3, symlink_entry("loop1", "loop2"));
+    tree.apply(3, symlink_entry("loop2", "loop1"));
     CHECK_THROWS_AS(tree.apply(3, file("loop1/f")), base::Error);
     // A file used as a directory is an error.
     tree.apply(3, file("plain"));
@@ -159,7 +159,7 @@ TEST_CASE("root entry updates the root's mode; mount points are only added when 
     FileTree tree;
     tree.apply(0, dir("./", 0700));
     CHECK(tree.find("")->mode == 0700);
-    tree.apply(0, symlink("tmp", "/var/tmp"));
+    tree.apply(0, symlink_entry("tmp", "/var/tmp"));
     tree.ensure_directory("tmp");
     tree.ensure_directory("proc");
     CHECK(tree.find("tmp")->type == NodeType::Symlink);

@@ -31,8 +31,6 @@ std::string error_code_of(void (*action)())
     return "";
 }
 
-bool kvm_available() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
-
 } // namespace
 
 TEST_CASE("a missing KVM device is KVM_UNAVAILABLE, a file that is not KVM fails the version check")
@@ -48,6 +46,10 @@ TEST_CASE("a missing KVM device is KVM_UNAVAILABLE, a file that is not KVM fails
 }
 
 #if defined(__x86_64__) // CPUID, TSS, PIC and PIT are x86's; arm64's VM is tested through the machine in the arm64 L1
+namespace {
+bool kvm_available() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+} // namespace
+
 TEST_CASE("CpuidTable: `capacity` zeroed entries (what KVM fills in); find() by function and index")
 {
     CpuidTable table(4);
